@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from teams.models import Credential, Team, User
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ScenarioQuerySet(models.QuerySet["Scenario"]):
+    def for_team(self, team: Team) -> ScenarioQuerySet:
+        return self.filter(team=team)
+
+
+class Scenario(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="scenarios")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    # Optimistic concurrency: every save of the graph names the version it started from.
+    version = models.PositiveIntegerField(default=1)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScenarioQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def group_name(self) -> str:
+        """The channel group of this scenario's live events."""
+        return f"scenario-{self.id}"
+
+    def next_node_number(self) -> int:
+        top = self.nodes.aggregate(top=models.Max("number"))["top"]
+        return (top or 0) + 1
+
+
+class Node(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="nodes")
+    # Short per-scenario number, shown on the canvas and used in expressions: {{$2.id}}.
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=100)
+    label = models.CharField(max_length=200, blank=True, default="")
+    position_x = models.FloatField(default=0)
+    position_y = models.FloatField(default=0)
+    params = models.JSONField(default=dict, blank=True)
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="nodes"
+    )
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["scenario", "number"], name="unique_node_number")]
+
+    def __str__(self) -> str:
+        return f"${self.number} {self.label or self.kind}"
+
+
+class Edge(models.Model):
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="edges")
+    source = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="outgoing")
+    target = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="incoming")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "target"], name="unique_edge")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -> {self.target_id}"
+
+
+class Leased(models.Model):
+    """Fields of a row that the durable executor claims with a lease (see scenarios/leases.py)."""
+
+    attempt = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Execution(Leased):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Trigger(models.TextChoices):
+        WEBHOOK = "webhook"
+        MANUAL = "manual"
+        RUN_ONCE = "run_once"
+        CLI = "cli"
+        RERUN = "rerun"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="executions")
+    # The graph as it was when the execution was created; later edits never change a run.
+    snapshot = models.JSONField(default=dict)
+    scenario_version = models.PositiveIntegerField(default=0)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    input = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    max_attempts = models.PositiveIntegerField(default=3)
+    error = models.TextField(blank=True, default="")
+    # What the Webhook response node answered: {"status": int, "headers": {...}, "body": ...}.
+    response = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "lease_until"], name="execution_claim")]
+
+    def __str__(self) -> str:
+        return f"Execution {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class NodeRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    node_number = models.PositiveIntegerField()
+    node_kind = models.CharField(max_length=100)
+    label = models.CharField(max_length=200, blank=True, default="")
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # Parameters after expressions were resolved, with secrets redacted.
+    params = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    # {"message": str, and for provider errors "status", "type", "code", "param"}.
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "node_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "node_number", "attempt"], name="unique_node_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"${self.node_number} {self.status}"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+    def as_event(self) -> dict[str, Any]:
+        return {
+            "node": self.node_number,
+            "kind": self.node_kind,
+            "status": self.status,
+            "attempt": self.attempt,
+            "params": self.params,
+            "output": self.output,
+            "error": self.error,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_ms": self.duration_ms,
+        }

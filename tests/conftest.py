@@ -1,0 +1,58 @@
+"""The cast: alice owns the team, bob edits, carol views, mallory is in another team."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from teams.models import Credential, Membership, Role, Team, User
+
+# Playwright's sync API runs an event loop in the test thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Cast:
+    team: Team
+    other_team: Team
+    alice: User
+    bob: User
+    carol: User
+    mallory: User
+
+    def client_for(self, user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+def make_user(username: str) -> User:
+    return User.objects.create_user(username=username, email=f"{username}@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    alice, bob, carol, mallory = (make_user(n) for n in ("alice", "bob", "carol", "mallory"))
+    team = Team.bootstrap(alice, "Alice's team")
+    Membership.objects.create(team=team, user=bob, role=Role.EDITOR)
+    Membership.objects.create(team=team, user=carol, role=Role.VIEWER)
+    other_team = Team.bootstrap(mallory, "Mallory's team")
+    return Cast(team=team, other_team=other_team, alice=alice, bob=bob, carol=carol, mallory=mallory)
+
+
+@pytest.fixture
+def alice_client(cast: Cast) -> Client:
+    return cast.client_for(cast.alice)
+
+
+@pytest.fixture
+def credential(cast: Cast) -> Credential:
+    cred = Credential(team=cast.team, name="Stub provider", base_url="http://127.0.0.1:9/v1")
+    cred.set_secret("sk-test-secret-abcd1234")
+    cred.save()
+    return cred

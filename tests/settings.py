@@ -1,0 +1,25 @@
+"""Test settings: the project's settings with fixed keys and an isolated database per test process."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("CREDENTIAL_KEYS", "nKMEb8EqNDPVqjgPPhtjhQEmzSdKXjQhcBBKq5NVsDg=")
+os.environ.setdefault("SECRET_KEY", "scenery-tests")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+EXECUTOR_POLL_SECONDS = 0.2
+# Loopback stub providers and the gateway are reached on 127.0.0.1 in tests.
+OUTBOUND_ALLOW_LOOPBACK = True
+
+# A file (not :memory:) so live servers in other processes share it; one per test process so
+# concurrent runs do not collide.
+_suffix = os.environ.get("PYTEST_XDIST_WORKER", "") + str(os.getpid())
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": f"/tmp/scenery-test-{_suffix}.sqlite3"}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_scenery_{_suffix}"}
