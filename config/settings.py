@@ -148,6 +148,10 @@ PROVIDER_TOTAL_TIMEOUT = env.float("PROVIDER_TOTAL_TIMEOUT", default=300.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 PROVIDER_MAX_RETRY_WAIT = env.float("PROVIDER_MAX_RETRY_WAIT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
+# Networks outbound requests may reach besides public addresses. Loopback by default (the built-in
+# gateway, a local Ollama); add a LAN model server here. Private, link-local and metadata addresses
+# are refused otherwise (SSRF guard in nodes/http.py).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 # Where the built-in gateway is reached from inside Scenery (the demo credential points here).
 SCENERY_BASE_URL = env("SCENERY_BASE_URL", default="http://127.0.0.1:8000")
 

@@ -10,6 +10,8 @@ from django.test import Client
 
 from teams.models import Credential, Membership, Role, Team, User
 
+pytest_plugins = ["tests.stub_provider"]
+
 # Playwright's sync API runs an event loop in the test thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -54,5 +56,16 @@ def alice_client(cast: Cast) -> Client:
 def credential(cast: Cast) -> Credential:
     cred = Credential(team=cast.team, name="Stub provider", base_url="http://127.0.0.1:9/v1")
     cred.set_secret("sk-test-secret-abcd1234")
+    cred.save()
+    return cred
+
+
+@pytest.fixture
+def stub_credential(cast: Cast, stub_provider) -> Credential:
+    """A credential of alice's team pointing at the loopback stub provider."""
+    cred = Credential(
+        team=cast.team, name="Stub", base_url=stub_provider.base_url, default_model="stub-model"
+    )
+    cred.set_secret("sk-stub-secret-wxyz9876")
     cred.save()
     return cred

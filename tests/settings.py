@@ -13,8 +13,6 @@ from config.settings import DATABASES  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 EXECUTOR_POLL_SECONDS = 0.2
-# Loopback stub providers and the gateway are reached on 127.0.0.1 in tests.
-OUTBOUND_ALLOW_LOOPBACK = True
 
 # A file (not :memory:) so live servers in other processes share it; one per test process so
 # concurrent runs do not collide.
