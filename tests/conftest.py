@@ -10,7 +10,7 @@ from django.test import Client
 
 from teams.models import Credential, Membership, Role, Team, User
 
-pytest_plugins = ["tests.stub_provider"]
+pytest_plugins = ["tests.stub_provider", "tests.asgi_server"]
 
 # Playwright's sync API runs an event loop in the test thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
