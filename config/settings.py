@@ -135,6 +135,10 @@ EXECUTOR_POLL_SECONDS = env.float("EXECUTOR_POLL_SECONDS", default=2.0)
 EXECUTOR_LEASE_SECONDS = env.float("EXECUTOR_LEASE_SECONDS", default=30.0)
 EXECUTOR_MAX_ATTEMPTS = env.int("EXECUTOR_MAX_ATTEMPTS", default=3)
 EXECUTOR_CONCURRENCY = env.int("EXECUTOR_CONCURRENCY", default=32)
+# How long a stopping worker (SIGTERM) lets running jobs finish before releasing them to others.
+EXECUTOR_GRACE_SECONDS = env.float("EXECUTOR_GRACE_SECONDS", default=20.0)
+# Job sources this process serves (comma-separated names, e.g. "gateway-runs"); unset = all of them.
+EXECUTOR_SOURCES: list[str] | None = env.list("EXECUTOR_SOURCES") if env.str("EXECUTOR_SOURCES", "") else None
 
 # Webhooks
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
@@ -154,6 +158,12 @@ PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 # Where the built-in gateway is reached from inside Scenery (the demo credential points here).
 SCENERY_BASE_URL = env("SCENERY_BASE_URL", default="http://127.0.0.1:8000")
+# The built-in gateway (/v1/): run expiry, upload size, attachment cap, polling hint, downloads.
+GATEWAY_RUN_EXPIRES_SECONDS = env.int("GATEWAY_RUN_EXPIRES_SECONDS", default=600)
+GATEWAY_MAX_FILE_BYTES = env.int("GATEWAY_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+GATEWAY_MAX_MESSAGE_ATTACHMENTS = env.int("GATEWAY_MAX_MESSAGE_ATTACHMENTS", default=10)
+GATEWAY_POLL_AFTER_MS = env.int("GATEWAY_POLL_AFTER_MS", default=250)
+GATEWAY_ALLOW_ASSISTANTS_FILE_DOWNLOAD = env.bool("GATEWAY_ALLOW_ASSISTANTS_FILE_DOWNLOAD", default=True)
 
 # Mail: printed to the console by default; SMTP with EMAIL_BACKEND=smtp and the EMAIL_SMTP_* settings.
 if env("EMAIL_BACKEND", default="console") == "smtp":

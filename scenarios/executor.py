@@ -3,7 +3,10 @@
 Job sources (scenario executions, gateway runs) register here. A channel-layer message or an in-process
 call only *wakes* the executor; it also polls every EXECUTOR_POLL_SECONDS, so a lost wake-up costs
 time, never a job. In the embedded default the executor lives inside the web process; with Redis it
-runs in `manage.py runworker` processes, as many as wanted.
+runs in `manage.py runworker` processes, as many as wanted, on any machine.
+
+Every database call goes through `_db`, which throws away a connection that failed (PostgreSQL
+restarted, network cut) so the next call reconnects; the claim loop backs off and carries on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +30,8 @@ from scenarios.leases import Lease
 log = logging.getLogger(__name__)
 
 WAKE_CHANNEL = "scenery-executor"
+WAKE_MESSAGE = {"type": "executor.wake"}
+MAX_BACKOFF_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,9 @@ class JobSource:
     """Where jobs come from and how one is run.
 
     `claim(owner, lease_seconds)` runs in a thread and returns a Lease or None; it must also fail the
-    rows whose attempts are exhausted. `run(lease)` does the job, writing only through the lease.
-    `sweep()` is periodic housekeeping (e.g. expiring runs that wait too long), run in a thread.
+    rows whose attempts are exhausted (see `leases.exhausted` and `leases.give_up`). `run(lease)` does
+    the job, writing only through the lease (`Lease.update`, `Lease.atomic`). `sweep()` is periodic
+    housekeeping (e.g. expiring runs that wait too long), run in a thread.
     """
 
     name: str
@@ -48,6 +55,31 @@ SOURCES: dict[str, JobSource] = {}
 
 def register(source: JobSource) -> None:
     SOURCES[source.name] = source
+
+
+def served_sources() -> list[JobSource]:
+    """The registered sources this process serves: all, or those named in EXECUTOR_SOURCES.
+
+    Read on every round, so a test (or an operator's dedicated worker) can narrow it at run time.
+    """
+    names = getattr(settings, "EXECUTOR_SOURCES", None)
+    sources = list(SOURCES.values())
+    return sources if names is None else [s for s in sources if s.name in names]
+
+
+def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    except Exception:
+        # A broken connection would fail every later call in this thread; drop it so the next
+        # call opens a fresh one (Django closes only connections that saw errors or are too old).
+        close_old_connections()
+        raise
+
+
+async def _db[T](fn: Callable[..., T], *args: Any) -> T:
+    """Run a database function in the thread the executor uses for the database."""
+    return await sync_to_async(_call_db)(fn, *args)
 
 
 @dataclass
@@ -71,6 +103,10 @@ class Executor:
             self._stopping = False
             self._task = self._loop.create_task(self.serve(), name=f"executor {self.owner}")
 
+    @property
+    def running_jobs(self) -> int:
+        return len(self._running)
+
     def wake(self) -> None:
         """Ask for a claim round now. Safe from any thread."""
         if self._loop is None or self._wake is None or self._loop.is_closed():
@@ -84,15 +120,26 @@ class Executor:
         else:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running jobs finish within `grace`, then release the rest."""
+        if grace is None:
+            grace = settings.EXECUTOR_GRACE_SECONDS
         self._stopping = True
         self.wake()
         if self._running:
+            log.info("executor %s: waiting up to %ss for %d job(s)", self.owner, grace, len(self._running))
             await asyncio.wait(list(self._running), timeout=grace)
-        for task, lease in list(self._running.items()):
+        unfinished = dict(self._running)
+        for task in unfinished:
             task.cancel()
-            await sync_to_async(lease.release)()
+        if unfinished:
+            await asyncio.wait(list(unfinished), timeout=5)
+        for lease in unfinished.values():
+            try:
+                await _db(lease.release)
+                log.info("executor %s: released %s %s", self.owner, lease.model.__name__, lease.pk)
+            except Exception:  # the lease then simply expires; another worker takes the job later
+                log.exception("executor %s: could not release %s", self.owner, lease.pk)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,28 +151,36 @@ class Executor:
         log.info("executor %s serving %s", self.owner, ", ".join(SOURCES) or "nothing")
         sweep_every = max(1, int(10 / max(self.poll_seconds, 0.1)))
         rounds = 0
+        failures = 0
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.claim_round()
                 if rounds % sweep_every == 0:
                     await self.sweep()
-            except Exception:  # the loop must survive a database hiccup; it retries next round
-                log.exception("executor %s: claim round failed", self.owner)
-                await sync_to_async(close_old_connections)()
+                failures = 0
+            except Exception as exc:  # the loop must survive a database outage; it retries
+                failures += 1
+                if failures == 1:
+                    log.exception("executor %s: claim round failed", self.owner)
+                else:
+                    log.warning("executor %s: claim round failed again (%s)", self.owner, exc)
             rounds += 1
+            wait = self.poll_seconds
+            if failures:
+                wait = min(self.poll_seconds * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def claim_round(self) -> int:
         claimed = 0
         progress = True
         while progress and not self._stopping and len(self._running) < self.concurrency:
             progress = False
-            for source in list(SOURCES.values()):
-                if len(self._running) >= self.concurrency:
+            for source in served_sources():
+                if self._stopping or len(self._running) >= self.concurrency:
                     break
-                lease = await sync_to_async(source.claim)(self.owner, self.lease_seconds)
+                lease = await _db(source.claim, self.owner, self.lease_seconds)
                 if lease is not None:
                     self._launch(source, lease)
                     claimed += 1
@@ -133,9 +188,9 @@ class Executor:
         return claimed
 
     async def sweep(self) -> None:
-        for source in list(SOURCES.values()):
+        for source in served_sources():
             if source.sweep is not None:
-                await sync_to_async(source.sweep)()
+                await _db(source.sweep)
 
     def _launch(self, source: JobSource, lease: Lease) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -157,18 +212,27 @@ class Executor:
         except asyncio.CancelledError:
             log.warning("%s %s (attempt %s) stopped", source.name, lease.pk, lease.attempt)
         except Exception:
-            log.exception("%s %s (attempt %s) crashed", source.name, lease.pk, lease.attempt)
+            # Typically the database went away mid-job. Give the job back now rather than when the
+            # lease runs out; the next attempt resumes after its last committed step.
+            log.exception("%s %s (attempt %s) crashed; releasing it", source.name, lease.pk, lease.attempt)
+            heartbeat.cancel()
+            with contextlib.suppress(Exception):
+                await _db(lease.release)
         finally:
             heartbeat.cancel()
 
     async def _heartbeat(self, lease: Lease, job: asyncio.Task[None]) -> None:
-        """Renew the lease while the job runs; a lost lease stops the job (it was taken over)."""
+        """Renew the lease while the job runs; a lost lease stops the job (it was taken over).
+
+        It runs on the event loop, not in a thread of its own: a job that blocks the loop stops its
+        heartbeat too, and a stuck worker must not look alive.
+        """
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                held = await sync_to_async(lease.renew)(self.lease_seconds)
-            except Exception:
-                log.exception("heartbeat of %s failed; will retry", lease.pk)
+                held = await _db(lease.renew, self.lease_seconds)
+            except Exception as exc:
+                log.warning("heartbeat of %s failed (%s); will retry", lease.pk, exc)
                 continue
             if not held:
                 log.warning("lease of %s attempt %s was taken over; stopping", lease.pk, lease.attempt)
@@ -193,8 +257,17 @@ def ensure_started() -> None:
         local_executor().start()
 
 
+def _log_send_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("executor wake-up not sent (%s); workers will find the job by polling", task.exception())
+
+
 def notify() -> None:
-    """Wake an executor after a job row was committed. Losing this message only costs latency."""
+    """Wake an executor after a job row was committed. Losing this message only costs latency.
+
+    It never raises: a full channel or an unreachable Redis must not fail the request that queued
+    the job; the workers' polling picks it up.
+    """
     if settings.EXECUTOR == "inprocess":
         local_executor().wake()
         return
@@ -205,8 +278,40 @@ def notify() -> None:
     if layer is None:
         return
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
-        async_to_sync(layer.send)(WAKE_CHANNEL, {"type": "executor.wake"})
+        try:
+            async_to_sync(layer.send)(WAKE_CHANNEL, dict(WAKE_MESSAGE))
+        except Exception as exc:
+            log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
     else:
-        asyncio.get_running_loop().create_task(layer.send(WAKE_CHANNEL, {"type": "executor.wake"}))
+        loop.create_task(layer.send(WAKE_CHANNEL, dict(WAKE_MESSAGE))).add_done_callback(_log_send_failure)
+
+
+async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> None:
+    """Wake `executor` on every message to WAKE_CHANNEL until `stopping` is set.
+
+    Survives the channel layer going away (Redis restarted): it backs off and reconnects, and the
+    executor's polling covers the gap.
+    """
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    failures = 0
+    while not stopping.is_set():
+        try:
+            await layer.receive(WAKE_CHANNEL)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
+            await asyncio.sleep(min(0.5 * 2 ** min(failures, 5), MAX_BACKOFF_SECONDS))
+            continue
+        if failures:
+            log.info("listening for wake-ups again")
+        failures = 0
+        executor.wake()

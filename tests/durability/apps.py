@@ -1,0 +1,16 @@
+"""The test job source's app, installed only in the workers the durability tests start."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DurabilityJobsConfig(AppConfig):
+    name = "tests.durability"
+    label = "durability_jobs"
+
+    def ready(self) -> None:
+        from scenarios import executor
+        from tests.durability import jobs
+
+        executor.register(executor.JobSource(jobs.SOURCE, jobs.claim, jobs.run))

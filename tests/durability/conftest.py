@@ -1,0 +1,165 @@
+"""Real worker processes for the durability tests: `manage.py runworker` on this test database.
+
+Every worker is killed when its test ends, whatever happened (and by the kernel if pytest itself
+dies: PR_SET_PDEATHSIG). The executor of the pytest process, if a live server started one, is told
+to serve nothing, so only the workers under test claim jobs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from scenarios.models import Execution, Scenario
+from teams.models import Team, User
+
+ROOT = Path(__file__).resolve().parents[2]
+USES_REDIS = bool(settings.REDIS_URL)
+USES_POSTGRES = connection.vendor == "postgresql"
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+@dataclass
+class Workers:
+    directory: Path
+    env: dict[str, str]
+    started: list[Worker] = field(default_factory=list)
+
+    def start(self, ready: bool = True, **env: Any) -> Worker:
+        name = f"worker{len(self.started) + 1}"
+        log = self.directory / f"{name}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runworker"],
+            cwd=ROOT,
+            env={**self.env, **{k: str(v) for k, v in env.items()}},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        worker = Worker(name, proc, log)
+        self.started.append(worker)
+        if ready:
+            self.wait_ready(worker)
+        return worker
+
+    def wait_ready(self, worker: Worker, timeout: float = 60) -> None:
+        def is_ready() -> bool:
+            if " ready: " in worker.output():
+                return True
+            if not worker.alive():
+                raise AssertionError(f"{worker.name} exited early:\n{worker.output()}")
+            return False
+
+        wait_for(is_ready, timeout, f"{worker.name} to start")
+
+    def kill_all(self) -> None:
+        for worker in self.started:
+            if worker.alive():
+                worker.proc.kill()
+            worker.proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.name} (pid {w.pid}) ---\n{w.output()[-4000:]}" for w in self.started)
+
+
+@pytest.fixture(autouse=True)
+def _only_the_workers_under_test_claim(settings: Any) -> None:
+    settings.EXECUTOR_SOURCES = []
+
+
+@pytest.fixture
+def workers(transactional_db: None, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workers]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "DJANGO_SETTINGS_MODULE", "EXECUTOR_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.durability.worker_settings",
+        SCENERY_TEST_DATABASE_NAME=str(connection.settings_dict["NAME"]),
+        SCENERY_CHANNEL_PREFIX=f"asgi-test-{os.getpid()}-",
+        EXECUTOR_SOURCES="durability-jobs",
+        PYTHONUNBUFFERED="1",
+    )
+    pool = Workers(tmp_path, env)
+    try:
+        yield pool
+    finally:
+        pool.kill_all()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(pool.logs())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def scenario(transactional_db: None) -> Scenario:
+    owner = User.objects.create_user(username="durable", password="x" * 20)
+    return Scenario.objects.create(team=Team.bootstrap(owner, "Durable"), name="Durability")
+
+
+@pytest.fixture
+def make_job(scenario: Scenario) -> Callable[..., Execution]:
+    def make(steps: int = 1, step_seconds: float = 0.0, max_attempts: int = 3, **options: Any) -> Execution:
+        spec = {"steps": steps, "step_seconds": step_seconds, **options}
+        return Execution.objects.create(
+            scenario=scenario,
+            trigger=Execution.Trigger.CLI,
+            input={"durability": spec},
+            max_attempts=max_attempts,
+        )
+
+    return make
