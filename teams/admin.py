@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from teams.models import Membership, Team, User
+from teams.models import Credential, Invitation, Membership, Team, User
 
 admin.site.register(User, UserAdmin)
 
@@ -17,3 +17,32 @@ class MembershipInline(admin.TabularInline):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
     inlines = [MembershipInline]
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    # Never the secret, nor its ciphertext: the admin changes names and URLs; keys are set in the app.
+    list_display = ["name", "team", "base_url", "masked"]
+    fields = ["team", "name", "base_url", "default_model", "masked"]
+    readonly_fields = ["team", "base_url", "masked"]
+    list_select_related = ["team"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["team", "email", "role", "status", "expires_at"]
+    fields = [
+        "team",
+        "email",
+        "role",
+        "status",
+        "invited_by",
+        "used_by",
+        "created_at",
+        "expires_at",
+        "used_at",
+    ]
+    readonly_fields = ["team", "email", "invited_by", "used_by", "created_at", "used_at"]

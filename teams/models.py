@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
+from django.utils import timezone
 
 from teams import crypto
 
@@ -125,6 +130,120 @@ class Credential(models.Model):
         except crypto.SecretUnreadable:
             return True
         return False
+
+
+class InvitationError(Exception):
+    """An invitation that cannot be used; the message is shown to the user as is."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """An invitation to join a team with a role, by email or by a link anyone signed in may use once.
+
+    Only the SHA-256 of the token is stored: the link is shown (or mailed) once, at creation.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        REVOKED = "revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    # Empty for an invitation link; otherwise only a user with this address may accept.
+    email = models.EmailField(blank=True, default="")
+    role = models.IntegerField(choices=Role.choices, default=Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    used_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.team} ({self.email or 'link'})"
+
+    @classmethod
+    def issue(cls, team: Team, role: Role, invited_by: User, email: str = "") -> tuple[Invitation, str]:
+        """Create an invitation; return it and its plaintext token (never stored)."""
+        token = secrets.token_urlsafe(32)
+        days = getattr(settings, "INVITATION_EXPIRY_DAYS", 7)
+        invitation = cls.objects.create(
+            team=team,
+            role=role,
+            email=email.strip(),
+            invited_by=invited_by,
+            token_hash=hash_token(token),
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        return invitation, token
+
+    @classmethod
+    def find(cls, token: str) -> Invitation | None:
+        return cls.objects.select_related("team", "invited_by").filter(token_hash=hash_token(token)).first()
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def masked_email(self) -> str:
+        name, _, domain = self.email.partition("@")
+        return f"{name[:1]}•••@{domain}" if domain else ""
+
+    def check_usable_by(self, user: User) -> None:
+        """Raise InvitationError with a message for the user when `user` may not use this invitation."""
+        if self.status == self.Status.REVOKED:
+            raise InvitationError("This invitation was withdrawn. Ask the team for a new one.", 410)
+        if self.status != self.Status.PENDING:
+            raise InvitationError("This invitation was already used. Ask the team for a new one.", 410)
+        if self.is_expired:
+            expired = timezone.localtime(self.expires_at).strftime("%Y-%m-%d %H:%M %Z")
+            raise InvitationError(f"This invitation expired on {expired}. Ask the team for a new one.", 410)
+        if self.email and self.email.casefold() != (user.email or "").casefold():
+            raise InvitationError(
+                f"This invitation was sent to {self.masked_email}, not to the account you are signed in "
+                f"with ({user.username}). Sign in with that address's account to accept it.",
+                403,
+            )
+        if self.team.memberships.filter(user=user).exists():
+            raise InvitationError(f"You are already a member of {self.team.name}.", 409)
+
+    def accept(self, user: User) -> Membership:
+        with transaction.atomic():
+            # Re-read under a lock so that a link used twice at the same moment joins only once.
+            current = Invitation.objects.select_for_update().select_related("team").get(pk=self.pk)
+            current.check_usable_by(user)
+            membership = Membership.objects.create(team=current.team, user=user, role=current.role)
+            current._close(self.Status.ACCEPTED, user)
+        self.refresh_from_db()
+        return membership
+
+    def decline(self, user: User) -> None:
+        with transaction.atomic():
+            current = Invitation.objects.select_for_update().select_related("team").get(pk=self.pk)
+            current.check_usable_by(user)
+            current._close(self.Status.DECLINED, user)
+        self.refresh_from_db()
+
+    def _close(self, status: str, user: User) -> None:
+        self.status = status
+        self.used_by = user
+        self.used_at = timezone.now()
+        self.save(update_fields=["status", "used_by", "used_at"])
 
 
 def secrets_of(credentials: Iterable[Credential]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
 
@@ -32,7 +32,10 @@ def membership_for(user: User | Any, team: Team | Any) -> Membership | None:
     if not getattr(user, "is_authenticated", False):
         return None
     team_id = team.pk if isinstance(team, Team) else team
-    return Membership.objects.select_related("team").filter(team_id=team_id, user=user).first()
+    try:
+        return Membership.objects.select_related("team").filter(team_id=team_id, user=user).first()
+    except (ValidationError, ValueError, TypeError):  # a malformed team id is no team of the user's
+        return None
 
 
 def require_role(membership: Membership | None, role: Role) -> Membership:
@@ -60,7 +63,8 @@ def get_scoped[M: models.Model](
         raise Http404("Not found")
     try:
         obj = queryset.filter(**{f"{team_field}__memberships__user": user}).get(**lookup)
-    except (models.ObjectDoesNotExist, ValueError, TypeError) as exc:
+    except (models.ObjectDoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        # ValidationError: a malformed id ("nonsense" for a UUID) is just another unknown id.
         raise Http404("Not found") from exc
     team_id = _team_id_of(obj, team_field)
     membership = require_role(membership_for(user, team_id), role)

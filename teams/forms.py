@@ -1,0 +1,176 @@
+"""Forms of accounts and teams. Explicit fields only: the team and owner are always set by the view."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.http import QueryDict
+
+from teams.models import Credential, Role, Team, User
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(
+        help_text="For password resets and invitations.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", "email"]
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data["email"].strip()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email address already exists.")
+        return email
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the team a name.")
+        return name
+
+
+def _role_field(roles: list[Role], initial: Role | None = None) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=[(role.value, role.label) for role in roles],
+        coerce=lambda value: Role(int(value)),
+        initial=initial.value if initial is not None else None,
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(
+        required=False,
+        help_text="Leave empty to create a link that anyone signed in can use once.",
+    )
+
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"] = _role_field(roles, Role.EDITOR if Role.EDITOR in roles else None)
+
+
+class RoleForm(forms.Form):
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"] = _role_field(roles)
+
+
+class DeleteTeamForm(forms.Form):
+    confirm = forms.CharField(label="Type the team's name to confirm", strip=True)
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def clean_confirm(self) -> str:
+        value: str = self.cleaned_data["confirm"]
+        if value != self.team.name:
+            raise forms.ValidationError(f"Type “{self.team.name}” exactly to delete this team.")
+        return value
+
+
+class CredentialForm(forms.ModelForm):
+    """Name, base URL and a write-only secret: an empty secret keeps the stored one."""
+
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        label="API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    clear_secret = forms.BooleanField(required=False, label="Remove the stored key")
+
+    class Meta:
+        model = Credential
+        fields = ["name", "base_url", "default_model"]
+        labels = {"base_url": "Base URL", "default_model": "Default model"}
+        help_texts = {
+            "base_url": "The key is only ever sent to this host. Changing the host needs the key again.",
+            "default_model": "Optional; nodes may choose another.",
+        }
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.team = team
+        creating = self.instance._state.adding  # (UUID primary keys are set before saving)
+        if creating:
+            self.instance.team = team
+        self.original_host = "" if creating else self.instance.host
+        self.had_secret = not creating and bool(self.instance.secret_encrypted)
+        self.fields["secret"].help_text = (
+            f"Stored: {self.instance.masked}. Leave empty to keep it."
+            if self.had_secret
+            else "Leave empty for servers that need no key."
+        )
+        if not self.had_secret:
+            del self.fields["clear_secret"]
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the credential a name.")
+        taken = Credential.objects.for_team(self.team).filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("This team already has a credential with this name.")
+        return name
+
+    def clean_base_url(self) -> str:
+        url: str = self.cleaned_data["base_url"].strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise forms.ValidationError("Use an http:// or https:// URL with a host.")
+        if parts.username or parts.password:
+            # Not even echoed back into the field: what is before the "@" may be a key.
+            scrubbed = QueryDict(mutable=True)
+            scrubbed.update(self.data)
+            scrubbed[self.add_prefix("base_url")] = parts._replace(
+                netloc=parts.netloc.rpartition("@")[2]
+            ).geturl()
+            self.data = scrubbed
+            raise forms.ValidationError("Put the key in the API key field, not in the URL.")
+        if parts.query or parts.fragment:
+            raise forms.ValidationError("The base URL cannot have a query (?…) or a fragment (#…).")
+        return url.rstrip("/")
+
+    def clean_secret(self) -> str:
+        secret: str = self.cleaned_data["secret"]
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in secret):
+            raise forms.ValidationError("The key contains a line break or another control character.")
+        return secret
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        secret, clear = cleaned.get("secret"), cleaned.get("clear_secret")
+        if secret and clear:
+            self.add_error("clear_secret", "Either enter a new key or remove the stored one, not both.")
+        base_url = cleaned.get("base_url")
+        if self.had_secret and base_url and not secret and not clear:
+            new_host = urlsplit(base_url).netloc.lower()
+            if new_host != self.original_host:
+                self.add_error(
+                    "secret",
+                    f"The base URL now points to {new_host} instead of {self.original_host}. "
+                    "Enter the key again to allow sending it there.",
+                )
+        return cleaned
+
+    def save(self, commit: bool = True) -> Credential:
+        credential = super().save(commit=False)
+        if self.cleaned_data.get("secret"):
+            credential.set_secret(self.cleaned_data["secret"])
+        elif self.cleaned_data.get("clear_secret"):
+            credential.set_secret("")
+        if commit:
+            credential.save()
+        return credential
