@@ -4,7 +4,7 @@ async execute function. The inspector form, its validation and the catalog all c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 FieldKind = Literal[
     "text",  # one line
+    "id",  # one line holding a provider id (asst_…, thread_…); checked and URL-encoded in paths
     "long_text",  # a textarea
     "number",
     "toggle",  # boolean
@@ -48,6 +49,27 @@ class Field:
     show_if: tuple[tuple[str, Any], ...] = ()
     # Whether the value may hold {{$n.path}} expressions.
     expressions: bool = True
+    # Model fields: when left empty, the credential's default model is used (and pre-filled).
+    credential_default: bool = False
+    # Text whose value, when it is exactly one expression, keeps the JSON type (a response body).
+    keeps_type: bool = False
+
+    def shown(self, values: Mapping[str, Any]) -> bool:
+        """Whether the field applies, given the other fields' values (its `show_if` conditions)."""
+        for name, expected in self.show_if:
+            value = values.get(name)
+            if isinstance(expected, bool):
+                value = as_bool(value)
+            if value != expected:
+                return False
+        return True
+
+
+def as_bool(value: Any) -> bool:
+    """A toggle's value from a form, JSON or an expression ("on", "true", 1, True...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "on", "yes"}
+    return bool(value)
 
 
 @dataclass
@@ -64,9 +86,13 @@ class NodeContext:
     upstream: dict[int, Any] = field(default_factory=dict)
     # Secrets to redact from anything recorded (filled by the engine).
     secrets: list[str] = field(default_factory=list)
+    # Optional live progress, e.g. {"retrying": 1, "of": 3, "wait": 2.0, "reason": "HTTP 429"}.
+    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
 
 ExecuteFn = Callable[[NodeContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+# Cross-field rules over cleaned params: {field name: [messages]} (empty when fine).
+CheckFn = Callable[[dict[str, Any]], dict[str, list[str]]]
 
 
 class NodeError(Exception):
@@ -92,6 +118,8 @@ class NodeType:
     execute: ExecuteFn
     color: str = "#10a37f"
     icon: str = "openai"
+    # Rules that span fields (e.g. file ids need a tool), run by the form and before execution.
+    check: CheckFn | None = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -1,7 +1,10 @@
-"""The node catalog: a plain dict from type key to NodeType."""
+"""The node catalog: a plain dict from type key to NodeType, filled when this module is imported."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from nodes import assistants, completions, files, threads, webhook
 from nodes.base import NodeType
 
 NODE_TYPES: dict[str, NodeType] = {}
@@ -17,3 +20,12 @@ def get_node_type(key: str) -> NodeType:
         return NODE_TYPES[key]
     except KeyError:
         raise KeyError(f"Unknown node type {key!r}") from None
+
+
+def catalog() -> list[dict[str, Any]]:
+    """The palette: every type without its execute function, in catalog order."""
+    return [node_type.catalog_entry() for node_type in NODE_TYPES.values()]
+
+
+# Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes.
+register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)

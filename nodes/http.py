@@ -1,0 +1,544 @@
+"""Outbound HTTP to providers: one shared httpx client per event loop and a client bound to a credential.
+
+- The API key goes in `Authorization: Bearer` only when the request's origin is the credential's
+  own origin; redirects are never followed (a redirect is an error).
+- SSRF guard: http/https only; the host is resolved here, every address must be public (or inside
+  settings.OUTBOUND_ALLOWED_NETWORKS) and the connection goes to the address that was checked.
+- Bounded retries with exponential backoff and jitter on 429, 5xx, connection errors and timeouts,
+  honouring `retry-after-ms` / `Retry-After` (capped); other 4xx are not retried.
+- Bodies are read streaming up to PROVIDER_MAX_RESPONSE_BYTES. OpenAI error bodies, HTML pages and
+  invalid JSON become a `ProviderError` the user can act on. The key never appears in any of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import ipaddress
+import json as jsonlib
+import logging
+import random
+import re
+import socket
+import time
+import weakref
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+
+from nodes.base import NodeError
+from teams.crypto import SecretUnreadable
+
+if TYPE_CHECKING:
+    from teams.models import Credential
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.5  # seconds before the first retry when the provider does not say
+MODELS_CACHE_SECONDS = 60.0
+ProgressFn = Callable[[dict[str, Any]], Awaitable[None]]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class ProviderError(NodeError):
+    """The provider (or the way to it) failed. Carries the OpenAI error fields when there were some."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message, status=status, type=type, code=code, param=param)
+        self.status = status
+        self.type = type
+        self.code = code
+        self.param = param
+        self.retryable = retryable
+
+
+class OutboundRefused(NodeError):
+    """The SSRF guard refused the destination. Never retried."""
+
+
+# -- the shared client ----------------------------------------------------------------------------
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _timeout() -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=settings.PROVIDER_CONNECT_TIMEOUT,
+        read=settings.PROVIDER_READ_TIMEOUT,
+        write=settings.PROVIDER_READ_TIMEOUT,
+        pool=settings.PROVIDER_CONNECT_TIMEOUT,
+    )
+
+
+def shared_client() -> httpx.AsyncClient:
+    """The process's client for the running event loop (connections are pooled per loop)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        # trust_env=False: no proxy or .netrc from the environment, they would bypass the guard.
+        client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            timeout=_timeout(),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        _clients[loop] = client
+    return client
+
+
+async def close_shared_client() -> None:
+    """Close the running loop's client (on shutdown; the next call makes a new one)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+# -- SSRF guard -----------------------------------------------------------------------------------
+
+# 0x7f000001, 017700000001, 2130706433, 127.1: numeric forms that resolvers accept but no real
+# host name uses. Refused outright so that no allow-list can be sidestepped with them.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(net, strict=False) for net in settings.OUTBOUND_ALLOWED_NETWORKS]
+
+
+def address_allowed(ip: Address) -> bool:
+    """Public unicast addresses, plus the configured networks (loopback by default)."""
+    ip = _embedded_ipv4(ip) or ip
+    if any(ip in net for net in _allowed_networks()):
+        return True
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+async def pinned_target(url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """Check where `url` goes; return the URL rewritten to the checked address, a Host header and
+    the TLS server name, so the connection goes exactly where the check looked."""
+    if url.scheme not in ("http", "https"):
+        raise OutboundRefused(f"Scenery only calls http:// and https:// addresses, not {url.scheme}://.")
+    host = url.host.rstrip(".").lower()
+    if not host:
+        raise OutboundRefused("The address has no host.")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        literal: Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is None and all(_NUMERIC_LABEL.match(label) for label in host.split(".")):
+        raise OutboundRefused(f"'{host}' is not a valid host name; write an address as 1.2.3.4.")
+    if literal is not None:
+        candidates = [literal]
+    else:
+        try:
+            candidates = [ipaddress.ip_address(a.split("%")[0]) for a in await _resolve(host, port)]
+        except (OSError, UnicodeError) as exc:
+            raise ProviderError(
+                f"Cannot resolve the host '{host}' ({exc.__class__.__name__}).", retryable=True
+            ) from None
+    if not candidates:
+        raise ProviderError(f"The host '{host}' has no address.", retryable=True)
+    refused = [ip for ip in candidates if not address_allowed(ip)]
+    if refused:
+        raise OutboundRefused(
+            f"Scenery does not call '{host}': it is a private, local or reserved address ({refused[0]}). "
+            "An administrator can allow a network with OUTBOUND_ALLOWED_NETWORKS.",
+            host=host,
+        )
+    # Prefer IPv4: local servers usually listen on 127.0.0.1 only.
+    chosen = sorted(candidates, key=lambda ip: ip.version)[0]
+    target = url.copy_with(host=str(chosen))
+    default_port = url.port is None or url.port == (443 if url.scheme == "https" else 80)
+    headers = {"Host": host if default_port else f"{host}:{url.port}"}
+    if ":" in host:  # an IPv6 literal in a Host header needs brackets
+        headers["Host"] = f"[{host}]" if default_port else f"[{host}]:{url.port}"
+    extensions: dict[str, Any] = {}
+    if url.scheme == "https" and literal is None:
+        extensions["sni_hostname"] = host
+    return target, headers, extensions
+
+
+def origin(url: httpx.URL | str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the default port made explicit and a trailing dot dropped."""
+    url = httpx.URL(url) if isinstance(url, str) else url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.scheme, url.host.rstrip(".").lower(), port
+
+
+def path_segment(value: Any) -> str:
+    """A user-supplied id as one URL path segment: encoded, never a traversal."""
+    text = str(value).strip()
+    if text in ("", ".", "..") or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise NodeError(f"'{text[:80]}' is not a valid id.")
+    return quote(text, safe="")
+
+
+# -- the credential-bound client -------------------------------------------------------------------
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    data: bytes
+
+
+class ProviderClient:
+    """Calls one provider with one credential: `await client.request("POST", "/assistants", json=...)`."""
+
+    def __init__(self, credential: Credential | None, *, progress: ProgressFn | None = None) -> None:
+        if credential is None:
+            raise NodeError("Choose an API key for this node (the API Key field is empty).")
+        self.credential = credential
+        self.progress = progress
+        try:
+            self._secret = credential.get_secret()
+        except SecretUnreadable:
+            raise NodeError(
+                f"The credential '{credential.name}' needs re-entry: its secret can no longer be "
+                "decrypted. Enter the API key again under Credentials.",
+                credential=credential.name,
+            ) from None
+        self.base = httpx.URL(credential.base_url.rstrip("/") + "/")
+
+    def __repr__(self) -> str:
+        return f"<ProviderClient {self.credential.name} {self.credential.host}>"
+
+    def url(self, path: str) -> httpx.URL:
+        if path.startswith(("http://", "https://")):
+            return httpx.URL(path)
+        return self.base.join(path.lstrip("/"))
+
+    def redact(self, text: str) -> str:
+        if self._secret and len(self._secret) >= 4:
+            text = text.replace(self._secret, "[redacted]")
+        return text
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        beta: bool = False,
+        expect: Literal["json", "bytes"] = "json",
+    ) -> Any:
+        """Send one request (with retries) and return the decoded JSON, or the raw bytes."""
+        url = self.url(path)
+        headers = {
+            "Accept": "application/binary" if expect == "bytes" else "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": "Scenery",
+        }
+        if beta:
+            headers["OpenAI-Beta"] = "assistants=v2"
+        if self._secret and origin(url) == origin(self.base):
+            headers["Authorization"] = f"Bearer {self._secret}"
+        content = None
+        if json is not None:
+            content = jsonlib.dumps(json, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.PROVIDER_TOTAL_TIMEOUT
+        attempts = max(1, settings.PROVIDER_MAX_RETRIES + 1)
+        where = f"{method} {url.path}"
+        for attempt in range(1, attempts + 1):
+            retry_headers: httpx.Headers | None = None
+            try:
+                async with asyncio.timeout_at(deadline):
+                    answer = await self._send_once(method, url, headers, content)
+            except TimeoutError:
+                raise ProviderError(
+                    f"The provider did not finish answering {where} within "
+                    f"{settings.PROVIDER_TOTAL_TIMEOUT:g} s (PROVIDER_TOTAL_TIMEOUT).",
+                ) from None
+            except httpx.TimeoutException as exc:
+                error = ProviderError(
+                    f"The provider did not answer {where} in time ({_kind(exc)}).", retryable=True
+                )
+            except httpx.TransportError as exc:
+                error = ProviderError(
+                    f"Could not reach the provider at {self.credential.host} ({_kind(exc)}).",
+                    retryable=True,
+                )
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                error = exc
+            else:
+                if 200 <= answer.status < 300:
+                    return self._decode(answer, expect, where)
+                if 300 <= answer.status < 400:
+                    raise ProviderError(
+                        f"The provider answered {where} with a redirect (HTTP {answer.status}); Scenery "
+                        "does not follow redirects. Check the credential's base URL.",
+                        status=answer.status,
+                    )
+                error = self._error(answer)
+                if not error.retryable:
+                    raise error
+                retry_headers = answer.headers
+            if attempt == attempts:
+                error.message = f"{error.message} (gave up after {attempts} attempts)"
+                error.args = (error.message,)
+                raise error
+            wait = retry_wait(attempt, retry_headers)
+            if loop.time() + wait >= deadline:
+                raise error
+            log.info(
+                "provider %s %s: %s; retry %d/%d in %.1fs",
+                self.credential.host,
+                where,
+                error.status or "connection error",
+                attempt,
+                attempts - 1,
+                wait,
+            )
+            if self.progress is not None:
+                await self.progress(
+                    {"retrying": attempt, "of": attempts - 1, "wait": round(wait, 2), "reason": error.message}
+                )
+            await _pause(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(
+        self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None
+    ) -> _Answer:
+        target, host_header, extensions = await pinned_target(url)
+        client = shared_client()
+        request = client.build_request(
+            method,
+            target,
+            headers={**headers, **host_header},
+            content=content,
+            extensions=extensions,
+            timeout=_timeout(),
+        )
+        response = await client.send(request, stream=True)
+        try:
+            data = await read_bounded(response)
+        finally:
+            await response.aclose()
+        return _Answer(response.status_code, response.headers, data)
+
+    def _decode(self, answer: _Answer, expect: str, where: str) -> Any:
+        if expect == "bytes":
+            return answer.data
+        content_type = answer.headers.get("content-type", "").lower()
+        if "html" in content_type or answer.data.lstrip()[:1] == b"<":
+            raise ProviderError(
+                f"The provider answered {where} with an HTML page instead of JSON (HTTP {answer.status}). "
+                "Check the credential's base URL (for OpenAI it ends in /v1).",
+                status=answer.status,
+            )
+        try:
+            return jsonlib.loads(answer.data)
+        except (ValueError, RecursionError):
+            raise ProviderError(
+                f"The provider's answer to {where} is not valid JSON (HTTP {answer.status}): "
+                f"{self._snippet(answer.data)}",
+                status=answer.status,
+            ) from None
+
+    def _error(self, answer: _Answer) -> ProviderError:
+        status = answer.status
+        fields: dict[str, Any] = {}
+        try:
+            payload = jsonlib.loads(answer.data) if answer.data else None
+        except (ValueError, RecursionError):
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            detail = str(error.get("message") or "").strip()
+            for key in ("type", "code", "param"):
+                if error.get(key) is not None:
+                    fields[key] = str(error[key])
+        elif isinstance(error, str):
+            detail = error
+        elif answer.data.lstrip()[:1] == b"<":
+            detail = "the answer was an HTML error page"
+        else:
+            detail = self._snippet(answer.data) or "no details"
+        detail = self.redact(detail)[:1000]
+        name = self.credential.name
+        kind = f", {fields['type']}" if "type" in fields else ""
+        if status == 401:
+            message = (
+                f"The credential '{name}' is invalid: the provider refused its API key (HTTP 401). "
+                f"Enter a valid key under Credentials. Provider said: {detail}"
+            )
+        elif status == 403:
+            message = f"The credential '{name}' is not allowed to do this (HTTP 403{kind}): {detail}"
+        elif status == 429:
+            message = f"The provider is limiting requests (HTTP 429{kind}): {detail}"
+        elif status >= 500:
+            message = f"The provider failed (HTTP {status}{kind}): {detail}"
+        else:
+            message = f"The provider refused the request (HTTP {status}{kind}): {detail}"
+        return ProviderError(message, status=status, retryable=status == 429 or status >= 500, **fields)
+
+    def _snippet(self, data: bytes) -> str:
+        text = data[:200].decode("utf-8", "replace")
+        text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+        return self.redact(text)[:160]
+
+
+def _kind(exc: Exception) -> str:
+    names = {
+        "ConnectTimeout": "connection timed out",
+        "ReadTimeout": "read timed out",
+        "WriteTimeout": "write timed out",
+        "PoolTimeout": "no free connection",
+        "ConnectError": "connection failed",
+        "ReadError": "connection broken",
+        "RemoteProtocolError": "connection closed unexpectedly",
+    }
+    return names.get(exc.__class__.__name__, exc.__class__.__name__)
+
+
+async def _pause(seconds: float) -> None:
+    """The wait between retries (tests replace it)."""
+    await asyncio.sleep(seconds)
+
+
+def retry_wait(attempt: int, headers: Mapping[str, str] | None) -> float:
+    """Seconds to wait before retry number `attempt`: as the provider says, else backoff + jitter."""
+    cap = settings.PROVIDER_MAX_RETRY_WAIT
+    told = _told_wait(headers) if headers is not None else None
+    if told is not None:
+        return max(0.0, min(cap, told))
+    backoff = BACKOFF_BASE * 2 ** (attempt - 1)
+    return min(cap, backoff + random.uniform(0, backoff))
+
+
+def _told_wait(headers: Mapping[str, str]) -> float | None:
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    after = headers.get("retry-after")
+    if not after:
+        return None
+    try:
+        return float(after)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(after)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()
+
+
+async def read_bounded(response: httpx.Response) -> bytes:
+    """The body, read streaming; an error once it passes PROVIDER_MAX_RESPONSE_BYTES (decoded)."""
+    limit = settings.PROVIDER_MAX_RESPONSE_BYTES
+    too_large = ProviderError(
+        f"The provider's answer is larger than {limit:,} bytes (PROVIDER_MAX_RESPONSE_BYTES); "
+        "Scenery stopped reading it.",
+        status=response.status_code,
+    )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    decoder = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise ProviderError(f"The provider answered in an unsupported encoding ({encoding}).")
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        piece = raw
+        if decoder is not None:
+            try:
+                # Bounded output: a compression bomb stops at the limit, not in memory.
+                piece = decoder.decompress(raw, limit - size + 1)
+            except zlib.error:
+                raise ProviderError("The provider's compressed answer is corrupt.") from None
+        size += len(piece)
+        if size > limit:
+            raise too_large
+        chunks.append(piece)
+    return b"".join(chunks)
+
+
+# -- the model list ---------------------------------------------------------------------------------
+
+_models_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+def _models_key(credential: Credential) -> str:
+    material = f"{credential.pk}|{credential.base_url}|{credential.secret_encrypted}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+async def list_models(credential: Credential) -> list[str]:
+    """The provider's model ids (GET /models), sorted; cached per credential for a minute."""
+    key = _models_key(credential)
+    cached = _models_cache.get(key)
+    if cached and time.monotonic() - cached[0] < MODELS_CACHE_SECONDS:
+        return list(cached[1])
+    try:
+        payload = await ProviderClient(credential).request("GET", "/models")
+    except NodeError as exc:
+        raise NodeError(
+            f"Could not load the model list of '{credential.name}': {exc.message} "
+            "You can still type a model ID.",
+            **exc.details,
+        ) from None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        raise NodeError(
+            f"The model list of '{credential.name}' is not in the expected format "
+            '({"data": [{"id": ...}]}). You can still type a model ID.'
+        )
+    models = sorted({str(item["id"]) for item in data if isinstance(item, dict) and item.get("id")})
+    _models_cache[key] = (time.monotonic(), models)
+    return list(models)
+
+
+def forget_models() -> None:
+    """Empty the model-list cache (tests, credential edits elsewhere)."""
+    _models_cache.clear()
