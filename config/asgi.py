@@ -21,10 +21,12 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from scenarios import executor  # noqa: E402
 from scenarios.routing import websocket_urlpatterns  # noqa: E402
+from scenarios.webhooks import WebhookBodyLimit  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # Webhook bodies are counted (413 past the limit) before Django buffers them.
+        "http": WebhookBodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

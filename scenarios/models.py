@@ -44,7 +44,11 @@ class Scenario(models.Model):
     @property
     def group_name(self) -> str:
         """The channel group of this scenario's live events."""
-        return f"scenario-{self.id}"
+        return self.group_name_for(self.id)
+
+    @staticmethod
+    def group_name_for(scenario_id: Any) -> str:
+        return f"scenario-{scenario_id}"
 
     def next_node_number(self) -> int:
         top = self.nodes.aggregate(top=models.Max("number"))["top"]
@@ -132,7 +136,10 @@ class Execution(Leased):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "lease_until"], name="execution_claim")]
+        indexes = [
+            models.Index(fields=["status", "lease_until"], name="execution_claim"),
+            models.Index(fields=["scenario", "-created_at"], name="execution_history"),
+        ]
 
     def __str__(self) -> str:
         return f"Execution {self.id} ({self.status})"
@@ -184,6 +191,13 @@ class NodeRun(models.Model):
         if self.started_at and self.finished_at:
             return int((self.finished_at - self.started_at).total_seconds() * 1000)
         return None
+
+    @property
+    def used_upstream(self) -> list[dict[str, Any]]:
+        """For a single-node run: the upstream values it used, [{"node", "title", "execution_id", "finished_at"}]."""
+        if self.execution.trigger != Execution.Trigger.RUN_ONCE or not isinstance(self.execution.input, dict):
+            return []
+        return list(self.execution.input.get("upstream", []))
 
     def as_event(self) -> dict[str, Any]:
         return {

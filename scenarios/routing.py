@@ -2,4 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from scenarios.consumers import ScenarioConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/scenarios/<uuid:scenario_id>/", ScenarioConsumer.as_asgi()),
+]

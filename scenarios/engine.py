@@ -1,0 +1,384 @@
+"""The scenario engine: creating executions and running them.
+
+An execution is a row; creating it commits the row and wakes an executor (scenarios/executor.py),
+which claims it with a lease (scenarios/jobs.py) and calls `run_execution`. Nodes run when all their
+upstream nodes have finished; independent branches run concurrently; a failed node skips its
+downstream nodes while other branches go on. Every change of a node run is committed through the
+lease (a worker whose lease was taken over writes nothing) before dependent nodes start, so a worker
+that takes over resumes: nodes that already succeeded keep their outputs, only the in-flight ones
+run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from nodes.registry import NODE_TYPES
+from scenarios import events, executor, waiting
+from scenarios.executor import _db as db  # drops a broken connection so the next call reconnects
+from scenarios.leases import Lease, LeaseLost, retry_locked
+from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.running import Credentials, Outcome, Unstorable, run_node, safe
+from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
+
+__all__ = ["acreate_execution", "create_execution", "run_execution", "run_node_once", "validate_graph"]
+
+log = logging.getLogger(__name__)
+
+MAX_EXECUTION_ERROR = 4000
+NS = NodeRun.Status
+TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
+
+
+# -- creating ----------------------------------------------------------------------------------------
+def create_execution(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    user: Any = None,
+    *,
+    execution_id: uuid.UUID | None = None,
+    error: str = "",
+) -> Execution:
+    """Commit a new execution of `scenario` (queued) and wake an executor.
+
+    A graph that cannot run (no trigger, a cycle, a bad expression) still gets its execution, created
+    as failed with the reasons, so every attempt to run is visible in history; so does a start refused
+    for a reason the caller gives in `error` (e.g. an unreadable webhook body).
+    """
+    snapshot = snapshot_of(scenario)
+    problems = [error] if error else run_problems(snapshot)
+    try:
+        stored_input = safe(input, [])
+    except Unstorable as exc:
+        raise ValueError(f"The input is not JSON data: {exc}.") from exc
+    execution = Execution(
+        id=execution_id or uuid.uuid4(),
+        scenario=scenario,
+        snapshot=snapshot,
+        scenario_version=scenario.version,
+        trigger=trigger,
+        input=stored_input if isinstance(stored_input, dict) else {"value": stored_input},
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
+    )
+    if problems:
+        now = timezone.now()
+        execution.status = Execution.Status.FAILED
+        execution.error = (error or "The scenario cannot run: " + " ".join(problems))[:MAX_EXECUTION_ERROR]
+        execution.started_at = execution.finished_at = now
+    with transaction.atomic():
+        execution.save(force_insert=True)
+        transaction.on_commit(lambda: _announce_created(execution))
+    return execution
+
+
+def _announce_created(execution: Execution) -> None:
+    if execution.status == Execution.Status.QUEUED:
+        executor.notify()
+    else:
+        waiting.progressed_soon(execution.id)
+    events.publish_soon(Scenario.group_name_for(execution.scenario_id), [events.execution_event(execution)])
+
+
+async def acreate_execution(
+    scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **kwargs: Any
+) -> Execution:
+    return await sync_to_async(create_execution)(scenario, trigger, input, user, **kwargs)
+
+
+# -- running -----------------------------------------------------------------------------------------
+@dataclass
+class Job:
+    execution: Execution
+    team_id: Any
+    plan: Plan
+    previous: dict[int, NodeRun]  # the latest row of each node from earlier attempts
+    credentials: Credentials
+
+
+def load_job(lease: Lease) -> Job | None:
+    execution = (
+        Execution.objects.select_related("scenario")
+        .filter(pk=lease.pk, attempt=lease.attempt, lease_owner=lease.owner)
+        .first()
+    )
+    if execution is None or execution.is_terminal:
+        return None
+    plan = Plan.of(execution.snapshot)
+    previous: dict[int, NodeRun] = {}
+    if lease.attempt > 1:
+        for run in NodeRun.objects.filter(execution=execution, attempt__lt=lease.attempt).order_by("attempt"):
+            previous[run.node_number] = run
+    credential_ids = {
+        str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")
+    }
+    credentials = Credentials.load(execution.scenario.team_id, credential_ids)
+    return Job(execution, execution.scenario.team_id, plan, previous, credentials)
+
+
+async def run_execution(lease: Lease) -> None:
+    """Run a claimed execution to its end (or until its lease is lost)."""
+    job = await db(load_job, lease)
+    if job is None:
+        return
+    run = _Run(lease, job)
+    try:
+        await run.start()
+        await run.loop()
+    except LeaseLost:
+        log.warning("execution %s attempt %s: lease lost, stopping", lease.pk, lease.attempt)
+    finally:
+        for task in run.tasks:
+            task.cancel()
+
+
+def as_response(output: Any) -> dict[str, Any]:
+    """What a Webhook response node's output answers: {"status", "headers", "body"}."""
+    if not (isinstance(output, dict) and {"status", "headers", "body"} & output.keys()):
+        return {"status": 200, "headers": {}, "body": output}
+    try:
+        status = int(output.get("status") or 200)
+    except (TypeError, ValueError):
+        status = 200
+    if not 200 <= status <= 599:
+        status = 200
+    headers: dict[str, str] = {}
+    raw = output.get("headers") or {}
+    pairs: list[Any] = (
+        list(raw.items()) if isinstance(raw, dict) else list(raw) if isinstance(raw, list) else []
+    )
+    for pair in pairs:
+        if isinstance(pair, dict):
+            key, value = pair.get("key"), pair.get("value")
+        elif isinstance(pair, list | tuple) and len(pair) == 2:
+            key, value = pair
+        else:
+            continue
+        if key:
+            headers[str(key)] = "" if value is None else str(value)
+    return {"status": status, "headers": headers, "body": output.get("body")}
+
+
+class _Run:
+    """One attempt at an execution: a coordinator that starts node tasks and commits their results."""
+
+    def __init__(self, lease: Lease, job: Job) -> None:
+        self.lease = lease
+        self.job = job
+        self.execution = job.execution
+        self.plan = job.plan
+        self.run_set = job.plan.run_set()
+        self.group = Scenario.group_name_for(self.execution.scenario_id)
+        self.status: dict[int, str] = {}
+        self.outputs: dict[int, Any] = {}
+        self.rows: dict[int, NodeRun] = {}
+        self.tasks: dict[asyncio.Task[Outcome], int] = {}
+        self.response_taken = self.execution.response is not None
+        for number, row in job.previous.items():
+            if number in self.run_set and row.status in TERMINAL_NODE:
+                self.status[number] = row.status
+                if row.status == NS.SUCCEEDED:
+                    self.outputs[number] = row.output
+
+    # -- the loop ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        todo = sorted(self.run_set - set(self.status))
+        for number in todo:
+            spec = self.plan.nodes[number]
+            self.rows[number] = NodeRun(
+                execution_id=self.execution.id,
+                node_number=number,
+                node_kind=spec["kind"],
+                label=spec.get("label") or "",
+                attempt=self.lease.attempt,
+                status=NS.QUEUED,
+            )
+        ready = self._advance()
+        fields = self._finish_fields() if not ready else {}
+        await db(retry_locked, functools.partial(self._commit_start, list(self.rows.values()), fields))
+        self._apply(fields)
+        await events.publish(
+            self.group,
+            [events.execution_event(self.execution)]
+            + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
+        )
+        if fields:
+            await waiting.progressed(self.execution.id)
+        self._launch(ready)
+
+    async def loop(self) -> None:
+        while self.tasks:
+            done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+            changed: list[int] = []
+            fields: dict[str, Any] = {}
+            for task in done:
+                number = self.tasks.pop(task)
+                outcome = self._outcome_of(task, number)
+                self._record(outcome, fields)
+                changed.append(number)
+            skipped_before = {n for n, s in self.status.items() if s == NS.SKIPPED}
+            ready = self._advance()
+            changed += sorted(
+                n for n, s in self.status.items() if s == NS.SKIPPED and n not in skipped_before
+            )
+            changed += ready
+            if not self.tasks and not ready:
+                fields.update(self._finish_fields())
+            rows = [self.rows[n] for n in changed if n in self.rows]
+            await db(retry_locked, functools.partial(self._commit, rows, fields))
+            self._apply(fields)
+            messages = [events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows]
+            if "status" in fields:
+                messages.append(events.execution_event(self.execution))
+            await events.publish(self.group, messages)
+            if "response" in fields or "status" in fields:
+                await waiting.progressed(self.execution.id)
+            self._launch(ready)
+
+    # -- deciding ------------------------------------------------------------------------------------
+    def _advance(self) -> list[int]:
+        """Skip nodes behind a failure; return the nodes now ready to run (and mark them running)."""
+        ready: list[int] = []
+        progress = True
+        while progress:
+            progress = False
+            for number in sorted(self.run_set):
+                if number in self.status or self.rows[number].status == NS.RUNNING:
+                    continue
+                parents = self.plan.parents.get(number, set())
+                reason = self._skip_reason(parents)
+                if reason:
+                    self._set_skipped(number, reason)
+                    progress = True
+                elif all(self.status.get(p) == NS.SUCCEEDED for p in parents):
+                    row = self.rows[number]
+                    row.status = NS.RUNNING
+                    row.started_at = timezone.now()
+                    ready.append(number)
+        return ready
+
+    def _skip_reason(self, parents: set[int]) -> str:
+        for parent in sorted(parents):
+            if parent not in self.run_set:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} is not connected to the trigger, so it never runs."
+            if self.status.get(parent) == NS.FAILED:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} failed."
+            if self.status.get(parent) == NS.SKIPPED:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} was skipped."
+        return ""
+
+    def _set_skipped(self, number: int, reason: str) -> None:
+        self.status[number] = NS.SKIPPED
+        row = self.rows[number]
+        row.status = NS.SKIPPED
+        row.error = {"message": reason}
+        row.finished_at = timezone.now()
+
+    def _finish_fields(self) -> dict[str, Any]:
+        failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED)
+        fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
+        if failed:
+            fields["status"] = Execution.Status.FAILED
+            fields["error"] = "; ".join(
+                f"{title_of(self.plan.nodes[n])} failed: {self._error_message(n)}" for n in failed
+            )[:MAX_EXECUTION_ERROR]
+        else:
+            fields["status"] = Execution.Status.SUCCEEDED
+        return fields
+
+    def _error_message(self, number: int) -> str:
+        row = self.rows.get(number) or self.job.previous.get(number)
+        error = row.error if row is not None else None
+        return str(error.get("message")) if isinstance(error, dict) else "unknown error"
+
+    def _record(self, outcome: Outcome, fields: dict[str, Any]) -> None:
+        row = self.rows[outcome.number]
+        row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
+        row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
+        row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+        self.status[outcome.number] = row.status
+        if outcome.succeeded:
+            self.outputs[outcome.number] = outcome.output
+            kind = node_kind_of(self.plan.nodes[outcome.number]["kind"])
+            if kind == "response" and not self.response_taken:
+                self.response_taken = True
+                fields["response"] = as_response(outcome.output)
+
+    def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
+        if task.cancelled():
+            return Outcome(number, False, {}, None, {"message": "The node was cancelled."})
+        exc = task.exception()
+        if exc is not None:  # run_node catches node faults; this is a bug, but it must not stop the run
+            log.error("node task $%s crashed", number, exc_info=exc)
+            return Outcome(number, False, {}, None, {"message": f"The node crashed: {type(exc).__name__}."})
+        return task.result()
+
+    def _launch(self, numbers: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        for number in numbers:
+            spec = self.plan.nodes[number]
+            upstream = {n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs}
+            coro = run_node(
+                spec,
+                NODE_TYPES.get(spec["kind"]),
+                upstream=upstream,
+                trigger_input=self.execution.input,
+                credentials=self.job.credentials,
+                team_id=self.job.team_id,
+                execution_id=self.execution.id,
+            )
+            self.tasks[loop.create_task(coro, name=f"execution {self.execution.id} ${number}")] = number
+
+    def _apply(self, fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+
+    # -- writing (in a thread; every write is fenced by the lease) ---------------------------------
+    def _fence(self, fields: dict[str, Any]) -> None:
+        renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
+        self.lease.update(**{"lease_until": renewed, **fields})
+
+    def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+        with transaction.atomic():
+            self._fence(fields)
+            if self.lease.attempt > 1:
+                earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
+                earlier.filter(status=NS.QUEUED).delete()
+                earlier.filter(status=NS.RUNNING).update(
+                    status=NS.FAILED,
+                    finished_at=timezone.now(),
+                    error={
+                        "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
+                    },
+                )
+            NodeRun.objects.bulk_create(rows)
+
+    def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+        with transaction.atomic():
+            self._fence(fields)
+            for row in rows:
+                NodeRun.objects.filter(
+                    execution_id=self.lease.pk, node_number=row.node_number, attempt=self.lease.attempt
+                ).update(
+                    status=row.status,
+                    params=row.params,
+                    output=row.output,
+                    error=row.error,
+                    started_at=row.started_at,
+                    finished_at=row.finished_at,
+                )
+
+
+from scenarios.single import run_node_once  # noqa: E402  (re-exported: the engine's public face)

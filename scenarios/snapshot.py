@@ -1,0 +1,138 @@
+"""The immutable graph an execution runs, and the checks that decide whether a graph can be saved or run.
+
+A snapshot is plain JSON stored on the Execution:
+
+    {"scenario_version": 3,
+     "nodes": [{"number": 1, "kind": "webhook.trigger", "label": "", "params": {}, "credential_id": null}, ...],
+     "edges": [[1, 2], [2, 3]]}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from scenarios import expressions, graph
+from scenarios.graph import CycleError
+
+if TYPE_CHECKING:
+    from scenarios.models import Scenario
+
+
+def snapshot_of(scenario: Scenario) -> dict[str, Any]:
+    nodes = [
+        {
+            "number": row["number"],
+            "kind": row["kind"],
+            "label": row["label"],
+            "params": row["params"] if isinstance(row["params"], dict) else {},
+            "credential_id": str(row["credential_id"]) if row["credential_id"] else None,
+        }
+        for row in scenario.nodes.order_by("number").values(
+            "number", "kind", "label", "params", "credential_id"
+        )
+    ]
+    edges = [
+        [source, target]
+        for source, target in scenario.edges.order_by("source__number", "target__number").values_list(
+            "source__number", "target__number"
+        )
+    ]
+    return {"scenario_version": scenario.version, "nodes": nodes, "edges": edges}
+
+
+def node_kind_of(kind: str) -> str | None:
+    """The catalog kind ("trigger", "action", "response") of a node type key, None when unknown."""
+    from nodes.registry import NODE_TYPES
+
+    node_type = NODE_TYPES.get(kind)
+    return node_type.kind if node_type is not None else None
+
+
+def title_of(spec: dict[str, Any]) -> str:
+    """How a node is named in messages: `$2 Send Message`."""
+    from nodes.registry import NODE_TYPES
+
+    node_type = NODE_TYPES.get(spec["kind"])
+    name = spec.get("label") or (node_type.title if node_type else spec["kind"])
+    return f"${spec['number']} {name}"
+
+
+@dataclass
+class Plan:
+    """A snapshot as a graph: who feeds whom, where it starts, which nodes a run reaches."""
+
+    nodes: dict[int, dict[str, Any]]
+    edges: list[tuple[int, int]]
+    parents: dict[int, set[int]] = field(default_factory=dict)
+    children: dict[int, set[int]] = field(default_factory=dict)
+    triggers: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, snapshot: dict[str, Any]) -> Plan:
+        nodes = {int(spec["number"]): spec for spec in snapshot.get("nodes", [])}
+        edges = [(int(s), int(t)) for s, t in snapshot.get("edges", [])]
+        parents: dict[int, set[int]] = defaultdict(set)
+        children: dict[int, set[int]] = defaultdict(set)
+        for source, target in edges:
+            parents[target].add(source)
+            children[source].add(target)
+        triggers = sorted(n for n, spec in nodes.items() if node_kind_of(spec["kind"]) == "trigger")
+        return cls(
+            nodes=nodes, edges=edges, parents=dict(parents), children=dict(children), triggers=triggers
+        )
+
+    @property
+    def trigger(self) -> int | None:
+        return self.triggers[0] if len(self.triggers) == 1 else None
+
+    def ancestors(self, number: int) -> set[int]:
+        return graph.ancestors(number, self.edges)
+
+    def run_set(self) -> set[int]:
+        """The trigger and every node reachable from it: what an execution runs."""
+        if self.trigger is None:
+            return set()
+        return {self.trigger} | graph.descendants(self.trigger, self.edges)
+
+    def responds(self) -> bool:
+        """Whether a Webhook response node is on the path of a run."""
+        return any(node_kind_of(self.nodes[n]["kind"]) == "response" for n in self.run_set())
+
+
+def save_problems(snapshot: dict[str, Any]) -> list[str]:
+    """What makes a graph unsaveable: unknown types, several triggers, cycles, bad expressions."""
+    plan = Plan.of(snapshot)
+    problems: list[str] = []
+    for _number, spec in sorted(plan.nodes.items()):
+        if node_kind_of(spec["kind"]) is None:
+            problems.append(f"{title_of(spec)} has an unknown node type '{spec['kind']}'.")
+    if len(plan.triggers) > 1:
+        names = ", ".join(title_of(plan.nodes[n]) for n in plan.triggers)
+        problems.append(f"A scenario starts from one trigger, but it has {len(plan.triggers)}: {names}.")
+    for number in plan.triggers:
+        if plan.parents.get(number):
+            problems.append(f"{title_of(plan.nodes[number])} is a trigger: nothing can connect into it.")
+    try:
+        graph.topological_order(plan.nodes, plan.edges)
+    except CycleError as exc:
+        problems.append(f"{exc} Remove one of their connections.")
+    known = set(plan.nodes)
+    for number, spec in sorted(plan.nodes.items()):
+        for problem in expressions.check(spec.get("params", {}), plan.ancestors(number), known):
+            problems.append(f"{title_of(spec)}: {problem}")
+    return problems
+
+
+def run_problems(snapshot: dict[str, Any]) -> list[str]:
+    """What stops a graph from running: the save problems, and having no trigger."""
+    problems = save_problems(snapshot)
+    if not Plan.of(snapshot).triggers:
+        problems.insert(0, "The scenario has no trigger: add a Trigger on Webhook node and connect it.")
+    return problems
+
+
+def validate_graph(scenario: Scenario) -> list[str]:
+    """Problems to show when saving `scenario` (an empty list means it may be saved)."""
+    return save_problems(snapshot_of(scenario))

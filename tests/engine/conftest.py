@@ -1,0 +1,152 @@
+"""Helpers for the engine tests: small node types of our own, scenario builders, running one execution.
+
+The test node types are registered only for the duration of a test (the `test_nodes` fixture). They
+are real NodeTypes run by the real engine: `test.echo` returns its resolved params, `test.sleep`
+waits, `test.fail` raises a NodeError, `test.boom` raises an unexpected exception, `test.secret`
+puts its credential's secret into its output (which must be redacted), `test.count` counts calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from nodes.base import Field, NodeContext, NodeError, NodeType
+from nodes.registry import NODE_TYPES
+from scenarios import jobs
+from scenarios.engine import create_execution, run_execution
+from scenarios.models import Edge, Execution, Node, Scenario
+from teams.models import Credential, Team
+
+CALLS: Counter[str] = Counter()
+# When a node ran: {(execution id, node number): (start, end)} in time.monotonic().
+TIMES: dict[tuple[str, int], tuple[float, float]] = {}
+
+
+async def _echo(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    CALLS[f"{ctx.execution_id}:{ctx.node_number}"] += 1
+    return {"params": params, "node": ctx.node_number}
+
+
+async def _sleep(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    start = time.monotonic()
+    CALLS[f"{ctx.execution_id}:{ctx.node_number}"] += 1
+    await asyncio.sleep(float(params.get("seconds", 0.5)))
+    TIMES[(str(ctx.execution_id), ctx.node_number)] = (start, time.monotonic())
+    return {"slept": params.get("seconds", 0.5), "params": params}
+
+
+async def _fail(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    raise NodeError("The thing refused.", status=418, type="teapot")
+
+
+async def _boom(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError("internal detail")
+
+
+async def _secret(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.credential is not None
+    secret = ctx.credential.get_secret()
+    if params.get("fail"):
+        raise NodeError(f"Upstream said: bad key {secret}")
+    return {"echo": f"key={secret}", "params": params}
+
+
+async def _trigger(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    return dict(ctx.trigger_input)
+
+
+def _type(key: str, kind: str, execute: Any, fields: tuple[Field, ...] = ()) -> NodeType:
+    return NodeType(
+        key=key,
+        app="Test",
+        title=key.split(".")[1].title(),
+        description="",
+        kind=kind,  # type: ignore[arg-type]
+        fields=fields,
+        execute=execute,
+    )
+
+
+def _loose(*names: str) -> tuple[Field, ...]:
+    """Fields that take any value as it is (text stays text, data keeps its JSON type)."""
+    return tuple(Field(name, name.title(), kind="long_text", keeps_type=True) for name in names)
+
+
+ECHO_FIELDS = _loose(
+    "a", "b", "n", "items", "text", "q", "v", "x", "left", "right", "after", "deeper", "join"
+)
+CREDENTIAL_FIELD = Field("credential", "Credential", kind="credential", required=True)
+TEST_TYPES = [
+    _type("test.trigger", "trigger", _trigger),
+    _type("test.echo", "action", _echo, ECHO_FIELDS),
+    _type("test.sleep", "action", _sleep, (Field("seconds", "Seconds", kind="number"), *_loose("v"))),
+    _type("test.fail", "action", _fail),
+    _type("test.boom", "action", _boom),
+    _type(
+        "test.secret",
+        "action",
+        _secret,
+        (CREDENTIAL_FIELD, Field("fail", "Fail", kind="toggle"), *_loose("a")),
+    ),
+]
+
+
+@pytest.fixture
+def test_nodes() -> Iterator[None]:
+    for node_type in TEST_TYPES:
+        NODE_TYPES[node_type.key] = node_type
+    try:
+        yield
+    finally:
+        for node_type in TEST_TYPES:
+            NODE_TYPES.pop(node_type.key, None)
+        CALLS.clear()
+        TIMES.clear()
+
+
+def build(
+    team: Team,
+    nodes: dict[int, tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], Credential | None]],
+    edges: list[tuple[int, int]],
+    name: str = "Test scenario",
+) -> Scenario:
+    """A scenario with nodes {number: (kind, params[, credential])} and edges [(source, target)]."""
+    scenario = Scenario.objects.create(team=team, name=name)
+    made: dict[int, Node] = {}
+    for number, spec in nodes.items():
+        kind, params = spec[0], spec[1]
+        credential = spec[2] if len(spec) > 2 else None
+        made[number] = Node.objects.create(
+            scenario=scenario, number=number, kind=kind, params=params, credential=credential
+        )
+    for source, target in edges:
+        Edge.objects.create(scenario=scenario, source=made[source], target=made[target])
+    return scenario
+
+
+def run_now(execution: Execution, owner: str = "test-worker") -> Execution:
+    """Claim the queued execution and run it to the end in this thread's event loop."""
+    lease = jobs.claim(owner, 30)
+    assert lease is not None and lease.pk == execution.pk
+    async_to_sync(run_execution)(lease)
+    execution.refresh_from_db()
+    return execution
+
+
+def start_and_run(scenario: Scenario, input: dict[str, Any] | None = None) -> Execution:
+    return run_now(create_execution(scenario, Execution.Trigger.MANUAL, input or {}))
+
+
+def runs_of(execution: Execution) -> dict[int, Any]:
+    """The latest node run of each node (typed loosely: tests read their JSON fields directly)."""
+    latest: dict[int, Any] = {}
+    for run in execution.node_runs.order_by("attempt"):
+        latest[run.node_number] = run
+    return latest
