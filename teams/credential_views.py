@@ -26,6 +26,7 @@ from teams.scoping import get_scoped, require_current, require_role
 
 # The id of the <select> that receives the new <option> (set by the node inspector's picker).
 SELECT_ID = re.compile(r"[A-Za-z][\w-]{0,63}")
+INLINE_PREFIX = "new-credential"
 
 
 @login_required
@@ -50,17 +51,20 @@ def _team_for_new(request: HttpRequest) -> Membership:
     return membership
 
 
-@sensitive_post_parameters("secret")
+@sensitive_post_parameters("secret", f"{INLINE_PREFIX}-secret")
 @login_required
 @require_http_methods(["GET", "POST"])
 def credential_new(request: HttpRequest) -> HttpResponse:
     membership = _team_for_new(request)
     inline = request.GET.get("inline") == "1"
-    form = CredentialForm(request.POST or None, team=membership.team)
+    # Inline, the form sits inside the node inspector's page: prefixed names and ids never clash.
+    form = CredentialForm(
+        request.POST or None, team=membership.team, prefix=INLINE_PREFIX if inline else None
+    )
     if request.method == "POST" and form.is_valid():
         credential = form.save()
         if inline:
-            return _created_option(request, credential)
+            return _created_inline(request, credential)
         messages.success(request, f"Saved “{credential.name}”.")
         return redirect("teams:credentials")
     context = {"form": form, "team": membership.team, "inline_query": _inline_query(request)}
@@ -69,24 +73,28 @@ def credential_new(request: HttpRequest) -> HttpResponse:
     return render(request, "teams/credential_form.html", context, status=400 if form.errors else 200)
 
 
+def _select_id(request: HttpRequest) -> str:
+    select = request.GET.get("select", "")
+    return select if SELECT_ID.fullmatch(select) else ""
+
+
 def _inline_query(request: HttpRequest) -> str:
     """The query of the inline form's own POST, rebuilt from checked values only."""
     params = {"inline": "1"}
     if scenario := request.GET.get("scenario"):
         params["scenario"] = scenario
-    if (select := request.GET.get("select", "")) and SELECT_ID.fullmatch(select):
+    if select := _select_id(request):
         params["select"] = select
     return urlencode(params)
 
 
-def _created_option(request: HttpRequest, credential: Credential) -> HttpResponse:
-    response = render(request, "teams/credential_form.html#credential-option", {"credential": credential})
-    event = {"credentialCreated": {"id": str(credential.id), "name": credential.name}}
+def _created_inline(request: HttpRequest, credential: Credential) -> HttpResponse:
+    """The form gives way to a confirmation; the new <option> goes out of band into the picker's select."""
+    select = _select_id(request)
+    context = {"credential": credential, "select": select}
+    response = render(request, "teams/credential_form.html#inline-created", context)
+    event = {"credentialCreated": {"id": str(credential.id), "name": credential.name, "select": select}}
     response["HX-Trigger"] = json.dumps(event)
-    select = request.GET.get("select", "")
-    if SELECT_ID.fullmatch(select):
-        response["HX-Retarget"] = f"#{select}"
-        response["HX-Reswap"] = "beforeend"
     return response
 
 

@@ -206,33 +206,40 @@ def test_an_undecryptable_credential_shows_needs_reentry_not_an_error(cast, worl
 # ---- inline creation from the node inspector
 
 
-def test_the_inline_form_is_a_fragment(cast):
-    page = cast.client_for(cast.alice).get(reverse("teams:credential_new") + "?inline=1&select=cred-select")
+def inline_data(**changes: str) -> dict[str, str]:
+    return {f"new-credential-{key}": value for key, value in form_data(**changes).items()}
+
+
+def test_the_inline_form_is_a_fragment_with_prefixed_fields(cast):
+    page = cast.client_for(cast.alice).get(reverse("teams:credential_new") + "?inline=1&select=id_credential")
     assert page.status_code == 200
     assert "<html" not in page.text
-    assert 'hx-post="/credentials/new/?inline=1&amp;select=cred-select"' in page.text
+    assert 'hx-post="/credentials/new/?inline=1&amp;select=id_credential"' in page.text
+    assert 'hx-trigger="submit consume"' in page.text  # never also submits the inspector's form
+    assert 'name="new-credential-secret"' in page.text
 
 
-def test_inline_creation_returns_the_option_and_an_event(cast):
-    url = reverse("teams:credential_new") + "?inline=1&select=cred-select"
-    response = cast.client_for(cast.alice).post(url, form_data(name="Inline", secret=NEW_SECRET))
+def test_inline_creation_confirms_and_sends_the_option_to_the_select(cast):
+    url = reverse("teams:credential_new") + "?inline=1&select=id_credential"
+    response = cast.client_for(cast.alice).post(url, inline_data(name="Inline", secret=NEW_SECRET))
     credential = Credential.objects.get(name="Inline")
+    assert credential.get_secret() == NEW_SECRET
     assert response.status_code == 200
-    assert response.text.strip() == f'<option value="{credential.id}" selected>Inline</option>'
-    assert json.loads(response["HX-Trigger"]) == {
-        "credentialCreated": {"id": str(credential.id), "name": "Inline"}
-    }
-    assert response["HX-Retarget"] == "#cred-select"
+    assert "Saved “Inline”; it is now selected." in response.text
+    option = f'<div hx-swap-oob="beforeend:#id_credential"><option value="{credential.id}" selected>Inline</option></div>'
+    assert option in response.text
+    event = {"credentialCreated": {"id": str(credential.id), "name": "Inline", "select": "id_credential"}}
+    assert json.loads(response["HX-Trigger"]) == event
     assert NEW_SECRET not in response.text + response["HX-Trigger"]
 
 
-def test_inline_errors_come_back_in_the_fragment(cast):
-    url = reverse("teams:credential_new") + "?inline=1&select=bad%22id"
-    response = cast.client_for(cast.alice).post(url, form_data(name="", secret=NEW_SECRET))
+def test_inline_errors_come_back_in_the_fragment_and_odd_select_ids_are_dropped(cast):
+    url = reverse("teams:credential_new") + "?inline=1&select=x%22%20onmouseover%3D"
+    response = cast.client_for(cast.alice).post(url, inline_data(name="", secret=NEW_SECRET))
     assert response.status_code == 200
     assert "This field is required." in response.text
     assert NEW_SECRET not in response.text
-    assert "bad" not in response.text
+    assert "onmouseover" not in response.text
     assert "HX-Trigger" not in response
 
 
@@ -243,14 +250,20 @@ def test_inline_creation_for_a_scenario_goes_to_the_scenarios_team(cast, world):
     session["current_team"] = str(cast.other_team.id)
     session.save()
     url = reverse("teams:credential_new") + f"?inline=1&scenario={world.scenario.id}"
-    client.post(url, form_data(name="For the scenario"))
+    assert client.post(url, inline_data(name="For the scenario")).status_code == 200
     assert Credential.objects.get(name="For the scenario").team == cast.team
 
 
 def test_inline_creation_for_another_teams_scenario_is_not_found(cast, world):
     url = reverse("teams:credential_new") + f"?inline=1&scenario={world.scenario.id}"
-    assert cast.client_for(cast.mallory).post(url, form_data(name="Evil")).status_code == 404
+    assert cast.client_for(cast.mallory).post(url, inline_data(name="Evil")).status_code == 404
     assert cast.client_for(cast.mallory).get(url).status_code == 404
     url = reverse("teams:credential_new") + "?inline=1&scenario=nonsense"
     assert cast.client_for(cast.alice).get(url).status_code == 404
     assert not Credential.objects.filter(name="Evil").exists()
+
+
+def test_an_editor_cannot_create_inline_either(cast, world):
+    url = reverse("teams:credential_new") + f"?inline=1&scenario={world.scenario.id}"
+    assert cast.client_for(cast.bob).post(url, inline_data(name="Nope")).status_code == 403
+    assert not Credential.objects.filter(name="Nope").exists()
