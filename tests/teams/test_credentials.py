@@ -207,7 +207,7 @@ def test_an_undecryptable_credential_shows_needs_reentry_not_an_error(cast, worl
 
 
 def inline_data(**changes: str) -> dict[str, str]:
-    return {f"new-credential-{key}": value for key, value in form_data(**changes).items()}
+    return {f"new-credential-{key}": value for key, value in form_data(None, **changes).items()}
 
 
 def test_the_inline_form_is_a_fragment_with_prefixed_fields(cast):
