@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 WAKE_CHANNEL = "scenery-executor"
 WAKE_MESSAGE = {"type": "executor.wake"}
 MAX_BACKOFF_SECONDS = 10.0
+# Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
+LISTEN_MAX_BACKOFF_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ class Executor:
     # -- the loop ------------------------------------------------------------------------------
     async def serve(self) -> None:
         assert self._wake is not None
-        log.info("executor %s serving %s", self.owner, ", ".join(SOURCES) or "nothing")
+        log.info(
+            "executor %s serving %s", self.owner, ", ".join(s.name for s in served_sources()) or "nothing"
+        )
         sweep_every = max(1, int(10 / max(self.poll_seconds, 0.1)))
         rounds = 0
         failures = 0
@@ -217,6 +221,7 @@ class Executor:
             log.exception("%s %s (attempt %s) crashed; releasing it", source.name, lease.pk, lease.attempt)
             heartbeat.cancel()
             with contextlib.suppress(Exception):
+                await sync_to_async(close_old_connections)()  # a connection the job broke
                 await _db(lease.release)
         finally:
             heartbeat.cancel()
@@ -309,7 +314,7 @@ async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> Non
             failures += 1
             if failures == 1:
                 log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
-            await asyncio.sleep(min(0.5 * 2 ** min(failures, 5), MAX_BACKOFF_SECONDS))
+            await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), LISTEN_MAX_BACKOFF_SECONDS))
             continue
         if failures:
             log.info("listening for wake-ups again")

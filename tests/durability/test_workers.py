@@ -10,7 +10,7 @@ import time
 import pytest
 
 from scenarios.models import Execution, NodeRun
-from tests.durability.conftest import wait_for
+from tests.durability.conftest import USES_POSTGRES, wait_for
 from tests.durability.jobs import GAVE_UP
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -147,3 +147,41 @@ def test_a_worker_that_never_hears_a_wake_up_still_runs_every_job_by_polling(wor
         20,
         "polling to find every job",
     )
+
+
+@pytest.mark.skipif(not USES_POSTGRES, reason="cuts PostgreSQL connections; SQLite has none to cut")
+def test_a_database_outage_mid_job_delays_it_but_leaves_nothing_stuck_running(workers, make_job):
+    import psycopg
+    from django.db import connection
+
+    worker = workers.start(EXECUTOR_LEASE_SECONDS=3, EXECUTOR_POLL_SECONDS=0.3)
+    job = make_job(steps=6, step_seconds=0.4)
+    wait_for(lambda: NodeRun.objects.filter(execution=job, node_number=1).exists(), 30, "step 1 to start")
+    db = connection.settings_dict
+    admin = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
+    admin.autocommit = True
+    with admin:
+        # What a PostgreSQL restart looks like to a worker: its connections die, new ones are
+        # refused for a while, then the server is back.
+        admin.execute(f'ALTER DATABASE "{db["NAME"]}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = 'scenery-test-worker'",
+                [db["NAME"]],
+            )
+            time.sleep(3)
+        finally:
+            admin.execute(f'ALTER DATABASE "{db["NAME"]}" ALLOW_CONNECTIONS true')
+    assert "failed" in worker.output()
+
+    wait_for(lambda: status_of(job) == Execution.Status.SUCCEEDED, 40, "the job to finish after the outage")
+    later = make_job()
+    wait_for(lambda: status_of(later) == Execution.Status.SUCCEEDED, 20, "the worker to go on claiming")
+    assert worker.alive()
+    assert not NodeRun.objects.filter(status="running").exists()
+    assert job.attempt <= job.max_attempts
+    # Every step succeeded once; a step cut in flight shows as interrupted, never as running.
+    assert sorted(r[0] for r in runs_of(job) if r[2] == "succeeded") == [0, 1, 2, 3, 4, 5]

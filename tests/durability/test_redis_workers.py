@@ -1,0 +1,122 @@
+"""Workers woken over Redis (channels_redis): wake-ups are only hints. Meaningful only when the suite
+runs with REDIS_URL; the embedded default has no channel layer that crosses processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from scenarios import executor
+from scenarios.models import Execution
+from tests.durability.conftest import USES_REDIS, wait_for
+from tests.durability.lossy import HalfDeafRedisChannelLayer
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not USES_REDIS, reason="needs REDIS_URL: the in-memory channel layer does not cross processes"
+    ),
+]
+
+SLOW_POLL = 30  # longer than any wait below: a job that starts in time was started by a wake-up
+
+
+def use_layer(settings, url: str, backend: str = "channels_redis.core.RedisChannelLayer") -> None:
+    settings.EXECUTOR = "worker"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": backend, "CONFIG": {"hosts": [url], "prefix": f"asgi-test-{os.getpid()}-"}}
+    }
+
+
+def done(jobs: list[Execution]) -> int:
+    return Execution.objects.filter(pk__in=[j.pk for j in jobs], status="succeeded").count()
+
+
+def test_a_wake_up_over_redis_starts_a_job_long_before_the_next_poll(workers, make_job, settings):
+    use_layer(settings, settings.REDIS_URL)
+    workers.start(EXECUTOR_POLL_SECONDS=SLOW_POLL)
+    time.sleep(0.5)  # the first claim round (at start) is over
+    job = make_job()
+    executor.notify()
+    wait_for(lambda: done([job]), 10, "the woken worker to run the job")
+
+
+def test_a_channel_layer_dropping_half_its_messages_still_completes_every_job(workers, make_job, settings):
+    use_layer(settings, settings.REDIS_URL, "tests.durability.lossy.HalfDeafRedisChannelLayer")
+    HalfDeafRedisChannelLayer.sent = HalfDeafRedisChannelLayer.dropped = 0
+    workers.start(EXECUTOR_POLL_SECONDS=1)
+    workers.start(EXECUTOR_POLL_SECONDS=1)
+    jobs = []
+    for _ in range(20):
+        jobs.append(make_job(step_seconds=0.05))
+        executor.notify()
+
+    wait_for(lambda: done(jobs) == len(jobs), 30, "every job to finish")
+    assert HalfDeafRedisChannelLayer.dropped == 10 and HalfDeafRedisChannelLayer.sent == 10
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path):
+    """A Redis server of this test's own, so restarting it disturbs nobody else."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--dir", str(tmp_path)]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc: subprocess.Popen[bytes] | None = None
+
+        def start(self) -> None:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+            def answers() -> bool:
+                with socket.socket() as probe:
+                    return probe.connect_ex(("127.0.0.1", port)) == 0
+
+            wait_for(answers, 10, "redis to start")
+
+        def stop(self) -> None:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    server = Server()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_redis_restart_delays_jobs_but_loses_none(workers, make_job, settings, private_redis):
+    use_layer(settings, private_redis.url)
+    worker = workers.start(REDIS_URL=private_redis.url, EXECUTOR_POLL_SECONDS=6)
+
+    private_redis.stop()
+    during = [make_job() for _ in range(3)]
+    executor.notify()  # Redis is down: the wake-up is lost, and the caller must not notice
+    wait_for(lambda: done(during) == 3, 20, "polling to run the jobs while Redis is down")
+    assert "listening for wake-ups failed" in worker.output()
+
+    private_redis.start()
+    time.sleep(3)  # the listener retries at least every 2 s
+    for _ in range(3):  # one after the other, each far quicker than the 6 s poll: wake-ups work again
+        job = make_job()
+        started = time.monotonic()
+        executor.notify()
+        wait_for(lambda: done([job]), 10, "a job after the restart")  # noqa: B023
+        assert time.monotonic() - started < 1.5, "the wake-up after the restart did not arrive"
+    assert worker.alive()
+    assert Execution.objects.exclude(status="succeeded").count() == 0
