@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         grace = options["grace"] if options["grace"] is not None else settings.EXECUTOR_GRACE_SECONDS
-        worker = executor.Executor()
+        worker = executor.local_executor()  # so an in-process notify() wakes it too
         if options["concurrency"]:
             worker.concurrency = options["concurrency"]
         try:
