@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class GatewayConfig(AppConfig):
     name = "gateway"
     verbose_name = "OpenAI-compatible gateway"
+
+    def ready(self) -> None:
+        from gateway.runner import SOURCE
+        from scenarios import executor
+
+        executor.register(SOURCE)

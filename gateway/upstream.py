@@ -1,0 +1,150 @@
+"""Where a gateway request's model answers: the offline test model, or the team's provider.
+
+Provider calls go through nodes.http.ProviderClient (SSRF guard, retries, bounded reads, the key only
+sent to the credential's own origin).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from gateway import ids, offline
+from gateway.errors import GatewayError
+from gateway.models import GatewayConfig
+from nodes.base import NodeError
+from nodes.http import ProviderClient, ProviderError
+from teams.models import Credential
+
+# OpenAI's completion-only models, shut down on 2026-09-28. No provider serves them any more, so a
+# request naming one (the seed's "GPT-3.5 turbo instruct" node does) is answered by the team's
+# default model; the response names the model that really answered.
+RETIRED_COMPLETION_MODELS = frozenset({"gpt-3.5-turbo-instruct", "davinci-002", "babbage-002"})
+
+
+class UpstreamError(GatewayError):
+    """The provider failed or refused; carries its status (4xx as is, else 502) and error fields."""
+
+
+def _config(team_id: Any) -> GatewayConfig:
+    return GatewayConfig.for_team(team_id)
+
+
+async def config_for(team_id: Any) -> GatewayConfig:
+    return await sync_to_async(_config)(team_id)
+
+
+def no_provider(model: str) -> GatewayError:
+    return GatewayError(
+        f"The model `{model}` does not exist or you do not have access to it. This team's gateway has no "
+        f"provider configured: choose a provider credential in the team's gateway settings, or use the "
+        f"offline test model `{offline.MODEL_ID}`.",
+        status=404,
+        code="model_not_found",
+        param="model",
+    )
+
+
+def from_provider(exc: NodeError) -> UpstreamError:
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or not 400 <= status < 500:
+        status = 502
+    return UpstreamError(
+        exc.message,
+        status=status,
+        type=getattr(exc, "type", None) or ("server_error" if status == 502 else "invalid_request_error"),
+        code=getattr(exc, "code", None),
+        param=getattr(exc, "param", None),
+    )
+
+
+async def provider_request(provider: Credential, method: str, path: str, body: Any = None) -> Any:
+    try:
+        return await ProviderClient(provider).request(method, path, json=body)
+    except NodeError as exc:
+        raise from_provider(exc) from None
+
+
+async def chat(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
+    """A chat.completion for `body` from its model (offline or the provider)."""
+    model = str(body.get("model") or "")
+    if model == offline.MODEL_ID:
+        return offline.chat(body)
+    if config.provider is None:
+        raise no_provider(model)
+    answer = await provider_request(config.provider, "POST", "/chat/completions", body)
+    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"]:
+        raise UpstreamError("The provider's chat completion has no choices.", status=502, type="server_error")
+    return answer
+
+
+async def completion(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
+    """A text_completion: the provider's own /completions when it has one, else emulated by chat."""
+    model = str(body.get("model") or "")
+    if model in RETIRED_COMPLETION_MODELS:
+        model = config.effective_default_model
+    if model != offline.MODEL_ID and config.provider is not None and model == body.get("model"):
+        try:
+            answer = await ProviderClient(config.provider).request("POST", "/completions", json=body)
+        except ProviderError as exc:
+            if exc.status not in (404, 405):
+                raise from_provider(exc) from None
+        except NodeError as exc:
+            raise from_provider(exc) from None
+        else:
+            return answer
+    return await _emulated_completion(config, body, model)
+
+
+async def _emulated_completion(config: GatewayConfig, body: dict[str, Any], model: str) -> dict[str, Any]:
+    prompts = body.get("prompt")
+    prompts = prompts if isinstance(prompts, list) and all(isinstance(p, str) for p in prompts) else [prompts]
+    choices = []
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for index, prompt in enumerate(prompts):
+        chat_body: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": "user", "content": str(prompt or "")}],
+        }
+        for key in ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user"):
+            if body.get(key) is not None:
+                chat_body[key] = body[key]
+        if body.get("max_tokens") is not None:
+            chat_body["max_completion_tokens"] = body["max_tokens"]
+        answer = await chat(config, chat_body)
+        choice = answer["choices"][0]
+        text = (choice.get("message") or {}).get("content") or ""
+        if body.get("echo"):
+            text = str(prompt) + text
+        finish = choice.get("finish_reason") if choice.get("finish_reason") in ("stop", "length") else "stop"
+        choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish})
+        for key in usage:
+            usage[key] += int((answer.get("usage") or {}).get(key) or 0)
+        model = answer.get("model") or model
+    return {
+        "id": f"cmpl-{ids.random_token()}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": None,
+        "choices": choices,
+        "usage": usage,
+    }
+
+
+async def models(config: GatewayConfig) -> list[dict[str, Any]]:
+    """The provider's models (as it lists them) and the offline test model."""
+    listed: list[dict[str, Any]] = []
+    if config.provider is not None:
+        answer = await provider_request(config.provider, "GET", "/models")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise UpstreamError(
+                'The provider\'s model list is not in the expected format ({"data": [...]}).',
+                status=502,
+                type="server_error",
+            )
+        listed = [m for m in data if isinstance(m, dict) and m.get("id") != offline.MODEL_ID]
+    return [*listed, offline.model_object()]

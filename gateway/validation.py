@@ -1,0 +1,274 @@
+"""Request bodies checked against OpenAI's own request schemas, answered in OpenAI's words.
+
+The schemas come from the official spec (gateway/spec/requests.json, see gateway/spec_extract.py).
+The rules the spec states only in prose (metadata sizes, attachment caps) are checked here too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from gateway.errors import invalid
+
+SPEC_FILE = Path(__file__).resolve().parent / "spec" / "requests.json"
+METADATA_MAX_PAIRS = 16
+METADATA_MAX_KEY = 64
+METADATA_MAX_VALUE = 512
+
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+@cache
+def _components() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SPEC_FILE.read_text())
+    return data["components"]
+
+
+@cache
+def _validator(schema_name: str) -> Draft202012Validator:
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": _components()}
+    return Draft202012Validator(schema)
+
+
+def param_path(path: Any) -> str:
+    """`messages[0].content` from a jsonschema path."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _quote_list(values: list[Any]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+
+
+def _message(error: ValidationError) -> tuple[str, str, str]:
+    """(message, param, code) in the wording OpenAI's API uses."""
+    param = param_path(error.absolute_path)
+    kind, bound, value = error.validator, error.validator_value, error.instance
+    if kind == "additionalProperties":
+        extra = sorted(set(value) - set(error.schema.get("properties", {})))
+        name = ".".join(p for p in (param, extra[0] if extra else "") if p)
+        return f"Unknown parameter: '{name}'.", name, "unknown_parameter"
+    if kind == "required":
+        missing = next((r for r in bound if r not in value), bound[0])
+        name = ".".join(p for p in (param, missing) if p)
+        return f"Missing required parameter: '{name}'.", name, "missing_required_parameter"
+    if kind == "type":
+        wanted = bound if isinstance(bound, list) else [bound]
+        expected = " or ".join(_JSON_TYPES.get(str(t), str(t)) for t in wanted if t != "null")
+        return (
+            f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    if kind == "maxLength":
+        return (
+            f"Invalid '{param}': string too long. Expected a string with maximum length {bound}, "
+            f"but got a string with length {len(value)} instead.",
+            param,
+            "string_above_max_length",
+        )
+    if kind == "minLength":
+        return (
+            f"Invalid '{param}': string too short. Expected a string with minimum length {bound}, "
+            f"but got a string with length {len(value)} instead.",
+            param,
+            "string_below_min_length",
+        )
+    if kind == "maxItems":
+        return (
+            f"Invalid '{param}': array too long. Expected an array with maximum length {bound}, "
+            f"but got an array with length {len(value)} instead.",
+            param,
+            "array_above_max_length",
+        )
+    if kind == "minItems":
+        return (
+            f"Invalid '{param}': empty array. Expected an array with minimum length {bound}, "
+            f"but got an array with length {len(value)} instead.",
+            param,
+            "empty_array" if bound == 1 else "array_below_min_length",
+        )
+    if kind in ("maximum", "minimum"):
+        number = "integer" if isinstance(value, int) else "decimal"
+        side, sign = ("above", "<=") if kind == "maximum" else ("below", ">=")
+        return (
+            f"Invalid '{param}': {number} {side} {kind} value. Expected a value {sign} {bound}, "
+            f"but got {value} instead.",
+            param,
+            f"{number}_{side}_{kind[:3]}_value",
+        )
+    if kind in ("enum", "const"):
+        allowed = bound if kind == "enum" else [bound]
+        return (
+            f"Invalid value: '{value}'. Supported values are: {_quote_list([v for v in allowed if v is not None])}.",
+            param,
+            "invalid_value",
+        )
+    return f"Invalid value for '{param or 'body'}': {error.message}", param, "invalid_value"
+
+
+def validate(schema_name: str, body: Any) -> dict[str, Any]:
+    """Check `body` against the spec's `schema_name`; raise a 400 GatewayError on the first problem."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise invalid(
+            f"Invalid type for body: expected an object, but got {type_name(body)} instead.",
+            None,
+            "invalid_type",
+        )
+    errors = list(_validator(schema_name).iter_errors(body))
+    if errors:
+        error = best_match(errors)
+        message, param, code = _message(error)
+        raise invalid(message, param or None, code)
+    for path, metadata in _metadata_fields(body):
+        check_metadata(metadata, path)
+    return body
+
+
+def _metadata_fields(body: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Every `metadata` object inside a request body, with its parameter path."""
+    found: list[tuple[str, Any]] = []
+    for key, value in body.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key == "metadata":
+            found.append((path, value))
+        elif isinstance(value, dict):
+            found.extend(_metadata_fields(value, path))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    found.extend(_metadata_fields(item, f"{path}[{index}]"))
+    return found
+
+
+def check_metadata(metadata: Any, param: str = "metadata") -> None:
+    """The limits the spec states only in prose: 16 pairs, keys <= 64 and values <= 512 characters."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise invalid(
+            f"Invalid type for '{param}': expected an object, but got {type_name(metadata)} instead.",
+            param,
+            "invalid_type",
+        )
+    if len(metadata) > METADATA_MAX_PAIRS:
+        raise invalid(
+            f"Invalid '{param}': too many properties. Expected an object with at most {METADATA_MAX_PAIRS} "
+            f"properties, but got an object with {len(metadata)} properties instead.",
+            param,
+            "object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        if len(key) > METADATA_MAX_KEY:
+            raise invalid(
+                f"Invalid '{param}': key too long. Expected a key with maximum length {METADATA_MAX_KEY}, "
+                f"but got a key with length {len(key)} instead.",
+                param,
+                "string_above_max_length",
+            )
+        if not isinstance(value, str):
+            raise invalid(
+                f"Invalid type for '{param}.{key}': expected a string, but got {type_name(value)} instead.",
+                f"{param}.{key}",
+                "invalid_type",
+            )
+        if len(value) > METADATA_MAX_VALUE:
+            raise invalid(
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
+                f"{METADATA_MAX_VALUE}, but got a string with length {len(value)} instead.",
+                f"{param}.{key}",
+                "string_above_max_length",
+            )
+
+
+def check_attachments(attachments: Any, param: str) -> None:
+    """At most GATEWAY_MAX_MESSAGE_ATTACHMENTS files per message (v1's cap; the v2 spec states none)."""
+    cap = settings.GATEWAY_MAX_MESSAGE_ATTACHMENTS
+    if attachments and len(attachments) > cap:
+        raise invalid(
+            f"Invalid '{param}': array too long. Expected an array with maximum length {cap}, "
+            f"but got an array with length {len(attachments)} instead.",
+            param,
+            "array_above_max_length",
+        )
+
+
+def query_int(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid(
+            f"Invalid type for '{name}': expected an integer, but got a string instead.", name, "invalid_type"
+        ) from None
+    if not low <= number <= high:
+        raise invalid(
+            f"Invalid '{name}': integer out of range. Expected a value between {low} and {high}, "
+            f"but got {number} instead.",
+            name,
+            "integer_out_of_range",
+        )
+    return number
+
+
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def check_tools(tools: Any, param: str = "tools") -> None:
+    """Function names as OpenAI requires them (the spec says so only in prose)."""
+    for index, tool in enumerate(tools or []):
+        if tool.get("type") != "function":
+            continue
+        name = tool["function"]["name"]
+        if len(name) > 64:
+            raise invalid(
+                f"Invalid '{param}[{index}].function.name': string too long. Expected a string with maximum "
+                f"length 64, but got a string with length {len(name)} instead.",
+                f"{param}[{index}].function.name",
+                "string_above_max_length",
+            )
+        if not FUNCTION_NAME.match(name):
+            raise invalid(
+                f"Invalid '{param}[{index}].function.name': string does not match pattern. Expected a string "
+                "that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                f"{param}[{index}].function.name",
+                "invalid_value",
+            )

@@ -1,0 +1,110 @@
+"""Gateway test fixtures: keys, the official `openai` client over a real socket, raw HTTP, and an
+executor that runs gateway runs whichever executor mode the settings chose."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+from openai import OpenAI
+
+from gateway.models import GatewayConfig, GatewayKey, Run
+from scenarios.executor import Executor
+
+BETA = {"OpenAI-Beta": "assistants=v2"}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15, what: str = "it") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_status(run_id: str) -> str:
+    return Run.objects.get(pk=run_id).status
+
+
+@pytest.fixture
+def executor_running(asgi_server) -> Iterator[None]:
+    """Gateway runs get executed: by the live server's in-process executor, or (in worker mode, with
+    Redis) by an executor started here for the test."""
+    if settings.EXECUTOR == "inprocess" and getattr(settings, "EXECUTOR_SOURCES", None) is None:
+        yield
+        return
+    loop = asyncio.new_event_loop()
+    executor = Executor(poll_seconds=0.1)
+    stopped = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(_serve(executor, stopped))
+
+    thread = threading.Thread(target=serve, name="gateway-test-executor", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join(timeout=15)
+
+
+async def _serve(executor: Executor, stopped: threading.Event) -> None:
+    executor.start()
+    while not stopped.is_set():
+        await asyncio.sleep(0.05)
+    await executor.stop(grace=2)
+
+
+@pytest.fixture
+def key(cast) -> str:
+    _, plaintext = GatewayKey.issue(cast.team, "Tests")
+    return plaintext
+
+
+@pytest.fixture
+def other_key(cast) -> str:
+    _, plaintext = GatewayKey.issue(cast.other_team, "Mallory")
+    return plaintext
+
+
+@pytest.fixture
+def base_url(asgi_server) -> str:
+    return f"{asgi_server.url}/v1"
+
+
+@pytest.fixture
+def client(base_url, key, executor_running) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def other_client(base_url, other_key) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key=other_key, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def raw(base_url, key) -> Iterator[httpx.Client]:
+    """Plain HTTP with the key, for what the SDK would not send (no beta header, unknown fields)."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def provider(cast, stub_credential) -> GatewayConfig:
+    """Alice's team's gateway answers through the stub provider."""
+    config = GatewayConfig.for_team(cast.team)
+    config.provider = stub_credential
+    config.default_model = "stub-model"
+    config.save()
+    return config
