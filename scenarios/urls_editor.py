@@ -1,5 +1,46 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from django.views.generic import RedirectView
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from scenarios import views_editor, views_inspector, views_list, views_runs
+
+# The pages and fragments people work in: the scenario list, the editor (canvas, outline, inspector)
+# and the execution history.
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", RedirectView.as_view(pattern_name="scenarios:list", permanent=False), name="home"),
+    # list
+    path("scenarios/", views_list.scenario_list, name="list"),
+    path("scenarios/new/", views_list.scenario_create, name="create"),
+    path("scenarios/<uuid:scenario_id>/row/", views_list.scenario_row, name="row"),
+    path("scenarios/<uuid:scenario_id>/rename/", views_list.scenario_rename, name="rename"),
+    path("scenarios/<uuid:scenario_id>/duplicate/", views_list.scenario_duplicate, name="duplicate"),
+    path("scenarios/<uuid:scenario_id>/active/", views_list.scenario_toggle_active, name="toggle_active"),
+    path("scenarios/<uuid:scenario_id>/delete/", views_list.scenario_delete, name="delete"),
+    # editor
+    path("scenarios/<uuid:scenario_id>/", views_editor.editor, name="editor"),
+    path("scenarios/<uuid:scenario_id>/graph/", views_editor.graph, name="graph"),
+    path("scenarios/<uuid:scenario_id>/outline/", views_editor.outline, name="outline"),
+    path(
+        "scenarios/<uuid:scenario_id>/outline/connect/", views_editor.outline_connect, name="outline_connect"
+    ),
+    path(
+        "scenarios/<uuid:scenario_id>/outline/edges/<int:source>/<int:target>/delete/",
+        views_editor.outline_disconnect,
+        name="outline_disconnect",
+    ),
+    path(
+        "scenarios/<uuid:scenario_id>/outline/nodes/<int:number>/delete/",
+        views_editor.outline_delete_node,
+        name="outline_delete_node",
+    ),
+    path("scenarios/<uuid:scenario_id>/outline/add/", views_editor.outline_add_node, name="outline_add_node"),
+    # inspector
+    path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/", views_inspector.inspector, name="inspector"),
+    path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/run/", views_inspector.run_once, name="run_once"),
+    # runs
+    path("scenarios/<uuid:scenario_id>/run/", views_runs.run_scenario, name="run"),
+    path("scenarios/<uuid:scenario_id>/runs/", views_runs.runs, name="runs"),
+    path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/", views_runs.run_detail, name="run_detail"),
+    path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/rerun/", views_runs.rerun, name="rerun"),
+]

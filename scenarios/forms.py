@@ -1,0 +1,48 @@
+"""Scenario-level forms of the editor: naming a scenario and the sample input of a manual run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from scenarios.models import Scenario
+
+MAX_SAMPLE_INPUT_BYTES = 1024 * 1024
+
+
+class ScenarioNameForm(forms.ModelForm):
+    class Meta:
+        model = Scenario
+        fields = ["name"]
+        labels = {"name": "Scenario name"}
+        error_messages = {"name": {"required": "Give the scenario a name."}}
+
+
+class SampleInputForm(forms.Form):
+    """The input a manual run starts with: what the webhook trigger would have received."""
+
+    sample_input = forms.CharField(
+        label="Sample input (JSON)",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+        required=False,
+    )
+
+    def clean_sample_input(self) -> dict[str, Any]:
+        text: str = self.cleaned_data["sample_input"].strip()
+        if not text:
+            return {}
+        if len(text.encode()) > MAX_SAMPLE_INPUT_BYTES:
+            raise forms.ValidationError("The sample input is over 1 MB.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                'The sample input must be a JSON object, like {"method": "POST", "body": {...}}.'
+            )
+        return value

@@ -1,0 +1,109 @@
+"""Template helpers of the editor: JSON shown as a collapsible tree, and as data-picker expressions."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import template
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+MAX_DEPTH = 12
+MAX_ITEMS = 200
+MAX_PREVIEW = 200
+
+
+def path_segment(key: str | int) -> str:
+    """The expression segment that reaches `key`: `.id`, `.0`, or `["a key"]`."""
+    if isinstance(key, int) or PLAIN_KEY.fullmatch(key):
+        return f".{key}"
+    return "[" + json.dumps(key, ensure_ascii=False) + "]"
+
+
+def _scalar(value: Any) -> tuple[str, str]:
+    if value is None:
+        return "null", "null"
+    if isinstance(value, bool):
+        return ("true" if value else "false"), "bool"
+    if isinstance(value, int | float):
+        return json.dumps(value), "number"
+    text = str(value)
+    if len(text) > MAX_PREVIEW:
+        text = text[:MAX_PREVIEW] + "…"
+    return json.dumps(text, ensure_ascii=False), "string"
+
+
+def _pick_button(expr: str, label: str) -> SafeString:
+    return format_html(
+        '<button type="button" class="pick" data-expr="{}" title="Insert {}">{}</button>', expr, expr, label
+    )
+
+
+def _tree(value: Any, key: str | int | None, expr: str | None, depth: int) -> SafeString:
+    name = "" if key is None else (f"[{key}]" if isinstance(key, int) else str(key))
+    if isinstance(value, dict | list) and value and depth < MAX_DEPTH:
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        shown = items[:MAX_ITEMS]
+        children = format_html_join(
+            "",
+            "<li>{}</li>",
+            ((_tree(v, k, None if expr is None else expr + path_segment(k), depth + 1),) for k, v in shown),
+        )
+        more = (
+            format_html('<li class="json-more">… {} more</li>', len(items) - len(shown))
+            if len(items) > len(shown)
+            else ""
+        )
+        brackets = "{…}" if isinstance(value, dict) else f"[{len(value)}]"
+        head = (
+            _pick_button("{{" + expr + "}}", name or expr)
+            if expr is not None
+            else format_html('<span class="json-key">{}</span>', name)
+        )
+        return format_html(
+            '<details class="json-node"{}><summary>{} <span class="json-type">{}</span></summary><ul>{}{}</ul></details>',
+            mark_safe(" open") if depth < 2 else "",
+            head,
+            brackets,
+            children,
+            more,
+        )
+    if isinstance(value, dict | list):
+        text, kind = ("{}" if isinstance(value, dict) else "[]"), "empty"
+    else:
+        text, kind = _scalar(value)
+    label = (
+        _pick_button("{{" + expr + "}}", name or expr)
+        if expr is not None
+        else format_html('<span class="json-key">{}</span>', name)
+    )
+    separator = ": " if name or expr is not None else ""
+    return format_html(
+        '<span class="json-leaf">{}{}<span class="json-value json-{}">{}</span></span>',
+        label,
+        separator,
+        kind,
+        text,
+    )
+
+
+@register.simple_tag
+def json_tree(value: Any) -> SafeString:
+    """A collapsible, read-only tree of a JSON value."""
+    return format_html('<div class="json-tree">{}</div>', _tree(value, None, None, 0))
+
+
+@register.simple_tag
+def picker_tree(value: Any, number: int) -> SafeString:
+    """The output of node `number` as a tree whose entries insert their expression, e.g. {{$2.id}}."""
+    return format_html('<div class="json-tree picker-tree">{}</div>', _tree(value, None, f"${number}", 0))
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

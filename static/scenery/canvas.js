@@ -1,0 +1,263 @@
+// The X6 canvas: node shape, plugins (history, selection, keyboard, minimap, snaplines), and the
+// graph operations the editor needs (load, add, delete, copy/paste, status badges).
+const X6 = window.X6;
+
+export const NODE_WIDTH = 260;
+export const NODE_HEIGHT = 64;
+
+const ICONS = {
+  openai: "M12 2.5 14.4 9.6 21.5 12l-7.1 2.4L12 21.5l-2.4-7.1L2.5 12l7.1-2.4z",
+  webhook: "M13 2 3 14h9l-1 8 10-12h-9z",
+  response: "M9 14 4 9l5-5M20 20v-7a4 4 0 0 0-4-4H4",
+  unknown: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16z",
+};
+
+export const STATUS_COLORS = {
+  queued: "#9aa3af",
+  running: "#2f6fed",
+  succeeded: "#12a150",
+  failed: "#d93a3a",
+  skipped: "#b5bcc6",
+  cancelled: "#b5bcc6",
+  none: "#c9ced6",
+};
+
+const PORT = { r: 7, stroke: "#8a93a3", strokeWidth: 2, fill: "#fff" };
+
+let registered = false;
+function register() {
+  if (registered) return;
+  registered = true;
+  X6.Graph.registerNode(
+    "scenery-node",
+    {
+      inherit: "rect",
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
+      markup: [
+        { tagName: "rect", selector: "body" },
+        { tagName: "rect", selector: "iconBg" },
+        { tagName: "path", selector: "icon" },
+        { tagName: "text", selector: "title" },
+        { tagName: "rect", selector: "numBg" },
+        { tagName: "text", selector: "num" },
+        { tagName: "circle", selector: "dot" },
+        { tagName: "text", selector: "status" },
+      ],
+      attrs: {
+        body: { width: NODE_WIDTH, height: NODE_HEIGHT, rx: 12, ry: 12, fill: "#ffffff", stroke: "#d5dae1", strokeWidth: 1.5 },
+        iconBg: { x: 12, y: 12, width: 40, height: 40, rx: 10, ry: 10, fill: "#10a37f" },
+        icon: {
+          transform: "translate(20 20) scale(1)",
+          fill: "none",
+          stroke: "#ffffff",
+          strokeWidth: 2,
+          strokeLinecap: "round",
+          strokeLinejoin: "round",
+          d: ICONS.unknown,
+        },
+        title: { x: 64, y: 28, fontSize: 13, fontWeight: 600, fill: "#1d2330", text: "" },
+        numBg: { x: NODE_WIDTH - 52, y: 10, width: 40, height: 20, rx: 10, ry: 10, fill: "#eef1f6" },
+        num: {
+          x: NODE_WIDTH - 32,
+          y: 24.5,
+          fontSize: 12,
+          fontWeight: 600,
+          fill: "#485163",
+          textAnchor: "middle",
+          text: "",
+        },
+        dot: { cx: 68, cy: 44, r: 4, fill: STATUS_COLORS.none },
+        status: { x: 78, y: 48, fontSize: 11.5, fill: "#697386", text: "not run" },
+      },
+      ports: {
+        groups: {
+          in: { position: "left", attrs: { circle: { ...PORT, magnet: "passive" } } },
+          out: { position: "right", attrs: { circle: { ...PORT, magnet: true } } },
+        },
+      },
+    },
+    true,
+  );
+}
+
+function shorten(text, max) {
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+export function statusText(last) {
+  if (!last || !last.status) return "not run";
+  let text = last.status;
+  if (last.duration_ms !== null && last.duration_ms !== undefined && last.status !== "running") {
+    text += ` · ${formatDuration(last.duration_ms)}`;
+  }
+  return text;
+}
+
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined) return "";
+  if (ms < 1000) return `${ms} ms`;
+  return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+// The cell description of a node as the server sends it.
+export function nodeCell(node, id) {
+  const ports = node.trigger ? [{ id: "out", group: "out" }] : [{ id: "in", group: "in" }, { id: "out", group: "out" }];
+  const last = node.last || null;
+  return {
+    id: id || node.id,
+    shape: "scenery-node",
+    x: node.x,
+    y: node.y,
+    ports: { items: ports },
+    data: {
+      id: node.id || null,
+      number: node.number,
+      kind: node.kind,
+      label: node.label || "",
+      title: node.title,
+      app: node.app,
+      color: node.color,
+      icon: node.icon,
+      trigger: !!node.trigger,
+      params: node.params || {},
+      credential: node.credential || null,
+    },
+    attrs: {
+      iconBg: { fill: node.color },
+      icon: { d: ICONS[node.icon] || ICONS.unknown },
+      title: { text: shorten(node.title || node.kind, 24) },
+      num: { text: `$${node.number}` },
+      dot: { fill: STATUS_COLORS[(last && last.status) || "none"] || STATUS_COLORS.none },
+      status: { text: statusText(last) },
+    },
+  };
+}
+
+export function edgeCell(source, target) {
+  return { shape: "scenery-edge", source: { cell: source, port: "out" }, target: { cell: target, port: "in" } };
+}
+
+X6.Graph.registerEdge(
+  "scenery-edge",
+  {
+    inherit: "edge",
+    attrs: { line: { stroke: "#8a93a3", strokeWidth: 2, targetMarker: { name: "block", width: 8, height: 6 } } },
+    connector: { name: "smooth" },
+    zIndex: 0,
+  },
+  true,
+);
+
+// History keeps what the user did to the graph (add, remove, move, connect); status badges, titles and
+// data written by the app are not undoable steps.
+const UNDOABLE = new Set(["cell:added", "cell:removed", "cell:change:position", "cell:change:source", "cell:change:target"]);
+
+export function createGraph({ container, minimap, canEdit, checkConnection }) {
+  register();
+  const graph = new X6.Graph({
+    container,
+    autoResize: true,
+    virtual: true,
+    background: { color: "#f6f7f9" },
+    grid: { visible: true, size: 16, type: "dot", args: { color: "#cfd5de", thickness: 1 } },
+    panning: { enabled: true, eventTypes: ["rightMouseDown", "mouseWheel"] },
+    mousewheel: { enabled: true, modifiers: ["ctrl", "meta"], zoomAtMousePosition: true, minScale: 0.2, maxScale: 2 },
+    scaling: { min: 0.2, max: 2 },
+    preventDefaultContextMenu: true,
+    interacting: {
+      nodeMovable: canEdit,
+      edgeMovable: false,
+      edgeLabelMovable: false,
+      magnetConnectable: canEdit,
+      arrowheadMovable: false,
+      vertexMovable: false,
+      vertexAddable: false,
+      vertexDeletable: false,
+    },
+    highlighting: {
+      magnetAvailable: { name: "stroke", args: { padding: 3, attrs: { stroke: "#2f6fed", strokeWidth: 2 } } },
+      magnetAdsorbed: { name: "stroke", args: { padding: 4, attrs: { stroke: "#12a150", strokeWidth: 3 } } },
+    },
+    connecting: {
+      snap: { radius: 28 },
+      allowBlank: false,
+      allowLoop: false,
+      allowNode: false,
+      allowEdge: false,
+      allowMulti: false,
+      highlight: true,
+      anchor: "center",
+      connectionPoint: "anchor",
+      connector: { name: "smooth" },
+      createEdge() {
+        return this.createEdge({ shape: "scenery-edge" });
+      },
+      validateMagnet({ magnet }) {
+        return canEdit && magnet.getAttribute("port-group") === "out";
+      },
+      validateConnection({ sourceCell, targetCell, sourcePort, targetPort, targetMagnet }) {
+        if (!targetMagnet || sourcePort !== "out" || targetPort !== "in") return false;
+        return checkConnection(sourceCell, targetCell) === null;
+      },
+    },
+  });
+
+  const history = new X6.History({
+    enabled: canEdit,
+    stackSize: 200,
+    beforeAddCommand(event, args) {
+      if (!UNDOABLE.has(event)) return false;
+      if (args && args.options && args.options.ignoreHistory) return false;
+      return true;
+    },
+  });
+  const selection = new X6.Selection({
+    enabled: true,
+    multiple: true,
+    rubberband: canEdit,
+    movable: canEdit,
+    showNodeSelectionBox: true,
+    showEdgeSelectionBox: false,
+    pointerEvents: "none",
+    modifiers: null,
+  });
+  const keyboard = new X6.Keyboard({ enabled: true, global: false });
+  graph.use(history);
+  graph.use(selection);
+  graph.use(keyboard);
+  if (canEdit) graph.use(new X6.Snapline({ enabled: true }));
+  if (minimap) {
+    graph.use(new X6.MiniMap({ container: minimap, width: 200, height: 130, padding: 12 }));
+  }
+  return { graph, history, selection, keyboard };
+}
+
+export function setNodeStatus(cell, last) {
+  const status = (last && last.status) || "none";
+  cell.attr(
+    { dot: { fill: STATUS_COLORS[status] || STATUS_COLORS.none }, status: { text: statusText(last) } },
+    { ignoreHistory: true },
+  );
+  cell.attr("body/stroke", status === "running" ? STATUS_COLORS.running : status === "failed" ? STATUS_COLORS.failed : "#d5dae1", {
+    ignoreHistory: true,
+  });
+}
+
+export function setNodeTitle(cell, title) {
+  cell.attr("title/text", shorten(title, 24), { ignoreHistory: true });
+}
+
+// Expressions that name pasted nodes are rewritten to their new numbers; others stay as they are.
+export function remapExpressions(value, numbers) {
+  if (typeof value === "string") {
+    return value.replace(/\{\{(\s*)\$(\d+)/g, (whole, space, n) => (numbers.has(+n) ? `{{${space}$${numbers.get(+n)}` : whole));
+  }
+  if (Array.isArray(value)) return value.map((item) => remapExpressions(item, numbers));
+  if (value && typeof value === "object") {
+    const copy = {};
+    for (const [key, item] of Object.entries(value)) copy[key] = remapExpressions(item, numbers);
+    return copy;
+  }
+  return value;
+}

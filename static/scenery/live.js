@@ -1,0 +1,148 @@
+// Live runs: one WebSocket per open scenario. The server sends the full state on every (re)connect,
+// then execution and node events; this keeps the canvas badges and the run panel in step.
+import { formatDuration } from "./canvas.js";
+
+const MAX_OUTPUT_CHARS = 20000;
+
+export class LiveSocket {
+  constructor(path, onMessage, onStatus) {
+    this.path = path;
+    this.onMessage = onMessage;
+    this.onStatus = onStatus;
+    this.attempt = 0;
+    this.closed = false;
+    this.socket = null;
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}${this.path}`;
+  }
+
+  connect() {
+    if (this.closed) return;
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.onStatus("open");
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.onMessage(message);
+    });
+    socket.addEventListener("close", () => {
+      if (this.closed) return;
+      this.onStatus("closed");
+      // Back off: 0.5 s, 1 s, 2 s … up to 30 s, with jitter so tabs do not reconnect in lockstep.
+      const wait = Math.min(30000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+      this.attempt += 1;
+      setTimeout(() => this.connect(), wait);
+    });
+  }
+
+  close() {
+    this.closed = true;
+    if (this.socket) this.socket.close();
+  }
+}
+
+function outputText(value) {
+  let text;
+  try {
+    text = JSON.stringify(value, null, 2);
+  } catch {
+    text = String(value);
+  }
+  if (text && text.length > MAX_OUTPUT_CHARS) text = text.slice(0, MAX_OUTPUT_CHARS) + "\n… (shortened; open the run for all of it)";
+  return text;
+}
+
+// The run panel under the canvas: one row per node of the followed execution, built with textContent.
+export class RunPanel {
+  constructor(root, titleOf) {
+    this.root = root;
+    this.list = root.querySelector("#live-nodes");
+    this.status = root.querySelector("#live-status");
+    this.meta = root.querySelector("#live-meta");
+    this.titleOf = titleOf;
+    this.executionId = null;
+    this.rows = new Map();
+  }
+
+  reset(execution) {
+    this.executionId = execution ? execution.id : null;
+    this.rows.clear();
+    this.list.replaceChildren();
+    this.showExecution(execution);
+  }
+
+  showExecution(execution) {
+    if (!execution) return;
+    this.root.hidden = false;
+    this.root.dataset.execution = execution.id;
+    this.status.textContent = execution.status;
+    this.status.className = `status-pill status-${execution.status}`;
+    const parts = [execution.trigger];
+    if (execution.duration_ms !== null && execution.duration_ms !== undefined) parts.push(formatDuration(execution.duration_ms));
+    if (execution.error) parts.push(execution.error);
+    this.meta.textContent = parts.join(" · ");
+  }
+
+  showNode(run) {
+    this.root.hidden = false;
+    let row = this.rows.get(run.node);
+    if (!row) {
+      row = document.createElement("li");
+      row.className = "live-node";
+      row.dataset.number = run.node;
+      const head = document.createElement("div");
+      head.className = "live-node-head";
+      const num = document.createElement("span");
+      num.className = "node-num";
+      num.textContent = `$${run.node}`;
+      const title = document.createElement("span");
+      title.className = "live-title";
+      const pill = document.createElement("span");
+      const duration = document.createElement("span");
+      duration.className = "muted live-duration";
+      head.append(num, title, pill, duration);
+      const error = document.createElement("p");
+      error.className = "live-error";
+      error.hidden = true;
+      const output = document.createElement("pre");
+      output.className = "live-output";
+      output.hidden = true;
+      row.append(head, error, output);
+      this.rows.set(run.node, row);
+      const after = [...this.rows.keys()].filter((n) => n > run.node).sort((a, b) => a - b)[0];
+      const before = after !== undefined ? this.rows.get(after) : null;
+      this.list.insertBefore(row, before && before.parentNode === this.list ? before : null);
+    }
+    const [head, error, output] = row.children;
+    const [, title, pill, duration] = head.children;
+    title.textContent = this.titleOf(run.node) || run.kind;
+    pill.className = `status-pill status-${run.status}`;
+    pill.textContent = run.attempt > 1 ? `${run.status} (attempt ${run.attempt})` : run.status;
+    duration.textContent = formatDuration(run.duration_ms);
+    row.dataset.status = run.status;
+    if (run.error) {
+      error.hidden = false;
+      const details = Object.entries(run.error)
+        .filter(([key, value]) => key !== "message" && value !== null && value !== undefined)
+        .map(([key, value]) => `${key}: ${value}`);
+      error.textContent = [run.error.message, ...details].join(" · ");
+    } else {
+      error.hidden = true;
+    }
+    if (run.output !== null && run.output !== undefined) {
+      output.hidden = false;
+      output.textContent = outputText(run.output);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+// The editor's panels: catalog search, sidebar tabs, inspector (with the data picker), runs history,
+// the run dialog, and copy buttons. The server renders them (htmx); this only moves focus and text.
+
+const EMPTY_INSPECTOR = '<div id="inspector" class="inspector inspector-empty"><p class="muted">Select a node to configure it.</p></div>';
+
+export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, selectNode }) {
+  const inspectorUrl = (id) => root.dataset.inspectorUrl.replace("00000000-0000-0000-0000-000000000000", id);
+  const runsPanel = document.getElementById("runs-panel");
+  const inspectorPanel = document.getElementById("inspector-panel");
+  const dialog = document.getElementById("run-dialog");
+  let lastField = null;
+  let openNode = null;
+
+  // -- catalog search ---------------------------------------------------------------------------------
+  const search = document.getElementById("catalog-search");
+  search?.addEventListener("input", () => {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    let any = false;
+    for (const group of document.querySelectorAll(".catalog-group")) {
+      let visible = 0;
+      for (const item of group.querySelectorAll(".catalog-item")) {
+        const match = words.every((word) => item.dataset.search.includes(word));
+        item.parentElement.hidden = !match;
+        if (match) visible += 1;
+      }
+      group.hidden = visible === 0;
+      any ||= visible > 0;
+    }
+    document.querySelector(".catalog-none").hidden = any;
+  });
+
+  // -- tabs -------------------------------------------------------------------------------------------------
+  for (const tab of root.querySelectorAll('.tabs [role="tab"]')) {
+    tab.addEventListener("click", () => {
+      for (const other of root.querySelectorAll('.tabs [role="tab"]')) {
+        const selected = other === tab;
+        other.setAttribute("aria-selected", String(selected));
+        document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+      }
+    });
+  }
+
+  // -- inspector ------------------------------------------------------------------------------------------
+  function showInspectorPanel() {
+    runsPanel.hidden = true;
+    inspectorPanel.hidden = false;
+  }
+
+  function openInspector(id) {
+    if (!id) return;
+    showInspectorPanel();
+    if (openNode === id && document.querySelector(`#inspector[data-node-id="${id}"]`)) return;
+    openNode = id;
+    lastField = null;
+    window.htmx.ajax("GET", inspectorUrl(id), { target: "#inspector", swap: "outerHTML" });
+  }
+
+  function closeInspector() {
+    openNode = null;
+    lastField = null;
+    const inspector = document.getElementById("inspector");
+    if (inspector) inspector.outerHTML = EMPTY_INSPECTOR;
+  }
+
+  // The data picker inserts into the field that last had focus, at its cursor.
+  document.addEventListener("focusin", (event) => {
+    const field = event.target;
+    if (field.closest && field.closest("#node-form") && field.matches("input:not([type=checkbox]):not([type=radio]):not([type=hidden]), textarea")) {
+      lastField = field;
+    }
+  });
+
+  function insertExpression(expression) {
+    const field = lastField && document.contains(lastField) ? lastField : null;
+    if (!field || field.readOnly || field.disabled) {
+      banner.show("Click into a field of the form first, then pick a value to insert it there.", { kind: "warn" });
+      return;
+    }
+    const start = field.selectionStart ?? field.value.length;
+    const end = field.selectionEnd ?? field.value.length;
+    field.setRangeText(expression, start, end, "end");
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.focus();
+  }
+
+  // Keep the focused field focused while a picker button is pressed.
+  document.addEventListener("mousedown", (event) => {
+    if (event.target.closest(".pick")) event.preventDefault();
+  });
+
+  // -- runs ---------------------------------------------------------------------------------------------------
+  function showRuns() {
+    inspectorPanel.hidden = true;
+    runsPanel.hidden = false;
+    window.htmx.ajax("GET", root.dataset.runsUrl, { target: "#runs-body", swap: "innerHTML" });
+  }
+
+  function hideRuns() {
+    clearOverlay();
+    showInspectorPanel();
+  }
+
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const detail = document.querySelector("#runs-body #run-detail");
+    if (event.detail.target.id === "runs-body") {
+      if (detail) showOverlay(JSON.parse(detail.dataset.overlay || "{}"));
+      else clearOverlay();
+    }
+    if (event.detail.target.id === "run-dialog-body" && !dialog.open) dialog.showModal();
+  });
+
+  document.body.addEventListener("scenery:runStarted", (event) => {
+    clearOverlay();
+    // A run refused at the start (e.g. no trigger) keeps the dialog open with its reasons.
+    if (event.detail.status !== "failed") setTimeout(() => dialog.open && dialog.close(), 600);
+  });
+
+  // -- clicks -----------------------------------------------------------------------------------------------
+  root.addEventListener("click", async (event) => {
+    const target = event.target;
+    const pick = target.closest(".pick");
+    if (pick) {
+      event.preventDefault();
+      insertExpression(pick.dataset.expr);
+      return;
+    }
+    const copy = target.closest("[data-copy-value], [data-copy-target]");
+    if (copy) {
+      event.preventDefault();
+      const text = copy.dataset.copyValue ?? document.querySelector(copy.dataset.copyTarget)?.textContent ?? "";
+      await copyText(text, copy);
+      return;
+    }
+    const outlineNode = target.closest(".outline-node");
+    if (outlineNode) {
+      selectNode(outlineNode.dataset.nodeId);
+      return;
+    }
+    const action = target.closest("[data-action]")?.dataset.action;
+    if (action === "close-inspector") closeInspector();
+    else if (action === "show-runs") showRuns();
+    else if (action === "hide-runs") hideRuns();
+    else if (action === "clear-overlay") clearOverlay();
+    else if (action === "dismiss-banner") banner.hide();
+    else if (action === "reload") location.reload();
+    else if (action === "close-dialog") dialog.close();
+    else if (action === "close-live") document.getElementById("live-panel").hidden = true;
+  });
+
+  return { openInspector, closeInspector, canEdit };
+}
+
+export async function copyText(text, button) {
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    ok = true;
+  } catch {
+    // Plain http on a LAN has no clipboard API: fall back to a selected textarea.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.append(area);
+    area.select();
+    ok = document.execCommand("copy");
+    area.remove();
+  }
+  const label = button.textContent;
+  button.textContent = ok ? "Copied" : "Copy failed";
+  setTimeout(() => (button.textContent = label), 1500);
+}
