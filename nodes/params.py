@@ -216,7 +216,7 @@ def _clean_functions(field: Field, value: Any, *, saving: bool) -> Any:
 
 def _clean_file_ids(field: Field, value: Any, *, saving: bool) -> Any:
     parsed = _parse_json(field, value, saving=saving)
-    if saving and isinstance(parsed, str):
+    if saving and isinstance(parsed, str) and has_expression(parsed):
         return parsed
     if not isinstance(parsed, list):
         raise Invalid('Write the file IDs as a JSON list, like ["file-abc","file-def"].')

@@ -124,11 +124,23 @@ def _check(pointer: str, body: Any, what: str) -> None:
 
 
 def _short(error: Any) -> str:
-    message = str(error.message)
-    if error.context:  # oneOf/anyOf: name the closest branch's problems too
-        best = sorted(error.context, key=lambda e: len(list(e.absolute_path)), reverse=True)[:3]
-        message += " — e.g. " + "; ".join(e.message[:200] for e in best)
-    return message[:600]
+    message = _describe(error)
+    if error.context:  # oneOf/anyOf: what each branch found wrong
+        branches = []
+        for branch in error.context[:6]:
+            where = "".join(f"[{p!r}]" for p in branch.relative_path)
+            branches.append(f"{_describe(branch)}{' at ' + where if where else ''}")
+        message += " — branches: " + "; ".join(branches)
+    return message[:900]
+
+
+def _describe(error: Any) -> str:
+    """The validator's message with a long instance shortened (a 256,001-character string...)."""
+    text = str(error.message)
+    shown = repr(error.instance)
+    if len(shown) > 80:
+        text = text.replace(shown, shown[:60] + "…")
+    return text
 
 
 # -- public API ---------------------------------------------------------------------------------
