@@ -171,6 +171,14 @@ def as_response(output: Any) -> dict[str, Any]:
     return {"status": status, "headers": headers, "body": output.get("body")}
 
 
+def _held(commit: functools.partial[None]) -> bool:
+    try:
+        commit()
+    except LeaseLost:
+        return False
+    return True
+
+
 class _Run:
     """One attempt at an execution: a coordinator that starts node tasks and commits their results."""
 
@@ -207,7 +215,7 @@ class _Run:
             )
         ready = self._advance()
         fields = self._finish_fields() if not ready else {}
-        await db(retry_locked, functools.partial(self._commit_start, list(self.rows.values()), fields))
+        await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
         await events.publish(
             self.group,
@@ -237,7 +245,7 @@ class _Run:
             if not self.tasks and not ready:
                 fields.update(self._finish_fields())
             rows = [self.rows[n] for n in changed if n in self.rows]
-            await db(retry_locked, functools.partial(self._commit, rows, fields))
+            await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
             messages = [events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows]
             if "status" in fields:
@@ -338,14 +346,30 @@ class _Run:
                 credentials=self.job.credentials,
                 team_id=self.job.team_id,
                 execution_id=self.execution.id,
+                progress=functools.partial(self._progress, number),
             )
             self.tasks[loop.create_task(coro, name=f"execution {self.execution.id} ${number}")] = number
+
+    async def _progress(self, number: int, info: dict[str, Any]) -> None:
+        """Live news from a running node (e.g. "retrying 1/3 after HTTP 429"); not stored."""
+        event = events.node_event(self.execution.id, self.rows[number])
+        try:
+            event["node"]["progress"] = safe(info, self.job.credentials.secrets)
+        except Unstorable:
+            return
+        await events.publish(self.group, [event])
 
     def _apply(self, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
             setattr(self.execution, name, value)
 
     # -- writing (in a thread; every write is fenced by the lease) ---------------------------------
+    async def _write(self, commit: functools.partial[None]) -> None:
+        # A lost lease comes back as a value: to the database wrapper an exception means a broken
+        # connection, and this connection is fine.
+        if not await db(retry_locked, functools.partial(_held, commit)):
+            raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
+
     def _fence(self, fields: dict[str, Any]) -> None:
         renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
         self.lease.update(**{"lease_until": renewed, **fields})

@@ -13,7 +13,9 @@ Shapes (what the WebSocket consumer sends to the browser, one JSON object per fr
     {"type": "execution", "seq": n, "execution": EXECUTION}
         the execution was queued, started (running) or finished (succeeded / failed / cancelled).
     {"type": "node", "seq": n, "execution_id": "...", "node": NODE}
-        a node run changed: queued, running, succeeded, failed or skipped.
+        a node run changed: queued, running, succeeded, failed or skipped. While it runs, a node
+        may also report progress: the same event with status "running" and NODE["progress"], e.g.
+        {"retrying": 1, "of": 3, "wait": 2.0, "reason": "The provider is limiting requests (HTTP 429)"}.
 
     EXECUTION = {"id", "scenario_id", "status", "trigger", "created_at", "started_at", "finished_at",
                  "duration_ms", "error"}          (ids are strings, times ISO 8601 or null)

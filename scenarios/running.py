@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -129,6 +130,7 @@ async def run_node(
     credentials: Credentials,
     team_id: Any,
     execution_id: Any,
+    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])
@@ -152,6 +154,7 @@ async def run_node(
             trigger_input=trigger_input,
             upstream=upstream,
             secrets=list(secrets),
+            progress=progress,
         )
         output = await node_type.execute(ctx, params)
         stored = safe(output, secrets)

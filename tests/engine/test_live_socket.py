@@ -1,0 +1,133 @@
+"""The per-scenario WebSocket, through the project's real ASGI stack (origin check, session auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.asgi import router
+from scenarios import jobs
+from scenarios.engine import create_execution, run_execution
+from scenarios.models import Execution, Scenario
+from teams.models import Membership
+from tests.engine.conftest import build
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
+
+SECRET = "sk-test-secret-abcd1234"
+
+
+def _scenario(cast, credential) -> Scenario:
+    return build(
+        cast.team,
+        {1: ("test.trigger", {}), 2: ("test.secret", {}, credential), 3: ("test.echo", {"a": "{{$2.echo}}"})},
+        [(1, 2), (2, 3)],
+    )
+
+
+def _socket(
+    scenario: Scenario, user: Any = None, origin: bytes = b"http://127.0.0.1"
+) -> WebsocketCommunicator:
+    headers = [(b"origin", origin)]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return WebsocketCommunicator(router, f"/ws/scenarios/{scenario.id}/", headers=headers)
+
+
+async def _run(scenario: Scenario) -> Execution:
+    execution = await sync_to_async(create_execution)(scenario, Execution.Trigger.MANUAL, {"hello": "world"})
+    lease = await sync_to_async(jobs.claim)("worker", 30)
+    assert lease is not None
+    await run_execution(lease)
+    await sync_to_async(execution.refresh_from_db)()
+    return execution
+
+
+async def _drain(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
+    received = []
+    while not await socket.receive_nothing(timeout=0.3):
+        received.append(await socket.receive_json_from())
+    return received
+
+
+async def test_a_member_gets_the_state_first_then_every_event(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    socket = _socket(scenario, cast.carol)  # a viewer may watch
+    connected, _ = await socket.connect()
+    assert connected
+    assert await socket.receive_json_from() == {"type": "state", "execution": None, "nodes": []}
+
+    execution = await _run(scenario)
+    events = await _drain(socket)
+    await socket.disconnect()
+
+    assert SECRET not in str(events)
+    assert [e["execution"]["status"] for e in events if e["type"] == "execution"][-2:] == [
+        "running",
+        "succeeded",
+    ]
+    finished = [e for e in events if e["type"] == "node" and e["node"]["status"] == "succeeded"]
+    assert [e["node"]["node"] for e in finished] == [1, 2, 3]
+    assert all(e["execution_id"] == str(execution.id) for e in finished)
+    assert finished[1]["node"]["output"]["echo"] == "key=••••"
+
+
+async def test_a_reconnecting_page_gets_the_latest_execution_and_its_nodes(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    execution = await _run(scenario)
+    socket = _socket(scenario, cast.alice)
+    connected, _ = await socket.connect()
+    assert connected
+    state = await socket.receive_json_from()
+    await socket.disconnect()
+    assert state["type"] == "state"
+    assert state["execution"]["id"] == str(execution.id)
+    assert state["execution"]["status"] == "succeeded"
+    assert [(n["node"], n["status"]) for n in state["nodes"]] == [
+        (1, "succeeded"),
+        (2, "succeeded"),
+        (3, "succeeded"),
+    ]
+    assert SECRET not in str(state)
+
+
+async def test_a_stranger_and_an_anonymous_visitor_are_refused(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    for user in (cast.mallory, None):
+        socket = _socket(scenario, user)
+        connected, code = await socket.connect()
+        assert not connected
+        assert code == 4403
+
+
+async def test_an_unknown_scenario_is_refused_like_a_foreign_one(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    await sync_to_async(Scenario.objects.filter(pk=scenario.pk).delete)()
+    connected, code = await _socket(scenario, cast.alice).connect()
+    assert (connected, code) == (False, 4403)
+
+
+async def test_a_socket_from_another_site_is_refused(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    connected, _ = await _socket(scenario, cast.alice, origin=b"https://evil.example").connect()
+    assert not connected
+
+
+async def test_a_member_removed_from_the_team_is_disconnected(cast, credential, settings):
+    settings.SCENARIO_SOCKET_RECHECK_SECONDS = 0.1
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    socket = _socket(scenario, cast.bob)
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.receive_json_from()
+    await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.bob).delete)()
+    closed = await socket.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": 4403}
+    await _run(scenario)
+    assert await socket.receive_nothing(timeout=0.3)
