@@ -30,7 +30,7 @@ REQUESTS = (
     "CreateThreadAndRunRequest",
     "CreateVectorStoreRequest",
     "UpdateVectorStoreRequest",
-    "FileExpirationAfter",
+    "CreateFileRequest",
 )
 OUTPUT = Path(__file__).resolve().parent / "spec" / "requests.json"
 # Keys that only document; dropping them keeps the file small.
@@ -59,6 +59,14 @@ def _clean(node: Any) -> Any:
     out = {k: _clean(v) for k, v in node.items() if k not in DROPPED}
     if isinstance(node.get("properties"), dict):  # property names are data, never dropped
         out["properties"] = {k: _clean(v) for k, v in node["properties"].items()}
+    # `allOf: [{$ref}, {nullable: true}]` is the spec's way of saying "this, or null".
+    nullable_member = {"anyOf": [{}, {"type": "null"}]}
+    if nullable_member in out.get("allOf", []):
+        rest = [m for m in out["allOf"] if m != nullable_member]
+        inner = {k: v for k, v in out.items() if k != "allOf"}
+        if len(rest) == 1 and not inner:
+            return {"anyOf": [rest[0], {"type": "null"}]}
+        return {"anyOf": [{**inner, "allOf": rest}, {"type": "null"}]}
     if out.pop("nullable", False):
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
