@@ -18,6 +18,7 @@ class World:
     credential: Credential
     invitation: Invitation
     invitation_token: str
+    link_token: str
     carol_membership: Membership
     other_scenario: Scenario
     other_credential: Credential
@@ -32,16 +33,24 @@ def world(cast) -> World:
     credential.set_secret(SECRET)
     credential.save()
     scenario = Scenario.objects.create(team=cast.team, name="Support bot", created_by=cast.alice)
-    trigger = Node.objects.create(scenario=scenario, number=1, kind="webhook", label="Webhook")
+    trigger = Node.objects.create(scenario=scenario, number=1, kind="webhook.trigger", label="Webhook")
     node = Node.objects.create(
-        scenario=scenario, number=2, kind="chat", label="Ask", credential=credential, params={"model": "x"}
+        scenario=scenario,
+        number=2,
+        kind="openai.send_message",
+        label="Ask",
+        credential=credential,
+        params={"message": "Hello", "model": "stub-model"},
     )
     Edge.objects.create(scenario=scenario, source=trigger, target=node)
     execution = Execution.objects.create(
         scenario=scenario, trigger=Execution.Trigger.MANUAL, status=Execution.Status.SUCCEEDED
     )
-    NodeRun.objects.create(execution=execution, node_number=1, node_kind="webhook", status="succeeded")
+    NodeRun.objects.create(
+        execution=execution, node_number=1, node_kind="webhook.trigger", status="succeeded"
+    )
     invitation, token = Invitation.issue(cast.team, Role.EDITOR, cast.alice, email="dave@example.com")
+    _, link_token = Invitation.issue(cast.team, Role.EDITOR, cast.alice)
     other_credential = Credential(
         team=cast.other_team, name="Mallory's key", base_url="https://api.openai.com/v1"
     )
@@ -54,6 +63,7 @@ def world(cast) -> World:
         credential=credential,
         invitation=invitation,
         invitation_token=token,
+        link_token=link_token,
         carol_membership=Membership.objects.get(team=cast.team, user=cast.carol),
         other_scenario=Scenario.objects.create(team=cast.other_team, name="Mallory's scenario"),
         other_credential=other_credential,
