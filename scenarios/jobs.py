@@ -29,10 +29,11 @@ def claimable(now: Any) -> models.QuerySet[Execution]:
     )
 
 
-def claim(owner: str, lease_seconds: float) -> Lease | None:
+def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
+    """Claim the oldest claimable execution (or only execution `pk`) for `owner`."""
     now = timezone.now()
     fail_exhausted(now)
-    candidates = claimable(now)
+    candidates = claimable(now) if pk is None else claimable(now).filter(pk=pk)
     # A read first: an idle poll must not take SQLite's write lock.
     if not candidates.exists():
         return None

@@ -1,0 +1,154 @@
+"""`manage.py demo --host H --port P`: the demo user, team and "Ask ChatGPT" scenario (idempotent).
+
+Run by `make run` before serving. Every run sets a new random password for the demo user and a new
+gateway key for the demo credential, and prints them with the webhook URL and a ready curl command.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.urls import reverse
+
+from scenarios.models import Edge, Node, Scenario
+from teams.models import Credential, Membership, Role, Team, User
+
+USERNAME = "demo"
+TEAM_NAME = "Demo team"
+SCENARIO_NAME = "Ask ChatGPT"
+CREDENTIAL_NAME = "Scenery gateway (demo)"
+# The built-in gateway's offline test model: it answers without any provider key.
+MODEL = "scenery-echo"
+QUESTION = "What can Scenery do?"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo user, team, credential and the 'Ask ChatGPT' scenario, and print how to use them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="where Scenery is served (for the printed URLs)"
+        )
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        site = f"http://{options['host']}:{options['port']}"
+        gateway_url = f"{site}/v1"
+        password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            user = _user(password)
+            team = _team(user)
+            credential, key, note = _credential(team, gateway_url)
+            scenario = _scenario(team, user, credential)
+        webhook = f"{site}{reverse('scenarios:webhook', args=[scenario.webhook_token])}"
+        curl = (
+            f"curl -X POST {shlex.quote(webhook)} -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(json.dumps({'question': QUESTION}))}"
+        )
+        lines = [
+            "",
+            "Scenery demo",
+            f"  Log in:        {site}{reverse('teams:login')}",
+            f"  Username:      {USERNAME}",
+            f"  Password:      {password}   (new on every `make run`)",
+            f"  Scenario:      {scenario.name} ({scenario.id})",
+            f"  Webhook URL:   {webhook}",
+            "  Ask it:",
+            f"    {curl}",
+            f"  Gateway:       {gateway_url}",
+            f"  Gateway key:   {key}" if key else f"  Gateway key:   (not issued) {note}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+
+
+def _user(password: str) -> User:
+    user, _ = User.objects.get_or_create(username=USERNAME, defaults={"email": "demo@example.com"})
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    return user
+
+
+def _team(user: User) -> Team:
+    membership = Membership.objects.filter(user=user, team__name=TEAM_NAME).select_related("team").first()
+    if membership is None:
+        return Team.bootstrap(user, TEAM_NAME)
+    if membership.role != Role.OWNER:
+        membership.role = Role.OWNER
+        membership.save(update_fields=["role"])
+    return membership.team
+
+
+def _credential(team: Team, gateway_url: str) -> tuple[Credential, str, str]:
+    """The demo credential pointing at the built-in gateway, with a fresh key (or a note why not)."""
+    credential, _ = Credential.objects.get_or_create(team=team, name=CREDENTIAL_NAME)
+    credential.base_url = gateway_url
+    credential.default_model = MODEL
+    key, note = "", ""
+    try:
+        from gateway.provisioning import ensure_team_gateway_key
+
+        _, key = ensure_team_gateway_key(team, name="Demo")
+    except NotImplementedError:
+        note = "The built-in gateway is not available yet; set a provider key on the demo credential to try the scenario."
+    if key:
+        credential.set_secret(key)
+    credential.save()
+    return credential, key, note
+
+
+def _scenario(team: Team, user: User, credential: Credential) -> Scenario:
+    scenario = Scenario.objects.for_team(team).filter(name=SCENARIO_NAME).order_by("created_at").first()
+    if scenario is None:
+        scenario = Scenario.objects.create(
+            team=team,
+            name=SCENARIO_NAME,
+            description="Send a question to the webhook; the answer comes back in the response.",
+            created_by=user,
+            updated_by=user,
+        )
+    if not scenario.active:
+        scenario.active = True
+        scenario.save(update_fields=["active"])
+    if not scenario.nodes.exists():
+        trigger = Node.objects.create(
+            scenario=scenario,
+            number=1,
+            kind="webhook.trigger",
+            label="Trigger on Webhook",
+            position_x=80,
+            position_y=160,
+        )
+        ask = Node.objects.create(
+            scenario=scenario,
+            number=2,
+            kind="openai.send_message",
+            label="Send Message",
+            params={"message": "{{$1.body.question}}", "model": MODEL},
+            credential=credential,
+            position_x=380,
+            position_y=160,
+        )
+        answer = Node.objects.create(
+            scenario=scenario,
+            number=3,
+            kind="webhook.response",
+            label="Webhook response",
+            params={"status": 200, "body": "{{$2.reply}}"},
+            position_x=680,
+            position_y=160,
+        )
+        Edge.objects.create(scenario=scenario, source=trigger, target=ask)
+        Edge.objects.create(scenario=scenario, source=ask, target=answer)
+    else:
+        # Keep the user's edits; only re-attach the demo credential if the node lost it.
+        scenario.nodes.filter(kind="openai.send_message", credential__isnull=True).update(
+            credential=credential
+        )
+    return scenario

@@ -1,0 +1,205 @@
+"""A scenario as portable JSON, for export and import (command line and UI).
+
+    {"format": "scenery.scenario", "version": 1, "name": "...", "description": "...",
+     "nodes": [{"number": 1, "kind": "webhook.trigger", "label": "", "position": {"x": 0, "y": 0},
+                "params": {...}, "credential": "Credential name" | null}, ...],
+     "edges": [[1, 2], ...]}
+
+No secret ever leaves: credentials travel by name only (an import links nodes to the team's
+credential of that name), and any secret of the team's credentials found in a parameter is redacted.
+The webhook token is not exported; an imported scenario gets a new one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.db import transaction
+
+from nodes.registry import NODE_TYPES
+from scenarios import graph
+from scenarios.models import Edge, Node, Scenario
+from scenarios.running import Unstorable, safe
+from scenarios.snapshot import validate_graph
+from teams.models import Credential, Team, secrets_of
+
+FORMAT = "scenery.scenario"
+VERSION = 1
+MAX_NODES = 500
+MAX_EDGES = 2000
+
+
+class ImportProblem(ValueError):
+    """The data cannot be imported; `problems` says why, one message each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def export_scenario(scenario: Scenario) -> dict[str, Any]:
+    secrets = secrets_of(Credential.objects.filter(team_id=scenario.team_id))
+    nodes = [
+        {
+            "number": node.number,
+            "kind": node.kind,
+            "label": node.label,
+            "position": {"x": node.position_x, "y": node.position_y},
+            "params": safe(node.params if isinstance(node.params, dict) else {}, secrets),
+            "credential": node.credential.name if node.credential else None,
+        }
+        for node in scenario.nodes.select_related("credential").order_by("number")
+    ]
+    edges = [
+        [source, target]
+        for source, target in scenario.edges.order_by("source__number", "target__number").values_list(
+            "source__number", "target__number"
+        )
+    ]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": scenario.name,
+        "description": scenario.description,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = None) -> Scenario:
+    """Create a scenario in `team` from exported data; raises ImportProblem listing what is wrong.
+
+    Things that do not block the import (a credential name the team lacks, an expression to fix)
+    are appended to `notes` when given.
+    """
+    notes = notes if notes is not None else []
+    nodes, edges = _checked(data)
+    credentials = {c.name: c for c in Credential.objects.filter(team=team)}
+    owner = user if getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        scenario = Scenario.objects.create(
+            team=team,
+            name=data["name"].strip(),
+            description=data.get("description") or "",
+            created_by=owner,
+            updated_by=owner,
+        )
+        made: dict[int, Node] = {}
+        for spec in nodes:
+            credential = credentials.get(spec["credential"]) if spec["credential"] else None
+            if spec["credential"] and credential is None:
+                notes.append(
+                    f"${spec['number']}: this team has no credential named '{spec['credential']}'; "
+                    "choose one before running it."
+                )
+            made[spec["number"]] = Node.objects.create(
+                scenario=scenario,
+                number=spec["number"],
+                kind=spec["kind"],
+                label=spec["label"],
+                position_x=spec["x"],
+                position_y=spec["y"],
+                params=spec["params"],
+                credential=credential,
+            )
+        Edge.objects.bulk_create(
+            Edge(scenario=scenario, source=made[source], target=made[target]) for source, target in edges
+        )
+    notes.extend(validate_graph(scenario))
+    return scenario
+
+
+def _checked(data: Any) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """The nodes and edges of `data`, or ImportProblem with every problem found."""
+    if not isinstance(data, dict):
+        raise ImportProblem(["The file does not hold a scenario (expected a JSON object)."])
+    if data.get("format") != FORMAT:
+        raise ImportProblem([f'This is not a Scenery scenario export (its "format" is not "{FORMAT}").'])
+    if data.get("version") != VERSION:
+        raise ImportProblem(
+            [f"Unsupported export version {data.get('version')!r}: this Scenery reads version {VERSION}."]
+        )
+    problems: list[str] = []
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        problems.append('"name" must be text of 1 to 200 characters.')
+    if not isinstance(data.get("description", ""), str):
+        problems.append('"description" must be text.')
+    raw_nodes, raw_edges = data.get("nodes"), data.get("edges", [])
+    if not isinstance(raw_nodes, list) or len(raw_nodes) > MAX_NODES:
+        raise ImportProblem([*problems, f'"nodes" must be a list of at most {MAX_NODES} nodes.'])
+    if not isinstance(raw_edges, list) or len(raw_edges) > MAX_EDGES:
+        raise ImportProblem(
+            [*problems, f'"edges" must be a list of at most {MAX_EDGES} [source, target] pairs.']
+        )
+    nodes = [node for i, raw in enumerate(raw_nodes) if (node := _node(i, raw, problems)) is not None]
+    numbers = [node["number"] for node in nodes]
+    for number in sorted({n for n in numbers if numbers.count(n) > 1}):
+        problems.append(f"Node number {number} is used more than once.")
+    edges: list[tuple[int, int]] = []
+    for i, raw in enumerate(raw_edges):
+        if not (isinstance(raw, list) and len(raw) == 2 and all(_is_int(n) for n in raw)):
+            problems.append(f"Edge {i + 1} must be a [source, target] pair of node numbers.")
+            continue
+        source, target = raw
+        if source not in numbers or target not in numbers:
+            problems.append(f"Edge {i + 1} ({source} → {target}) connects a node that is not in the file.")
+        elif source == target:
+            problems.append(f"Edge {i + 1} connects node {source} to itself.")
+        elif (source, target) in edges:
+            problems.append(f"Edge {i + 1} ({source} → {target}) is listed twice.")
+        else:
+            edges.append((source, target))
+    if not problems:
+        try:
+            graph.topological_order(numbers, edges)
+        except graph.CycleError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ImportProblem(problems)
+    return nodes, edges
+
+
+def _node(index: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
+    where = f"Node {index + 1}"
+    if not isinstance(raw, dict):
+        problems.append(f"{where} must be an object.")
+        return None
+    number, kind = raw.get("number"), raw.get("kind")
+    label, params, credential = raw.get("label", ""), raw.get("params", {}), raw.get("credential")
+    position = raw.get("position") or {}
+    found = len(problems)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        problems.append(f'{where}: "number" must be a positive whole number.')
+    if not isinstance(kind, str) or kind not in NODE_TYPES:
+        problems.append(f"{where}: unknown node type {kind!r}.")
+    if not isinstance(label, str) or len(label) > 200:
+        problems.append(f'{where}: "label" must be text of at most 200 characters.')
+    if credential is not None and (not isinstance(credential, str) or len(credential) > 100):
+        problems.append(f'{where}: "credential" must be a credential name or null.')
+    if not isinstance(params, dict):
+        problems.append(f'{where}: "params" must be an object.')
+    else:
+        try:
+            params = safe(params, [])
+        except Unstorable as exc:
+            problems.append(f'{where}: "params" cannot be stored ({exc}).')
+    x, y = (position.get("x", 0), position.get("y", 0)) if isinstance(position, dict) else (None, None)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y)):
+        problems.append(f'{where}: "position" must be {{"x": number, "y": number}}.')
+    if len(problems) > found:
+        return None
+    return {
+        "number": number,
+        "kind": kind,
+        "label": label,
+        "params": params,
+        "credential": credential,
+        "x": x,
+        "y": y,
+    }
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
