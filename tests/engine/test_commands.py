@@ -14,7 +14,7 @@ from scenarios.models import Execution, Node, Scenario
 from scenarios.portable import FORMAT, ImportProblem, export_scenario, import_scenario
 from scenarios.snapshot import snapshot_of
 from teams.models import Credential, Membership, Team, User
-from tests.engine.conftest import build
+from tests.engine.conftest import build, runs_of
 
 SECRET = "sk-test-secret-abcd1234"
 
@@ -208,4 +208,4 @@ def test_the_demo_scenario_answers_a_question_through_the_built_in_gateway(asgi_
     assert response.text.strip()
     execution = Execution.objects.get()
     assert execution.status == Execution.Status.SUCCEEDED
-    assert execution.node_runs.get(node_number=2).output["reply"] == response.text
+    assert runs_of(execution)[2].output["reply"] == response.text
