@@ -127,6 +127,7 @@ TABLE: dict[str, Access] = {
     "teams:credential_delete": scoped(GET=ADMIN, POST=ADMIN),
     # ---- scenario list (scenarios/urls_editor.py)
     "scenarios:home": public("GET"),  # a redirect to the list
+    "scenarios:favicon": public("GET"),  # a redirect to the static icon
     "scenarios:list": current(GET=VIEWER),
     "scenarios:create": current(POST=EDITOR),
     "scenarios:row": scoped(GET=VIEWER),
@@ -149,6 +150,12 @@ TABLE: dict[str, Access] = {
     "scenarios:runs": scoped(GET=VIEWER),
     "scenarios:run_detail": scoped(GET=VIEWER),
     "scenarios:rerun": scoped(POST=EDITOR),
+    # ---- sharing between teams, export and import (scenarios/urls_sharing.py)
+    "scenarios:share": scoped(GET=VIEWER),
+    "scenarios:copy_to_team": scoped(POST=VIEWER),  # into a team where the user is an editor
+    "scenarios:move_to_team": scoped(POST=EDITOR),
+    "scenarios:export": scoped(GET=VIEWER),
+    "scenarios:import": current(GET=EDITOR, POST=EDITOR),
     # ---- webhooks (scenarios/urls_runs.py): the token is the authentication
     "scenarios:webhook": webhook("GET", "POST"),
     "hooks/<str:token>/": webhook("POST"),
