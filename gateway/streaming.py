@@ -11,11 +11,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
+from gateway import ids
 from gateway.models import Message, Run, RunStep
 
 POLL_SECONDS = 0.1
@@ -117,40 +119,56 @@ def _step_events(step: RunStep, seen: _Seen, messages: dict[str, Message]) -> li
     return out
 
 
+def _in_progress(run: Run) -> dict[str, Any]:
+    """The run as it was while in progress (before its outcome was known)."""
+    cleared = ("required_action", "last_error", "completed_at", "failed_at", "cancelled_at", "usage")
+    return {
+        **run.as_api(),
+        **dict.fromkeys(cleared),
+        "status": "in_progress",
+        "incomplete_details": None,
+        "expires_at": ids.unix(run.expires_at),
+    }
+
+
 async def run_events(
-    run_id: str, prelude: list[bytes] | None = None, resume: bool = False
+    run: Run, prelude: list[bytes] | None = None, resumed_at: datetime | None = None
 ) -> AsyncIterator[bytes]:
-    """Events of the run until it ends or needs tool outputs; then `done`. With `resume` (after tool
-    outputs) the steps that already exist are not told again, nor is the run's creation."""
+    """Events of `run` (as the request left it: queued) until it ends or needs tool outputs, then
+    `done`. A run resumed (after tool outputs) at `resumed_at` is not announced again, nor are the
+    steps it made before."""
     for item in prelude or []:
         yield item
-    seen = _Seen()
-    if resume:
-        _, steps, _ = await sync_to_async(_snapshot)(run_id)
-        seen.steps = {step.id: step.status for step in steps}
-        seen.run_status = ""
+    seen = _Seen(run_status=run.status)
+    if resumed_at is not None:
+        _, steps, _ = await sync_to_async(_snapshot)(run.id)
+        seen.steps = {step.id: step.status for step in steps if step.created_at < resumed_at}
+    else:
+        yield event("thread.run.created", run.as_api())
+    yield event(f"thread.run.{run.status}", run.as_api())
     while True:
-        run, steps, messages = await sync_to_async(_snapshot)(run_id)
-        if run is None:
+        current, steps, messages = await sync_to_async(_snapshot)(run.id)
+        if current is None:
             error = {
-                "message": f"No run found with id '{run_id}'.",
+                "message": f"No run found with id '{run.id}'.",
                 "type": "invalid_request_error",
                 "param": None,
                 "code": None,
             }
             yield event("error", error)
             break
-        if seen.run_status is None:
-            yield event("thread.run.created", run.as_api())
-        status_changed = run.status != seen.run_status
-        if status_changed and run.status not in Run.TERMINAL and run.status != Run.Status.REQUIRES_ACTION:
-            yield event(f"thread.run.{run.status}", run.as_api())
+        ended = current.status in Run.TERMINAL or current.status == Run.Status.REQUIRES_ACTION
+        if current.status != seen.run_status and not ended:
+            yield event(f"thread.run.{current.status}", current.as_api())
+        elif ended and current.started_at and seen.run_status == Run.Status.QUEUED:
+            # It went through in_progress between two looks; say so, as the protocol does.
+            yield event("thread.run.in_progress", _in_progress(current))
         for step in steps:
             for item in _step_events(step, seen, messages):
                 yield item
-        seen.run_status = run.status
-        if run.status in Run.TERMINAL or run.status == Run.Status.REQUIRES_ACTION:
-            yield event(f"thread.run.{run.status}", run.as_api())
+        seen.run_status = current.status
+        if ended:
+            yield event(f"thread.run.{current.status}", current.as_api())
             break
         await asyncio.sleep(POLL_SECONDS)
     yield event("done", "[DONE]")

@@ -8,6 +8,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 
 from gateway import lifecycle, streaming
 from gateway.api import Call, list_page, ok, owned
@@ -68,7 +69,7 @@ async def create(call: Call, thread_id: str) -> HttpResponseBase:
     data = call.body("CreateRunRequest")
     run = await sync_to_async(_create)(call.team_id, thread_id, data)
     if data.get("stream"):
-        return streaming.response(streaming.run_events(run.id))
+        return streaming.response(streaming.run_events(run))
     return ok(run.as_api())
 
 
@@ -94,9 +95,10 @@ async def cancel(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
 async def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     data = call.body("SubmitToolOutputsRunRequest")
     run = await sync_to_async(_run)(call.team_id, thread_id, run_id)
+    resumed_at = timezone.now()
     run = await sync_to_async(lifecycle.submit_tool_outputs)(run, data["tool_outputs"])
     if data.get("stream"):
-        return streaming.response(streaming.run_events(run.id, resume=True))
+        return streaming.response(streaming.run_events(run, resumed_at=resumed_at))
     return ok(run.as_api())
 
 

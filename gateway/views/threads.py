@@ -67,6 +67,6 @@ async def create_and_run(call: Call) -> HttpResponseBase:
     thread, run = await sync_to_async(_create_and_run)(call.team_id, data)
     if data.get("stream"):
         return streaming.response(
-            streaming.run_events(run.id, [streaming.event("thread.created", thread.as_api())])
+            streaming.run_events(run, [streaming.event("thread.created", thread.as_api())])
         )
     return ok(run.as_api())

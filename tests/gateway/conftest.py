@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from django.conf import settings
 from openai import OpenAI
@@ -115,3 +116,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/gateway/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.filterwarnings("ignore::DeprecationWarning"))
+
+
+def message_of(raised: pytest.ExceptionInfo[openai.APIStatusError]) -> str:
+    """The error message of an API error the SDK raised."""
+    body = raised.value.body
+    assert isinstance(body, dict), body
+    return str(body["message"])

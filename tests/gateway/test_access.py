@@ -10,7 +10,7 @@ import pytest
 
 from gateway.models import GatewayKey
 from gateway.provisioning import ensure_team_gateway_key
-from tests.gateway.conftest import BETA
+from tests.gateway.conftest import BETA, message_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,8 +86,8 @@ def test_another_teams_objects_are_404_exactly_like_unknown_ids(client, other_cl
         other_client.beta.assistants.retrieve(assistant.id)
     with pytest.raises(openai.NotFoundError) as unknown:
         other_client.beta.assistants.retrieve("asst_doesnotexist")
-    assert stranger.value.body["message"] == f"No assistant found with id '{assistant.id}'."
-    assert unknown.value.body["message"] == "No assistant found with id 'asst_doesnotexist'."
+    assert message_of(stranger) == f"No assistant found with id '{assistant.id}'."
+    assert message_of(unknown) == "No assistant found with id 'asst_doesnotexist'."
 
     for attempt in (
         lambda: other_client.beta.threads.retrieve(thread.id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.gateway.conftest import BETA
+from tests.gateway.conftest import BETA, message_of
 from tests.openapi_spec import validate_response
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +42,7 @@ def test_a_thread_is_created_with_messages_retrieved_modified_and_deleted(client
     assert deleted == {"id": thread.id, "object": "thread.deleted", "deleted": True}
     with pytest.raises(openai.NotFoundError) as gone:
         client.beta.threads.retrieve(thread.id)
-    assert gone.value.body["message"] == f"No thread found with id '{thread.id}'."
+    assert message_of(gone) == f"No thread found with id '{thread.id}'."
 
 
 def test_a_thread_can_be_created_with_no_body_at_all(raw):
@@ -148,13 +148,10 @@ def test_a_thread_is_locked_while_a_run_is_active(client):
 
     with pytest.raises(openai.BadRequestError) as message_refused:
         client.beta.threads.messages.create(thread.id, role="user", content="hello?")
-    assert (
-        message_refused.value.body["message"]
-        == f"Can't add messages to {thread.id} while a run {run.id} is active."
-    )
+    assert message_of(message_refused) == f"Can't add messages to {thread.id} while a run {run.id} is active."
     with pytest.raises(openai.BadRequestError) as run_refused:
         client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    assert run_refused.value.body["message"] == f"Thread {thread.id} already has an active run {run.id}."
+    assert message_of(run_refused) == f"Thread {thread.id} already has an active run {run.id}."
 
     client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     client.beta.threads.messages.create(thread.id, role="user", content="unlocked again")
