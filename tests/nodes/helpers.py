@@ -40,7 +40,7 @@ def form_for(key: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Nod
 
 def error_texts(form: NodeForm, name: str) -> str:
     assert not form.is_valid()
-    return " ".join(form.errors.get(name, []))
+    return " ".join(str(message) for message in form.errors.get(name, []))
 
 
 # -- provider objects as the real API returns them (checked against the spec in test_samples) -----

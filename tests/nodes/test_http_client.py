@@ -15,7 +15,7 @@ from tests.nodes.helpers import openai_error
 from tests.stub_provider import StubProvider
 
 SECRET = "sk-stub-secret-wxyz9876"
-OK = (200, {"object": "list", "data": []}, {})
+OK: tuple[int, dict, dict] = (200, {"object": "list", "data": []}, {})
 
 
 def credential_at(base_url: str, team) -> Credential:
