@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, path
 from django.views.generic import RedirectView
 
@@ -9,6 +10,10 @@ from scenarios import views_editor, views_inspector, views_list, views_runs
 # and the execution history.
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", RedirectView.as_view(pattern_name="scenarios:list", permanent=False), name="home"),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path(
+        "favicon.ico", RedirectView.as_view(url=static("scenery/favicon.svg"), permanent=True), name="favicon"
+    ),
     # list
     path("scenarios/", views_list.scenario_list, name="list"),
     path("scenarios/new/", views_list.scenario_create, name="create"),

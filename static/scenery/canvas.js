@@ -2,8 +2,8 @@
 // graph operations the editor needs (load, add, delete, copy/paste, status badges).
 const X6 = window.X6;
 
-export const NODE_WIDTH = 260;
-export const NODE_HEIGHT = 64;
+export const NODE_WIDTH = 272;
+export const NODE_HEIGHT = 68;
 
 const ICONS = {
   openai: "M12 2.5 14.4 9.6 21.5 12l-7.1 2.4L12 21.5l-2.4-7.1L2.5 12l7.1-2.4z",
@@ -31,7 +31,6 @@ function register() {
   X6.Graph.registerNode(
     "scenery-node",
     {
-      inherit: "rect",
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
       markup: [
@@ -46,9 +45,9 @@ function register() {
       ],
       attrs: {
         body: { width: NODE_WIDTH, height: NODE_HEIGHT, rx: 12, ry: 12, fill: "#ffffff", stroke: "#d5dae1", strokeWidth: 1.5 },
-        iconBg: { x: 12, y: 12, width: 40, height: 40, rx: 10, ry: 10, fill: "#10a37f" },
+        iconBg: { x: 12, y: 14, width: 40, height: 40, rx: 10, ry: 10, fill: "#10a37f" },
         icon: {
-          transform: "translate(20 20) scale(1)",
+          transform: "translate(20 22) scale(1)",
           fill: "none",
           stroke: "#ffffff",
           strokeWidth: 2,
@@ -56,19 +55,11 @@ function register() {
           strokeLinejoin: "round",
           d: ICONS.unknown,
         },
-        title: { x: 64, y: 28, fontSize: 13, fontWeight: 600, fill: "#1d2330", text: "" },
-        numBg: { x: NODE_WIDTH - 52, y: 10, width: 40, height: 20, rx: 10, ry: 10, fill: "#eef1f6" },
-        num: {
-          x: NODE_WIDTH - 32,
-          y: 24.5,
-          fontSize: 12,
-          fontWeight: 600,
-          fill: "#485163",
-          textAnchor: "middle",
-          text: "",
-        },
-        dot: { cx: 68, cy: 44, r: 4, fill: STATUS_COLORS.none },
-        status: { x: 78, y: 48, fontSize: 11.5, fill: "#697386", text: "not run" },
+        title: { x: 64, y: 31, fontSize: 13.5, fontWeight: 600, fill: "#1d2330", text: "" },
+        numBg: { x: 64, y: 39, width: 40, height: 18, rx: 6, ry: 6, fill: "#eef1f6" },
+        num: { x: 84, y: 52, fontSize: 11.5, fontWeight: 700, fill: "#485163", textAnchor: "middle", text: "" },
+        dot: { cx: 116, cy: 48, r: 4, fill: STATUS_COLORS.none },
+        status: { x: 126, y: 52, fontSize: 11.5, fill: "#697386", text: "not run" },
       },
       ports: {
         groups: {
@@ -126,7 +117,7 @@ export function nodeCell(node, id) {
     attrs: {
       iconBg: { fill: node.color },
       icon: { d: ICONS[node.icon] || ICONS.unknown },
-      title: { text: shorten(node.title || node.kind, 24) },
+      title: { text: shorten(node.title || node.kind, 27) },
       num: { text: `$${node.number}` },
       dot: { fill: STATUS_COLORS[(last && last.status) || "none"] || STATUS_COLORS.none },
       status: { text: statusText(last) },
@@ -245,7 +236,7 @@ export function setNodeStatus(cell, last) {
 }
 
 export function setNodeTitle(cell, title) {
-  cell.attr("title/text", shorten(title, 24), { ignoreHistory: true });
+  cell.attr("title/text", shorten(title, 27), { ignoreHistory: true });
 }
 
 // Expressions that name pasted nodes are rewritten to their new numbers; others stay as they are.
