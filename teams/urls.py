@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 
-from teams import account_views, credential_views, invitation_views, team_views
+from teams import account_views, credential_views, gateway_views, invitation_views, team_views
 
 app_name = "teams"
 
@@ -95,4 +95,11 @@ credentials: list[URLPattern | URLResolver] = [
     ),
 ]
 
-urlpatterns: list[URLPattern | URLResolver] = [*accounts, *teams, *credentials]
+gateway: list[URLPattern | URLResolver] = [
+    path("gateway-keys/", gateway_views.gateway, name="gateway"),
+    path("gateway-keys/new/", gateway_views.gateway_key_new, name="gateway_key_new"),
+    path("gateway-keys/settings/", gateway_views.gateway_settings, name="gateway_settings"),
+    path("gateway-keys/<int:key_id>/revoke/", gateway_views.gateway_key_revoke, name="gateway_key_revoke"),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [*accounts, *teams, *credentials, *gateway]

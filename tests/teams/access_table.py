@@ -125,6 +125,11 @@ TABLE: dict[str, Access] = {
     "teams:credential_new": current(GET=ADMIN, POST=ADMIN),
     "teams:credential_edit": scoped(GET=ADMIN, POST=ADMIN),
     "teams:credential_delete": scoped(GET=ADMIN, POST=ADMIN),
+    # ---- the gateway's keys and settings
+    "teams:gateway": current(GET=VIEWER),
+    "teams:gateway_key_new": current(POST=ADMIN),
+    "teams:gateway_settings": current(POST=ADMIN),
+    "teams:gateway_key_revoke": scoped(POST=ADMIN, kwargs=lambda w: {"key_id": w.gateway_key.pk}),
     # ---- scenario list (scenarios/urls_editor.py)
     "scenarios:home": public("GET"),  # a redirect to the list
     "scenarios:favicon": public("GET"),  # a redirect to the static icon

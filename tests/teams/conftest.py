@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from gateway.models import GatewayKey
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
 from teams.models import Credential, Invitation, Membership, Role
 
@@ -22,6 +23,7 @@ class World:
     carol_membership: Membership
     other_scenario: Scenario
     other_credential: Credential
+    gateway_key: GatewayKey
 
 
 SECRET = "sk-live-WORLD-secret-7f3a9c"
@@ -67,4 +69,5 @@ def world(cast) -> World:
         carol_membership=Membership.objects.get(team=cast.team, user=cast.carol),
         other_scenario=Scenario.objects.create(team=cast.other_team, name="Mallory's scenario"),
         other_credential=other_credential,
+        gateway_key=GatewayKey.issue(cast.team, "World")[0],
     )
