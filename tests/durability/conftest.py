@@ -163,3 +163,51 @@ def make_job(scenario: Scenario) -> Callable[..., Execution]:
         )
 
     return make
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class WebServer:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture
+def web_process(workers: Workers) -> Callable[..., WebServer]:
+    """The web side of the production layout: a uvicorn process that queues executions but does not
+    run them (EXECUTOR=worker); the workers started with `workers` do. Killed at test end."""
+
+    def start(**env: Any) -> WebServer:
+        port = free_port()
+        log = workers.directory / f"web{port}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
+            + ["--lifespan", "on", "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT,
+            env={**workers.env, "EXECUTOR": "worker", **{k: str(v) for k, v in env.items()}},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        workers.started.append(Worker(f"web:{port}", proc, log))
+
+        def answers() -> bool:
+            import socket
+
+            if proc.poll() is not None:
+                raise AssertionError(f"the web process exited:\n{log.read_text()}")
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(answers, 60, "the web process to listen")
+        return WebServer(f"http://127.0.0.1:{port}", proc, log)
+
+    return start

@@ -55,7 +55,7 @@ def test_a_worker_killed_mid_step_is_replaced_and_completed_steps_are_not_run_ag
 def test_two_workers_never_claim_the_same_job(workers, make_job):
     for _ in range(3):
         workers.start(EXECUTOR_CONCURRENCY=4)
-    jobs = [make_job(steps=1, step_seconds=0.02) for _ in range(40)]
+    jobs = [make_job(steps=1, step_seconds=0.2) for _ in range(40)]
 
     wait_for(
         lambda: Execution.objects.filter(status=Execution.Status.SUCCEEDED).count() == len(jobs),
