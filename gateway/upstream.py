@@ -102,6 +102,7 @@ async def _emulated_completion(config: GatewayConfig, body: dict[str, Any], mode
     prompts = body.get("prompt")
     prompts = prompts if isinstance(prompts, list) and all(isinstance(p, str) for p in prompts) else [prompts]
     choices = []
+    fingerprint = None
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     for index, prompt in enumerate(prompts):
         chat_body: dict[str, Any] = {
@@ -123,15 +124,18 @@ async def _emulated_completion(config: GatewayConfig, body: dict[str, Any], mode
         for key in usage:
             usage[key] += int((answer.get("usage") or {}).get(key) or 0)
         model = answer.get("model") or model
-    return {
+        fingerprint = answer.get("system_fingerprint") or fingerprint
+    result = {
         "id": f"cmpl-{ids.random_token()}",
         "object": "text_completion",
         "created": int(time.time()),
         "model": model,
-        "system_fingerprint": None,
         "choices": choices,
         "usage": usage,
     }
+    if isinstance(fingerprint, str):  # a string when present, never null, in the spec
+        result["system_fingerprint"] = fingerprint
+    return result
 
 
 async def models(config: GatewayConfig) -> list[dict[str, Any]]:

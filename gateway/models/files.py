@@ -20,17 +20,18 @@ class File(TeamObject):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     def as_api(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "object": "file",
             "bytes": self.bytes,
             "created_at": ids.unix(self.created_at),
-            "expires_at": ids.unix(self.expires_at),
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
-            "status_details": None,
         }
+        if self.expires_at is not None:  # the spec's field is an integer when present, never null
+            data["expires_at"] = ids.unix(self.expires_at)
+        return data
 
 
 class FileContent(models.Model):
@@ -54,7 +55,7 @@ class VectorStore(TeamObject):
         entries = list(self.entries.select_related("file"))
         completed = [e for e in entries if e.status == VectorStoreFile.Status.COMPLETED]
         failed = [e for e in entries if e.status == VectorStoreFile.Status.FAILED]
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "object": "vector_store",
             "created_at": ids.unix(self.created_at),
@@ -68,11 +69,13 @@ class VectorStore(TeamObject):
                 "total": len(entries),
             },
             "status": "completed",
-            "expires_after": self.expires_after,
             "expires_at": ids.unix(self.expires_at),
             "last_active_at": ids.unix(self.last_active_at or self.created_at),
             "metadata": self.metadata,
         }
+        if self.expires_after is not None:  # an object when present, never null, in the spec
+            data["expires_after"] = self.expires_after
+        return data
 
 
 class VectorStoreFile(models.Model):

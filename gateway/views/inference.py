@@ -58,7 +58,7 @@ def _words(text: str) -> list[str]:
 
 
 async def _chat_chunks(answer: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
-    base = {key: answer.get(key) for key in ("id", "created", "model", "system_fingerprint")}
+    base = {key: answer[key] for key in ("id", "created", "model", "system_fingerprint") if answer.get(key)}
     base["object"] = "chat.completion.chunk"
     for choice in answer["choices"]:
         message = choice.get("message") or {}
@@ -91,7 +91,11 @@ async def _chat_chunks(answer: dict[str, Any], include_usage: bool) -> AsyncIter
 
 
 async def _completion_chunks(answer: dict[str, Any]) -> AsyncIterator[bytes]:
-    base = {key: answer.get(key) for key in ("id", "object", "created", "model", "system_fingerprint")}
+    base = {
+        key: answer[key]
+        for key in ("id", "object", "created", "model", "system_fingerprint")
+        if answer.get(key)
+    }
     for choice in answer["choices"]:
         for piece in _words(choice.get("text") or ""):
             part = {"text": piece, "index": choice.get("index", 0), "logprobs": None, "finish_reason": None}

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 WEATHER = {
     "type": "function",
-    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
 }
 
 
@@ -115,7 +118,11 @@ def test_create_thread_and_run_streams_the_thread_first(client, raw):
     events = sse(
         raw,
         "/threads/runs",
-        {"assistant_id": assistant.id, "thread": {"messages": [{"role": "user", "content": "hi"}]}, "stream": True},
+        {
+            "assistant_id": assistant.id,
+            "thread": {"messages": [{"role": "user", "content": "hi"}]},
+            "stream": True,
+        },
     )
     names = check_events(events)
     assert names[:2] == ["thread.created", "thread.run.created"]
