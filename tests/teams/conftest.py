@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from gateway.models import GatewayKey
+from gateway.models import (
+    Assistant,
+    File,
+    FileContent,
+    GatewayKey,
+    Message,
+    Run,
+    RunStep,
+    Thread,
+    VectorStore,
+)
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
 from teams.models import Credential, Invitation, Membership, Role
 
@@ -24,6 +35,8 @@ class World:
     other_scenario: Scenario
     other_credential: Credential
     gateway_key: GatewayKey
+    cast: Any
+    gateway: GatewayObjects | None = None  # see the gateway_world fixture
 
 
 SECRET = "sk-live-WORLD-secret-7f3a9c"
@@ -70,4 +83,44 @@ def world(cast) -> World:
         other_scenario=Scenario.objects.create(team=cast.other_team, name="Mallory's scenario"),
         other_credential=other_credential,
         gateway_key=GatewayKey.issue(cast.team, "World")[0],
+        cast=cast,
     )
+
+
+@dataclass
+class GatewayObjects:
+    team_key: str  # a gateway key of alice's team
+    other_team_key: str  # one of mallory's team
+    ids: dict[str, Any]  # URL kwargs naming objects of alice's team
+
+
+@pytest.fixture
+def gateway_world(world: World, cast) -> World:
+    """The world plus one gateway object of each kind in alice's team, and keys of both teams."""
+    team = cast.team
+    _, team_key = GatewayKey.issue(team, "matrix")
+    _, other_key = GatewayKey.issue(cast.other_team, "mallory")
+    assistant = Assistant.objects.create(team=team, model="scenery-echo")
+    thread = Thread.objects.create(team=team)
+    message = Message.objects.create(team=team, thread=thread, role="user", content=[])
+    run = Run.objects.create(
+        team=team, thread=thread, assistant_id=assistant.id, model="scenery-echo", status=Run.Status.COMPLETED
+    )
+    step = RunStep.objects.create(
+        team=team, run=run, thread_id=thread.id, assistant_id=assistant.id, type="message_creation"
+    )
+    file = File.objects.create(team=team, filename="a.txt", bytes=1, purpose="assistants")
+    FileContent.objects.create(file=file, data=b"a")
+    store = VectorStore.objects.create(team=team, name="docs")
+    ids = {
+        "assistant_id": assistant.id,
+        "thread_id": thread.id,
+        "message_id": message.id,
+        "run_id": run.id,
+        "step_id": step.id,
+        "file_id": file.id,
+        "vector_store_id": store.id,
+        "model_id": "scenery-echo",
+    }
+    world.gateway = GatewayObjects(team_key, other_key, ids)
+    return world

@@ -108,9 +108,8 @@ def kwargs_for(world: Any) -> dict[str, Any]:
         "source": 1,
         "target": 2,
     }
-    gateway = getattr(world, "gateway", None)
-    if gateway is not None:
-        values |= gateway.ids
+    if world.gateway is not None:
+        values |= world.gateway.ids
     return values
 
 
@@ -221,7 +220,6 @@ def world(world, cast, stub_provider):
     # Runs made by editors go to the loopback stub, never to the internet.
     Credential.objects.filter(pk=world.credential.pk).update(base_url=stub_provider.base_url)
     world.credential.refresh_from_db()
-    world.cast = cast
     return world
 
 
@@ -300,59 +298,6 @@ def test_the_admin_is_for_staff_only(world, route, who):
 
 
 # ---- the gateway: the team comes from the API key
-
-
-@dataclass
-class GatewayObjects:
-    team_key: str
-    other_team_key: str
-    ids: dict[str, Any]
-
-
-@pytest.fixture
-def gateway_world(world, cast):
-    from gateway.models import (
-        Assistant,
-        File,
-        FileContent,
-        GatewayKey,
-        Message,
-        Run,
-        RunStep,
-        Thread,
-        VectorStore,
-    )
-
-    team = cast.team
-    _, team_key = GatewayKey.issue(team, "matrix")
-    _, other_key = GatewayKey.issue(cast.other_team, "mallory")
-    assistant = Assistant.objects.create(team=team, model="scenery-echo")
-    thread = Thread.objects.create(team=team)
-    message = Message.objects.create(team=team, thread=thread, role="user", content=[])
-    run = Run.objects.create(
-        team=team, thread=thread, assistant_id=assistant.id, model="scenery-echo", status=Run.Status.COMPLETED
-    )
-    step = RunStep.objects.create(
-        team=team, run=run, thread_id=thread.id, assistant_id=assistant.id, type="message_creation"
-    )
-    file = File.objects.create(team=team, filename="a.txt", bytes=1, purpose="assistants")
-    FileContent.objects.create(file=file, data=b"a")
-    store = VectorStore.objects.create(team=team, name="docs")
-    world.gateway = GatewayObjects(
-        team_key,
-        other_key,
-        {
-            "assistant_id": assistant.id,
-            "thread_id": thread.id,
-            "message_id": message.id,
-            "run_id": run.id,
-            "step_id": step.id,
-            "file_id": file.id,
-            "vector_store_id": store.id,
-            "model_id": "scenery-echo",
-        },
-    )
-    return world
 
 
 def gateway_cases() -> list[Any]:
