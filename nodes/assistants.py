@@ -21,7 +21,8 @@ from nodes.fields import (
     model_field,
     tools_from,
 )
-from nodes.http import ProviderClient, path_segment
+from nodes.http import ProviderClient
+from nodes.outbound import path_segment
 from nodes.params import define
 
 # The seed's order: Model ID, File IDs list, Metadata, name, description, instructions, tools.

@@ -7,7 +7,7 @@ from typing import Any
 
 from nodes.base import NodeContext
 from nodes.fields import APP, CREDENTIAL, FILE_ID, client_for, expect_object
-from nodes.http import path_segment
+from nodes.outbound import path_segment
 from nodes.params import define
 
 

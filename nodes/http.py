@@ -2,8 +2,7 @@
 
 - The API key goes in `Authorization: Bearer` only when the request's origin is the credential's
   own origin; redirects are never followed (a redirect is an error).
-- SSRF guard: http/https only; the host is resolved here, every address must be public (or inside
-  settings.OUTBOUND_ALLOWED_NETWORKS) and the connection goes to the address that was checked.
+- Every connection passes the SSRF guard of nodes/outbound.py and goes to the address it checked.
 - Bounded retries with exponential backoff and jitter on 429, 5xx, connection errors and timeouts,
   honouring `retry-after-ms` / `Retry-After` (capped); other 4xx are not retried.
 - Bodies are read streaming up to PROVIDER_MAX_RESPONSE_BYTES. OpenAI error bodies, HTML pages and
@@ -15,35 +14,33 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
-import ipaddress
 import json as jsonlib
 import logging
 import random
-import re
-import socket
 import time
 import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 import httpx
 from django.conf import settings
 
 from nodes.base import NodeError
+from nodes.outbound import OutboundRefused, Unresolvable, origin, pinned_target
 from teams.crypto import SecretUnreadable
 
 if TYPE_CHECKING:
     from teams.models import Credential
+
+__all__ = ["OutboundRefused", "ProviderClient", "ProviderError", "list_models", "shared_client"]
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.5  # seconds before the first retry when the provider does not say
 MODELS_CACHE_SECONDS = 60.0
 ProgressFn = Callable[[dict[str, Any]], Awaitable[None]]
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ProviderError(NodeError):
@@ -65,10 +62,6 @@ class ProviderError(NodeError):
         self.code = code
         self.param = param
         self.retryable = retryable
-
-
-class OutboundRefused(NodeError):
-    """The SSRF guard refused the destination. Never retried."""
 
 
 # -- the shared client ----------------------------------------------------------------------------
@@ -108,104 +101,6 @@ async def close_shared_client() -> None:
     client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
-
-
-# -- SSRF guard -----------------------------------------------------------------------------------
-
-# 0x7f000001, 017700000001, 2130706433, 127.1: numeric forms that resolvers accept but no real
-# host name uses. Refused outright so that no allow-list can be sidestepped with them.
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv4Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(net, strict=False) for net in settings.OUTBOUND_ALLOWED_NETWORKS]
-
-
-def address_allowed(ip: Address) -> bool:
-    """Public unicast addresses, plus the configured networks (loopback by default)."""
-    ip = _embedded_ipv4(ip) or ip
-    if any(ip in net for net in _allowed_networks()):
-        return True
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
-
-
-async def pinned_target(url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
-    """Check where `url` goes; return the URL rewritten to the checked address, a Host header and
-    the TLS server name, so the connection goes exactly where the check looked."""
-    if url.scheme not in ("http", "https"):
-        raise OutboundRefused(f"Scenery only calls http:// and https:// addresses, not {url.scheme}://.")
-    host = url.host.rstrip(".").lower()
-    if not host:
-        raise OutboundRefused("The address has no host.")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        literal: Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is None and all(_NUMERIC_LABEL.match(label) for label in host.split(".")):
-        raise OutboundRefused(f"'{host}' is not a valid host name; write an address as 1.2.3.4.")
-    if literal is not None:
-        candidates = [literal]
-    else:
-        try:
-            candidates = [ipaddress.ip_address(a.split("%")[0]) for a in await _resolve(host, port)]
-        except (OSError, UnicodeError) as exc:
-            raise ProviderError(
-                f"Cannot resolve the host '{host}' ({exc.__class__.__name__}).", retryable=True
-            ) from None
-    if not candidates:
-        raise ProviderError(f"The host '{host}' has no address.", retryable=True)
-    refused = [ip for ip in candidates if not address_allowed(ip)]
-    if refused:
-        raise OutboundRefused(
-            f"Scenery does not call '{host}': it is a private, local or reserved address ({refused[0]}). "
-            "An administrator can allow a network with OUTBOUND_ALLOWED_NETWORKS.",
-            host=host,
-        )
-    # Prefer IPv4: local servers usually listen on 127.0.0.1 only.
-    chosen = sorted(candidates, key=lambda ip: ip.version)[0]
-    target = url.copy_with(host=str(chosen))
-    default_port = url.port is None or url.port == (443 if url.scheme == "https" else 80)
-    headers = {"Host": host if default_port else f"{host}:{url.port}"}
-    if ":" in host:  # an IPv6 literal in a Host header needs brackets
-        headers["Host"] = f"[{host}]" if default_port else f"[{host}]:{url.port}"
-    extensions: dict[str, Any] = {}
-    if url.scheme == "https" and literal is None:
-        extensions["sni_hostname"] = host
-    return target, headers, extensions
-
-
-def origin(url: httpx.URL | str) -> tuple[str, str, int]:
-    """(scheme, host, port) with the default port made explicit and a trailing dot dropped."""
-    url = httpx.URL(url) if isinstance(url, str) else url
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return url.scheme, url.host.rstrip(".").lower(), port
-
-
-def path_segment(value: Any) -> str:
-    """A user-supplied id as one URL path segment: encoded, never a traversal."""
-    text = str(value).strip()
-    if text in ("", ".", "..") or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise NodeError(f"'{text[:80]}' is not a valid id.")
-    return quote(text, safe="")
 
 
 # -- the credential-bound client -------------------------------------------------------------------
@@ -297,10 +192,8 @@ class ProviderClient:
                     f"Could not reach the provider at {self.credential.host} ({_kind(exc)}).",
                     retryable=True,
                 )
-            except ProviderError as exc:
-                if not exc.retryable:
-                    raise
-                error = exc
+            except Unresolvable as exc:
+                error = ProviderError(exc.message, retryable=True)
             else:
                 if 200 <= answer.status < 300:
                     return self._decode(answer, expect, where)

@@ -26,7 +26,7 @@ from nodes.fields import (
     model_field,
     tools_from,
 )
-from nodes.http import path_segment
+from nodes.outbound import path_segment
 from nodes.params import define
 
 NEW_MESSAGE = Field(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from nodes import http
+from nodes import outbound
 from nodes.base import NodeError
 from nodes.http import OutboundRefused, ProviderClient, ProviderError, list_models
 from teams.models import Credential
@@ -294,7 +294,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused(cast, monkeypatc
     async def resolve(host, port):
         return ["10.1.2.3"] if host == "internal.example" else []
 
-    monkeypatch.setattr(http, "_resolve", resolve)
+    monkeypatch.setattr(outbound, "_resolve", resolve)
     with pytest.raises(OutboundRefused, match="'internal.example'.*10.1.2.3"):
         await ProviderClient(credential_at("https://internal.example/v1", cast.team)).request(
             "GET", "/models"
@@ -305,7 +305,7 @@ async def test_one_private_address_among_public_ones_is_enough_to_refuse(cast, m
     async def resolve(host, port):
         return ["93.184.216.34", "169.254.169.254"]
 
-    monkeypatch.setattr(http, "_resolve", resolve)
+    monkeypatch.setattr(outbound, "_resolve", resolve)
     with pytest.raises(OutboundRefused):
         await ProviderClient(credential_at("https://rebind.example/v1", cast.team)).request("GET", "/models")
 
@@ -329,7 +329,7 @@ async def test_the_connection_goes_to_the_checked_address_with_the_original_host
         assert host == "provider.test"
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(http, "_resolve", resolve)
+    monkeypatch.setattr(outbound, "_resolve", resolve)
     named = credential_at(stub_provider.base_url.replace("127.0.0.1", "provider.test"), stub_credential.team)
     await ProviderClient(named).request("GET", "/models")
     request = stub_provider.last("/v1/models")
@@ -340,9 +340,9 @@ async def test_the_connection_goes_to_the_checked_address_with_the_original_host
 def test_public_addresses_are_allowed():
     import ipaddress
 
-    assert http.address_allowed(ipaddress.ip_address("93.184.216.34"))
-    assert http.address_allowed(ipaddress.ip_address("2606:4700::1111"))
-    assert not http.address_allowed(ipaddress.ip_address("169.254.169.254"))
+    assert outbound.address_allowed(ipaddress.ip_address("93.184.216.34"))
+    assert outbound.address_allowed(ipaddress.ip_address("2606:4700::1111"))
+    assert not outbound.address_allowed(ipaddress.ip_address("169.254.169.254"))
 
 
 # -- ids in paths ----------------------------------------------------------------------------------
@@ -351,11 +351,11 @@ def test_public_addresses_are_allowed():
 @pytest.mark.parametrize("value", ["", " ", ".", "..", "a\r\nb"])
 def test_ids_that_would_change_the_path_are_refused(value):
     with pytest.raises(NodeError, match="not a valid id"):
-        http.path_segment(value)
+        outbound.path_segment(value)
 
 
 def test_ids_are_encoded_as_one_path_segment():
-    assert http.path_segment("../files?x=1#y") == "..%2Ffiles%3Fx%3D1%23y"
+    assert outbound.path_segment("../files?x=1#y") == "..%2Ffiles%3Fx%3D1%23y"
 
 
 # -- models ----------------------------------------------------------------------------------------
