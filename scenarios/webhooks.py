@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -185,7 +186,10 @@ async def webhook(request: HttpRequest, token: str) -> HttpResponse:
         response = _json({"error": "Use POST or GET."}, 405)
         response["Allow"] = "GET, POST"
         return response
-    raw = request.body
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE is below the webhook limit
+        return too_large_response()
     if len(raw) > settings.WEBHOOK_MAX_BODY_BYTES:
         return too_large_response()
     problem = ""

@@ -150,3 +150,10 @@ def runs_of(execution: Execution) -> dict[int, Any]:
     for run in execution.node_runs.order_by("attempt"):
         latest[run.node_number] = run
     return latest
+
+
+@pytest.fixture
+def no_background_executor(settings: Any) -> None:
+    """Keep a live server's in-process executor (if an earlier test started one) off our executions:
+    the test claims and runs them itself."""
+    settings.EXECUTOR_SOURCES = []

@@ -16,7 +16,10 @@ from scenarios.models import Execution, Scenario
 from teams.models import Membership
 from tests.engine.conftest import build
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("test_nodes", "no_background_executor"),
+]
 
 SECRET = "sk-test-secret-abcd1234"
 

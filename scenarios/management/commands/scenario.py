@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from scenarios import jobs
 from scenarios.engine import create_execution, run_execution
@@ -137,6 +138,7 @@ class Command(BaseCommand):
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
+            await sync_to_async(connections.close_all)()  # the worker thread's connection ends with the loop
 
     def show(self, plan: Plan, run: NodeRun) -> None:
         spec = plan.nodes.get(run.node_number, {"number": run.node_number, "kind": run.node_kind})
