@@ -226,7 +226,7 @@ def test_inline_creation_confirms_and_sends_the_option_to_the_select(cast):
     assert credential.get_secret() == NEW_SECRET
     assert response.status_code == 200
     assert "Saved “Inline”; it is now selected." in response.text
-    option = f'<div hx-swap-oob="beforeend:#id_credential"><option value="{credential.id}" selected>Inline</option></div>'
+    option = f'<div hx-swap-oob="beforeend:#id_credential"><option value="{credential.id}" selected>Inline (api.openai.com)</option></div>'
     assert option in response.text
     event = {"credentialCreated": {"id": str(credential.id), "name": "Inline", "select": "id_credential"}}
     assert json.loads(response["HX-Trigger"]) == event
