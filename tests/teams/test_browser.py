@@ -8,8 +8,11 @@ from playwright.sync_api import expect
 
 from scenarios.models import Node, Scenario
 from teams.models import Credential, Team
-from tests.browser.conftest import chromium, open_tab  # noqa: F401  (fixtures)
+from tests.browser import conftest as browser
 from tests.browser.editor_page import EditorPage
+
+# The browser tests' fixtures (tests/browser/conftest.py), shared.
+chromium, open_tab = browser.chromium, browser.open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +23,7 @@ def test_a_credential_added_from_the_inspector_is_selected_and_its_key_never_sho
     cast,
     stub_credential,
     open_tab,
-    asgi_server,  # noqa: F811
+    asgi_server,
 ):
     scenario = Scenario.objects.create(team=cast.team, name="Inline", created_by=cast.alice)
     Node.objects.create(
@@ -64,7 +67,7 @@ def test_a_credential_added_from_the_inspector_is_selected_and_its_key_never_sho
     assert node.credential == credential
 
 
-def test_switching_the_team_from_the_header(cast, open_tab):  # noqa: F811
+def test_switching_the_team_from_the_header(cast, open_tab):
     side = Team.bootstrap(cast.alice, "Side project")
     Scenario.objects.create(team=side, name="Only on the side")
     tab = open_tab(cast.alice)
