@@ -210,6 +210,7 @@ export function createGraph({ container, minimap, canEdit, checkConnection }) {
     movable: canEdit,
     showNodeSelectionBox: true,
     showEdgeSelectionBox: false,
+    strict: true,
     pointerEvents: "none",
     modifiers: null,
   });

@@ -140,7 +140,11 @@ function changed() {
 graph.on("cell:added", ({ cell }) => {
   if (cell.isNode()) changed();
 });
-graph.on("cell:removed", () => changed());
+graph.on("cell:removed", ({ cell }) => {
+  // A connection dragged to nowhere is dropped by X6; it was never part of the scenario.
+  if (cell.isEdge() && !(cell.getSourceCellId() && cell.getTargetCellId())) return;
+  changed();
+});
 graph.on("node:change:position", () => changed());
 graph.on("edge:connected", ({ edge, isNew }) => {
   const problem = connectionProblem(edge.getSourceCell(), edge.getTargetCell(), edge);
@@ -151,6 +155,24 @@ graph.on("edge:connected", ({ edge, isNew }) => {
     return;
   }
   if (isNew) changed();
+});
+// Dropping a new connection on a node it may not join says why (X6 itself drops the edge, and has
+// forgotten its source by the time the mouse is released, so the source is noted when it starts).
+let dragSource = null;
+graph.on("edge:added", ({ edge }) => {
+  if (!edge.getTargetCellId()) dragSource = edge.getSourceCellId();
+});
+graph.on("edge:mouseup", ({ edge, e }) => {
+  const source = graph.getCellById(dragSource);
+  dragSource = null;
+  if (!source || (graph.hasCell(edge) && edge.getTargetCellId())) return;
+  const under = document.elementFromPoint(e.clientX, e.clientY)?.closest("#canvas g.x6-node");
+  const target = under ? graph.getCellById(under.getAttribute("data-cell-id")) : null;
+  if (!target) return;
+  const problem = target.getData().trigger
+    ? `$${target.getData().number} is a trigger: a scenario starts there, so nothing can connect into it.`
+    : connectionProblem(source, target);
+  if (problem) setTimeout(() => banner.show(problem, { kind: "warn" }), 0);
 });
 graph.on("edge:mouseenter", ({ edge }) => {
   if (!canEdit) return;
@@ -194,7 +216,7 @@ function freeSpot() {
   const anchor = selected[selected.length - 1];
   if (anchor) {
     const { x, y } = anchor.getPosition();
-    return { x: x + NODE_WIDTH + 80, y };
+    return { x: x + NODE_WIDTH + 64, y };
   }
   const nodes = graph.getNodes();
   if (!nodes.length) {
@@ -203,7 +225,7 @@ function freeSpot() {
   }
   const rightmost = nodes.reduce((a, b) => (a.getPosition().x >= b.getPosition().x ? a : b));
   const { x, y } = rightmost.getPosition();
-  return { x: x + NODE_WIDTH + 80, y };
+  return { x: x + NODE_WIDTH + 64, y };
 }
 
 function addNode(kind, position) {
@@ -230,10 +252,21 @@ function addNode(kind, position) {
     ),
   );
   selection.reset([cell]);
-  if (!graph.getGraphArea().containsRect(cell.getBBox())) graph.centerCell(cell);
+  reveal(cell);
   openWhenSaved(cell);
   autosave.flush();
   return cell;
+}
+
+// Keep a new node in view: fit everything while that stays readable, else pan to the node.
+function reveal(cell) {
+  if (graph.getGraphArea().containsRect(cell.getBBox())) return;
+  const content = graph.getContentArea();
+  const area = graph.getGraphArea();
+  const scale = graph.zoom();
+  const fitScale = Math.min((area.width * scale - 96) / content.width, (area.height * scale - 96) / content.height, 1);
+  if (fitScale >= 0.6) graph.zoomToFit({ padding: 48, maxScale: 1 });
+  else graph.centerCell(cell);
 }
 
 function deleteSelection() {

@@ -1,0 +1,104 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the live ASGI server (WebSockets
+included). Each test logs its users in by session cookie, collects console errors (a test fails on
+any it did not expect) and saves screenshots under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from teams.models import User
+from tests.asgi_server import LiveASGIServer
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """A Playwright of this module only: its event loop is gone when the module ends, so asyncio
+    tests that follow get their own."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Tab:
+    page: Page
+    context: BrowserContext
+    base: str
+    errors: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def allow_errors(self, pattern: str) -> None:
+        """Console errors this test provokes on purpose (e.g. the 409 of a stale save)."""
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+    def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+
+@pytest.fixture
+def open_tab(chromium: Browser, asgi_server: LiveASGIServer) -> Iterator[Any]:
+    """open_tab(user, width=1280, height=800) → a Tab signed in as `user`."""
+    tabs: list[Tab] = []
+
+    def open_(user: User, width: int = 1280, height: int = 800, context: BrowserContext | None = None) -> Tab:
+        if context is None:
+            client = Client()
+            client.force_login(user)
+            context = chromium.new_context(viewport={"width": width, "height": height})
+            context.add_cookies(
+                [
+                    {
+                        "name": settings.SESSION_COOKIE_NAME,
+                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                        "url": asgi_server.url,
+                    }
+                ]
+            )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        tab = Tab(page, context, asgi_server.url)
+        page.on("console", lambda m: tab.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: tab.errors.append(f"pageerror: {e}"))
+        tabs.append(tab)
+        return tab
+
+    yield open_
+    problems = [e for tab in tabs for e in tab.unexpected_errors()]
+    for tab in tabs:
+        tab.page.close()
+    for context in {id(t.context): t.context for t in tabs}.values():
+        context.close()
+    assert not problems, "console errors:\n" + "\n".join(problems)
