@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class GatewayConfig(AppConfig):
+class GatewayAppConfig(AppConfig):
     name = "gateway"
     verbose_name = "OpenAI-compatible gateway"
 

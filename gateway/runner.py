@@ -176,7 +176,6 @@ def _search_step(run: Run) -> RunStep:
     assistant = Assistant.objects.filter(pk=run.assistant_id, team_id=run.team_id).first()
     stores = search_scope(run, assistant.tool_resources if assistant else {})
     hits = search.search(stores, conversation.search_query(run), limit, threshold)
-    now = timezone.now()
     results = [
         {
             "file_id": h.file_id,
@@ -199,16 +198,24 @@ def _search_step(run: Run) -> RunStep:
             }
         ],
     }
+    return _add_step(run, "tool_calls", details, done=True)
+
+
+def _add_step(
+    run: Run, kind: str, details: dict[str, Any], *, done: bool, usage: dict[str, int] | None = None
+) -> RunStep:
+    now = timezone.now()
     return RunStep.objects.create(
         team_id=run.team_id,
         run=run,
         thread_id=run.thread_id,
         assistant_id=run.assistant_id,
-        type="tool_calls",
-        status=RunStep.Status.COMPLETED,
+        type=kind,
+        status=RunStep.Status.COMPLETED if done else RunStep.Status.IN_PROGRESS,
         step_details=details,
+        usage=usage,
         created_at=now,
-        completed_at=now,
+        completed_at=now if done else None,
     )
 
 
@@ -301,21 +308,11 @@ def _require_action(
                 "function": {"name": name, "arguments": str(function.get("arguments") or "{}")},
             }
         )
-    now = timezone.now()
-    RunStep.objects.create(
-        team_id=run.team_id,
-        run=run,
-        thread_id=run.thread_id,
-        assistant_id=run.assistant_id,
-        type="tool_calls",
-        status=RunStep.Status.IN_PROGRESS,
-        step_details={
-            "type": "tool_calls",
-            "tool_calls": [{**c, "function": {**c["function"], "output": None}} for c in pending],
-        },
-        usage=_usage(answer, plan, ""),
-        created_at=now,
-    )
+    details = {
+        "type": "tool_calls",
+        "tool_calls": [{**c, "function": {**c["function"], "output": None}} for c in pending],
+    }
+    _add_step(run, "tool_calls", details, done=False, usage=_usage(answer, plan, ""))
     said = {"role": "assistant", "content": message.get("content"), "tool_calls": pending}
     lifecycle.write(
         run,
@@ -372,18 +369,8 @@ def _answer(
         completed_at=None if reason else now,
         created_at=now,
     )
-    RunStep.objects.create(
-        team_id=run.team_id,
-        run=run,
-        thread_id=run.thread_id,
-        assistant_id=run.assistant_id,
-        type="message_creation",
-        status=RunStep.Status.COMPLETED,
-        step_details={"type": "message_creation", "message_creation": {"message_id": stored.id}},
-        usage=usage,
-        created_at=now,
-        completed_at=now,
-    )
+    details = {"type": "message_creation", "message_creation": {"message_id": stored.id}}
+    _add_step(run, "message_creation", details, done=True, usage=usage)
     if reason:
         _incomplete(run, lease, reason)
     else:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import openai
 import pytest
+from django.utils import timezone
 
-from gateway import search
-from gateway.models import Chunk, FileContent
+from gateway import runner, search
+from gateway.models import Chunk, File, FileContent
 from tests.gateway.conftest import BETA, message_of
 from tests.openapi_spec import validate_response
 
@@ -187,3 +190,16 @@ def test_threads_and_assistants_take_one_vector_store_and_twenty_code_files(clie
     assert raw.post("/threads", headers=BETA, json=too_many).status_code == 400
     twenty = {"tool_resources": {"code_interpreter": {"file_ids": [file.id] * 20}}}
     assert raw.post("/threads", headers=BETA, json=twenty).status_code == 200
+
+
+def test_a_file_with_an_expiry_disappears_once_it_has_expired(client):
+    file = client.files.create(
+        file=("a.txt", b"short-lived"),
+        purpose="assistants",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    assert file.expires_at == file.created_at + 3600
+    File.objects.filter(pk=file.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    runner.sweep()
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(file.id)

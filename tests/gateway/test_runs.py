@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from gateway import lifecycle, runner
-from gateway.models import Message, Run, RunStep
+from gateway.models import Message, Run, RunStep, Thread
 from tests.gateway.conftest import BETA, message_of, run_status, wait_for
 from tests.openapi_spec import validate_response
 from tests.stub_provider import chat_completion
@@ -348,18 +348,7 @@ def test_a_run_whose_worker_died_is_finished_by_the_next_claim(client):
     assistant = client.beta.assistants.create(model="scenery-echo")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "survive"}])
     # A run a dead worker held: in progress, its lease long expired.
-    run = Run.objects.create(
-        team_id=thread_team(thread.id),
-        thread_id=thread.id,
-        assistant_id=assistant.id,
-        model="scenery-echo",
-        status=Run.Status.IN_PROGRESS,
-        lease_owner="dead-worker",
-        lease_until=timezone.now() - timedelta(minutes=1),
-        attempt=1,
-        tries=1,
-        expires_at=timezone.now() + timedelta(minutes=10),
-    )
+    run = abandoned_run(thread.id, assistant.id, tries=1)
     wait_for(lambda: run_status(run.id) == "completed", what="the rescue")
     assert Message.objects.get(run_id=run.id).text == "Echo: survive"
 
@@ -367,26 +356,27 @@ def test_a_run_whose_worker_died_is_finished_by_the_next_claim(client):
 def test_a_run_whose_workers_kept_dying_is_failed_not_left_stuck(client):
     assistant = client.beta.assistants.create(model="scenery-echo")
     thread = client.beta.threads.create()
-    run = Run.objects.create(
-        team_id=thread_team(thread.id),
-        thread_id=thread.id,
-        assistant_id=assistant.id,
-        model="scenery-echo",
-        status=Run.Status.IN_PROGRESS,
-        lease_owner="dead-worker",
-        lease_until=timezone.now() - timedelta(minutes=1),
-        attempt=3,
-        tries=3,
-        expires_at=timezone.now() + timedelta(minutes=10),
-    )
-    assert lifecycle.fail_exhausted() == 1
+    run = abandoned_run(thread.id, assistant.id, tries=3)
+    # The executor's next claim round gives it up (calling it here too changes nothing).
+    lifecycle.fail_exhausted()
+    wait_for(lambda: run_status(run.id) == "failed", what="the give-up")
     failed = Run.objects.get(pk=run.id)
     assert failed.status == "failed" and failed.last_error is not None
     assert failed.last_error["code"] == "server_error"
     assert "interrupted 3 times" in failed.last_error["message"]
 
 
-def thread_team(thread_id: str):
-    from gateway.models import Thread
-
-    return Thread.objects.get(pk=thread_id).team_id
+def abandoned_run(thread_id: str, assistant_id: str, tries: int) -> Run:
+    """A run whose worker died while it was in progress: its lease ran out a minute ago."""
+    return Run.objects.create(
+        team_id=Thread.objects.get(pk=thread_id).team_id,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        model="scenery-echo",
+        status=Run.Status.IN_PROGRESS,
+        lease_owner="dead-worker",
+        lease_until=timezone.now() - timedelta(minutes=1),
+        attempt=tries,
+        tries=tries,
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
