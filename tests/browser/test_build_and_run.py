@@ -88,5 +88,5 @@ def test_build_the_demo_scenario_by_clicking_then_run_a_node_and_the_scenario(
     expect(editor.live_row(3).locator(".live-output")).to_contain_text("echo: Hello")
     execution = Execution.objects.filter(scenario=scenario, trigger="manual").get()
     assert execution.status == "succeeded"
-    assert execution.response["body"] == "echo: Hello"
+    assert execution.response is not None and execution.response["body"] == "echo: Hello"
     tab.shot("06-live-run-succeeded")

@@ -4,6 +4,7 @@ running an execution to its end in the test thread."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ THREAD = "openai.create_thread"
 
 def build(
     team: Team,
-    nodes: dict[int, tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], Credential | None]],
+    nodes: Mapping[int, tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Credential | None]],
     edges: list[tuple[int, int]] | tuple[()] = (),
     name: str = "Demo",
 ) -> Scenario:
@@ -36,7 +37,7 @@ def build(
             scenario=scenario,
             number=number,
             kind=spec[0],
-            params=spec[1],
+            params=dict(spec[1]),
             credential=credential,
             position_x=number * 300.0,
             position_y=100.0,
