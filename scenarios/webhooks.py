@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -22,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from scenarios import waiting
 from scenarios.engine import create_execution
+from scenarios.executor import db
 from scenarios.models import Execution, Scenario
 from scenarios.snapshot import Plan
 
@@ -145,6 +145,8 @@ def answer(execution: Execution) -> HttpResponse:
     status = int(execution.response.get("status") or 200)
     headers = execution.response.get("headers") or {}
     body = execution.response.get("body")
+    if status in (204, 304):
+        body = None  # these statuses carry no body
     if isinstance(body, str):
         response = HttpResponse(body.encode("utf-8"), status=status, content_type="text/plain; charset=utf-8")
     elif isinstance(body, bytes):
@@ -200,7 +202,8 @@ async def webhook(request: HttpRequest, token: str) -> HttpResponse:
         request_input = {"method": request.method, "headers": {}, "query": {}, "body": None}
     execution_id = uuid.uuid4()
     async with waiting.waiter(execution_id) as waiter:
-        execution = await sync_to_async(_start)(token, request_input, problem, execution_id)
+        # The process's database thread: no thread and connection set up per request.
+        execution = await db(_start, token, request_input, problem, execution_id)
         if execution is None:
             return _json(NOT_FOUND, 404)
         if problem:

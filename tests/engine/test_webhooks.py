@@ -306,3 +306,9 @@ def test_other_methods_are_refused(asgi_server, cast):
     response = httpx.put(_hook(asgi_server, scenario), json={}, timeout=20)
     assert response.status_code == 405
     assert not Execution.objects.exists()
+
+
+def test_a_204_answer_carries_no_body(asgi_server, cast):
+    scenario = _responder(cast, status=204, body="ignored")
+    response = httpx.post(_hook(asgi_server, scenario), json={}, timeout=20)
+    assert response.status_code == 204 and response.content == b""

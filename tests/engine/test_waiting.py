@@ -1,0 +1,82 @@
+"""Waiting for an execution's answer: woken in-process, through the channel layer, or by polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
+
+from scenarios import waiting
+from scenarios.engine import create_execution
+from scenarios.models import Execution
+from tests.engine.conftest import build
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("test_nodes", "no_background_executor"),
+]
+
+
+def _queued(cast) -> Execution:
+    scenario = build(cast.team, {1: ("test.trigger", {}), 2: ("webhook.response", {"body": "x"})}, [(1, 2)])
+    return create_execution(scenario, Execution.Trigger.WEBHOOK, {})
+
+
+def _answer(execution: Execution) -> None:
+    Execution.objects.filter(pk=execution.pk).update(response={"status": 200, "headers": {}, "body": "hi"})
+
+
+async def _answered_after(execution: Execution, wake) -> tuple[Execution | None, float]:
+    async with waiting.waiter(execution.id) as waiter:
+        started = time.monotonic()
+        answer = asyncio.get_running_loop().create_task(waiter.answer(5))
+        await asyncio.sleep(0.05)
+        await sync_to_async(_answer)(execution)
+        await wake()
+        result = await answer
+        return result, time.monotonic() - started
+
+
+async def test_a_waiter_is_woken_in_process_at_once(cast):
+    execution = await sync_to_async(_queued)(cast)
+    result, took = await _answered_after(execution, lambda: waiting.progressed(execution.id))
+    assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
+    assert took < waiting.FIRST_POLL
+
+
+async def test_a_lost_wake_up_costs_one_polling_interval_not_the_answer(cast):
+    execution = await sync_to_async(_queued)(cast)
+
+    async def nothing() -> None:
+        return None
+
+    result, took = await _answered_after(execution, nothing)
+    assert result is not None and result.response is not None
+    assert waiting.FIRST_POLL <= took < 2 * waiting.FIRST_POLL + 0.2
+
+
+async def test_a_waiter_gives_up_at_its_deadline(cast):
+    execution = await sync_to_async(_queued)(cast)
+    async with waiting.waiter(execution.id) as waiter:
+        started = time.monotonic()
+        assert await waiter.answer(0.4) is None
+        assert 0.4 <= time.monotonic() - started < 0.8
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
+)
+async def test_with_separate_workers_the_waiter_is_woken_through_the_channel_layer(cast, settings):
+    settings.EXECUTOR = "worker"
+    execution = await sync_to_async(_queued)(cast)
+
+    async def from_another_process() -> None:  # what a worker's `progressed` sends
+        await get_channel_layer().group_send(waiting.group_of(execution.id), {"type": "execution.progress"})
+
+    result, took = await _answered_after(execution, from_another_process)
+    assert result is not None and result.response is not None
+    assert took < waiting.FIRST_POLL
