@@ -94,8 +94,10 @@ def test_required_fields_come_first_and_are_marked(cast):
     ]
     assert order[:3] == ["credential", "thread_id", "assistant_id"]
     assert html.index('class="node-form__section">Optional') > html.index('name="assistant_id"')
-    assert 'Thread ID<span class="field__required" aria-hidden="true"> *</span>' in html
-    assert 'System instructions<span class="field__required"' not in html
+    assert (
+        'Thread ID</label><span class="field__required" aria-hidden="true" title="required"> *</span>' in html
+    )
+    assert 'System instructions</label><span class="field__required"' not in html
 
 
 def test_hidden_conditional_fields_are_rendered_hidden_with_their_condition(cast):

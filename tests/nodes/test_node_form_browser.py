@@ -67,6 +67,8 @@ def test_the_accessible_names_are_the_seed_labels(tab):
         ("textbox", "Function"),
     ]:
         assert tab.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
+        if role != "group":
+            assert tab.get_by_label(name, exact=True).count() == 1, name
 
 
 def test_metadata_rows_are_added_up_to_16_and_removed_with_their_labels_renumbered(tab):
