@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from nodes.registry import NODE_TYPES
 from scenarios.models import Execution, Node, Scenario
 from scenarios.portable import ImportProblem, export_scenario, import_scenario
 from scenarios.views_common import scenario_for, user_of
@@ -88,12 +89,18 @@ class ImportForm(forms.Form):
 # ---- pages
 
 
+def node_name(node: Node) -> str:
+    """ "$2 Send Message": the number and the title the canvas shows."""
+    node_type = NODE_TYPES.get(node.kind)
+    return f"${node.number} {node.label or (node_type.title if node_type else node.kind)}"
+
+
 def _needing_credentials(scenario: Scenario) -> list[Node]:
     return list(scenario.nodes.filter(credential__isnull=False).order_by("number"))
 
 
 def _credential_note(nodes: list[Node], team: Team) -> str:
-    names = ", ".join(str(node) for node in nodes)
+    names = ", ".join(node_name(node) for node in nodes)
     return f"Credentials stay in their own team: choose one of {team.name}'s credentials for {names}."
 
 
@@ -107,7 +114,7 @@ def _share_page(
         "teams": teams,
         "copy_form": TargetTeamForm(teams=teams),
         "move_form": MoveForm(teams=teams, initial={"version": scenario.version}),
-        "with_credentials": _needing_credentials(scenario),
+        "with_credentials": [node_name(node) for node in _needing_credentials(scenario)],
     }
     context.update(extra)
     return context

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from scenarios.models import Node, Scenario
+from scenarios.sharing import node_name
 from teams.forms import CredentialForm
 from teams.models import Credential, Membership, Role
 from teams.scoping import get_scoped, require_current, require_role
@@ -123,7 +124,12 @@ def credential_edit(request: HttpRequest, credential_id: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def credential_delete(request: HttpRequest, credential_id: UUID) -> HttpResponse:
     credential, membership = _scoped_credential(request, credential_id)
-    nodes = Node.objects.filter(credential=credential).select_related("scenario")
+    nodes = [
+        (node.scenario, node_name(node))
+        for node in Node.objects.filter(credential=credential)
+        .select_related("scenario")
+        .order_by("scenario__name", "number")
+    ]
     if request.method == "POST":
         name = credential.name
         credential.delete()  # the nodes keep their place, without a credential (SET_NULL)

@@ -43,6 +43,7 @@ class ConfigForm(forms.ModelForm):
         # Only this team's credentials can be chosen; another team's id is "not a valid choice".
         self.fields["provider"].queryset = Credential.objects.for_team(team)  # type: ignore[attr-defined]
         self.fields["provider"].required = False
+        self.fields["provider"].empty_label = "None: the offline test model"  # type: ignore[attr-defined]
 
 
 def _context(membership: Membership, **extra: Any) -> dict[str, Any]:

@@ -184,3 +184,12 @@ def test_a_viewer_cannot_import(cast):
     response = cast.client_for(cast.carol).post(reverse("scenarios:import"), {"text": json.dumps(data)})
     assert response.status_code == 403
     assert not Scenario.objects.filter(name="Nope").exists()
+
+
+def test_nodes_without_a_title_are_named_by_their_type(world):
+    from scenarios.sharing import node_name
+
+    world.node.label = ""
+    assert node_name(world.node) == "$2 Send Message"
+    world.node.label = "Ask"
+    assert node_name(world.node) == "$2 Ask"
