@@ -11,6 +11,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import models
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
@@ -45,7 +46,13 @@ class Call:
         return self.key.team_id
 
     def json(self) -> Any:
-        raw = self.request.body
+        try:
+            raw = self.request.body
+        except RequestDataTooBig:
+            raise GatewayError(
+                "The request body is larger than this server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+                status=413,
+            ) from None
         if not raw.strip():
             return {}
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import openai
@@ -380,3 +381,57 @@ def abandoned_run(thread_id: str, assistant_id: str, tries: int) -> Run:
         tries=tries,
         expires_at=timezone.now() + timedelta(minutes=10),
     )
+
+
+def test_two_runs_started_at_once_on_one_thread_cannot_both_start(client, raw):
+    assistant = client.beta.assistants.create(model="scenery-echo", tools=[WEATHER])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "call get_weather"}])
+
+    def start(_: int) -> int:
+        body = {"assistant_id": assistant.id}
+        return raw.post(f"/threads/{thread.id}/runs", headers=BETA, json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(start, range(4)))
+    assert statuses == [200, 400, 400, 400]
+    assert Run.objects.filter(thread_id=thread.id).count() == 1
+
+
+def test_run_responses_tell_pollers_how_long_to_wait(client, raw, settings):
+    settings.GATEWAY_POLL_AFTER_MS = 123
+    assistant = client.beta.assistants.create(model="scenery-echo")
+    thread = client.beta.threads.create()
+    response = raw.post(f"/threads/{thread.id}/runs", headers=BETA, json={"assistant_id": assistant.id})
+    assert response.headers["openai-poll-after-ms"] == "123"
+
+
+def test_image_parts_reach_the_provider_as_chat_content_parts(client, provider, stub_provider):
+    image = client.files.create(file=("dot.png", b"\x89PNG\r\n\x1a\nfake", "image/png"), purpose="vision")
+    assistant = client.beta.assistants.create(model="stub-model")
+    thread = client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in these?"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
+                    },
+                    {"type": "image_file", "image_file": {"file_id": image.id}},
+                ],
+            }
+        ]
+    )
+    client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    (message,) = stub_provider.last("/v1/chat/completions").body["messages"]
+    text, url, inline = message["content"]
+    assert text == {"type": "text", "text": "What is in these?"}
+    assert url == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}}
+    assert inline["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_an_oversized_json_body_is_refused_with_413(raw, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = raw.post("/assistants", headers=BETA, json={"model": "m", "instructions": "x" * 2000})
+    assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]
