@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +66,6 @@ class Call:
     def body(self, schema_name: str) -> dict[str, Any]:
         """The JSON body, validated against the spec's request schema."""
         return validate(schema_name, self.json())
-
-    def query(self, name: str) -> str | None:
-        return self.request.GET.get(name)
 
 
 Handler = Callable[..., Awaitable[HttpResponseBase]]
@@ -210,7 +207,3 @@ def _beyond(queryset: models.QuerySet[Any], cursor_id: str, name: str, later: bo
     if later:
         return models.Q(created_at__gt=at) | models.Q(created_at=at, id__gt=pk)
     return models.Q(created_at__lt=at) | models.Q(created_at=at, id__lt=pk)
-
-
-def render_all(objects: Iterable[Any]) -> list[dict[str, Any]]:
-    return [o.as_api() for o in objects]

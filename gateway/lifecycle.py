@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from gateway import resources
 from gateway.errors import invalid
-from gateway.models import Assistant, File, Message, Run, RunStep, Thread, VectorStore
+from gateway.models import Assistant, File, Run, RunStep, Thread, VectorStore
 from gateway.threads import add_message
 from scenarios import executor
 from scenarios.leases import Lease
@@ -270,10 +270,3 @@ def sweep() -> None:
     now = timezone.now()
     File.objects.filter(expires_at__lt=now).delete()
     VectorStore.objects.filter(expires_at__lt=now).delete()
-
-
-def incomplete_message(message: Message, reason: str) -> None:
-    now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.INCOMPLETE, incomplete_details={"reason": reason}, incomplete_at=now
-    )

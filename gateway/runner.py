@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -88,6 +88,8 @@ async def run(lease: Lease) -> None:
         await sync_to_async(_apply)(lease, plan, answer)
     except LeaseLost:
         log.info("gateway run %s: lease of attempt %s lost; another worker has it", lease.pk, lease.attempt)
+    except DatabaseError:
+        raise  # the executor gives the run back; the next attempt starts it again from its rows
     except Exception:
         log.exception("gateway run %s failed", lease.pk)
         error = {"code": "server_error", "message": "The server had an error while processing this run."}
@@ -95,9 +97,7 @@ async def run(lease: Lease) -> None:
 
 
 def _error_of(exc: GatewayError) -> dict[str, str]:
-    code = "rate_limit_exceeded" if exc.status == 429 else "server_error"
-    if exc.status in (400, 404) and exc.code != "rate_limit_exceeded":
-        code = "invalid_prompt"
+    code = {429: "rate_limit_exceeded", 400: "invalid_prompt"}.get(exc.status, "server_error")
     return {"code": code, "message": exc.message}
 
 
@@ -119,6 +119,13 @@ def _incomplete(run: Run, lease: Lease, reason: str) -> None:
 
 
 def _prepare(lease: Lease) -> Plan | None:
+    """Start the run (or end it, if it was cancelled or expired) and build its model request; the
+    writes (status, the file-search step) commit only while the lease holds."""
+    with lease.atomic():
+        return _prepare_held(lease)
+
+
+def _prepare_held(lease: Lease) -> Plan | None:
     run = _fresh(lease)
     if run is None or run.status in Run.TERMINAL or run.status == Run.Status.REQUIRES_ACTION:
         return None

@@ -49,7 +49,8 @@ def no_provider(model: str) -> GatewayError:
 
 def from_provider(exc: NodeError) -> UpstreamError:
     status = getattr(exc, "status", None)
-    if not isinstance(status, int) or not 400 <= status < 500:
+    # The provider refusing *its* key is not the caller's 401: their gateway key was fine.
+    if not isinstance(status, int) or not 400 <= status < 500 or status in (401, 403):
         status = 502
     return UpstreamError(
         exc.message,

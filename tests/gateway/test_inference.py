@@ -165,3 +165,14 @@ def test_models_lists_the_providers_models_and_the_labelled_offline_model(client
 
 def test_without_a_provider_only_the_offline_model_is_listed(client):
     assert [m.id for m in client.models.list()] == ["scenery-echo"]
+
+
+def test_the_providers_refusal_of_its_own_key_is_a_gateway_error_not_the_callers_401(
+    client, provider, stub_provider
+):
+    stub_provider.script("/v1/chat/completions", [(401, {"error": {"message": "Incorrect API key"}}, {})] * 3)
+    quiet = client.with_options(max_retries=0)
+    with pytest.raises(openai.InternalServerError) as failed:
+        quiet.chat.completions.create(model="stub-model", messages=[{"role": "user", "content": "x"}])
+    assert failed.value.status_code == 502
+    assert "The credential 'Stub' is invalid" in message_of(failed)
