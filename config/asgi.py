@@ -40,7 +40,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 executor.ensure_started()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await executor.local_executor().stop()
+                await executor.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     executor.ensure_started()

@@ -137,6 +137,11 @@ EXECUTOR_MAX_ATTEMPTS = env.int("EXECUTOR_MAX_ATTEMPTS", default=3)
 EXECUTOR_CONCURRENCY = env.int("EXECUTOR_CONCURRENCY", default=32)
 # How long a stopping worker (SIGTERM) lets running jobs finish before releasing them to others.
 EXECUTOR_GRACE_SECONDS = env.float("EXECUTOR_GRACE_SECONDS", default=20.0)
+# Threads of a process for durable writes (executions, webhooks). One on SQLite: a single writer
+# never waits for the write lock; a few on PostgreSQL.
+EXECUTOR_DB_THREADS = env.int(
+    "EXECUTOR_DB_THREADS", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
+)
 # Job sources this process serves (comma-separated names, e.g. "gateway-runs"); unset = all of them.
 EXECUTOR_SOURCES: list[str] | None = env.list("EXECUTOR_SOURCES") if env.str("EXECUTOR_SOURCES", "") else None
 

@@ -18,12 +18,13 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from scenarios.leases import Lease
 
@@ -79,9 +80,44 @@ def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
-async def _db[T](fn: Callable[..., T], *args: Any) -> T:
-    """Run a database function in the thread the executor uses for the database."""
-    return await sync_to_async(_call_db)(fn, *args)
+_pool: ThreadPoolExecutor | None = None
+
+
+def _db_threads() -> ThreadPoolExecutor:
+    """The process's database threads: they keep their connections open between calls (no connect
+    per request) and, with one thread on SQLite, never contend with each other for the write lock."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=settings.EXECUTOR_DB_THREADS, thread_name_prefix="scenery-db")
+    return _pool
+
+
+def _under_async_to_sync() -> bool:
+    return getattr(AsyncToSync.executors, "current", None) is not None
+
+
+async def db[T](fn: Callable[..., T], *args: Any) -> T:
+    """Run a database function for the executor or a hot request path (webhooks).
+
+    Called from code under `async_to_sync` (a management command, a test holding a transaction), it
+    runs in that caller's thread, as `sync_to_async` would; otherwise in the database threads.
+    """
+    if _under_async_to_sync():
+        return await sync_to_async(_call_db)(fn, *args)
+    return await sync_to_async(_call_db, thread_sensitive=False, executor=_db_threads())(fn, *args)
+
+
+_db = db  # the name other modules imported first
+
+
+def close_db_threads() -> None:
+    """Close the database threads' connections (at shutdown, so a database can be dropped)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        for _ in range(settings.EXECUTOR_DB_THREADS):
+            pool.submit(connections.close_all)
+        pool.shutdown(wait=True)
 
 
 @dataclass
@@ -138,7 +174,7 @@ class Executor:
             await asyncio.wait(list(unfinished), timeout=5)
         for lease in unfinished.values():
             try:
-                await _db(lease.release)
+                await db(lease.release)
                 log.info("executor %s: released %s %s", self.owner, lease.model.__name__, lease.pk)
             except Exception:  # the lease then simply expires; another worker takes the job later
                 log.exception("executor %s: could not release %s", self.owner, lease.pk)
@@ -177,24 +213,34 @@ class Executor:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def claim_round(self) -> int:
+        """Claim from every source until each has nothing more (or the executor is full)."""
         claimed = 0
-        progress = True
-        while progress and not self._stopping and len(self._running) < self.concurrency:
-            progress = False
-            for source in served_sources():
+        sources = served_sources()
+        while sources and not self._stopping and len(self._running) < self.concurrency:
+            busy = []
+            for source in sources:
                 if self._stopping or len(self._running) >= self.concurrency:
                     break
-                lease = await _db(source.claim, self.owner, self.lease_seconds)
+                lease = await db(source.claim, self.owner, self.lease_seconds)
                 if lease is not None:
                     self._launch(source, lease)
                     claimed += 1
-                    progress = True
+                    busy.append(source)  # it may have more; an empty one is not asked again
+            sources = busy
         return claimed
+
+    def adopt(self, source_name: str, lease: Lease) -> None:
+        """Run a job this process claimed itself (e.g. created already leased to `self.owner`),
+        with the same heartbeat and shutdown handling as a claimed one, without a claim round.
+        Must be called on the executor's event loop."""
+        if self._loop is None or asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("adopt() must be called on the executor's running loop")
+        self._launch(SOURCES[source_name], lease)
 
     async def sweep(self) -> None:
         for source in served_sources():
             if source.sweep is not None:
-                await _db(source.sweep)
+                await db(source.sweep)
 
     def _launch(self, source: JobSource, lease: Lease) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -204,8 +250,10 @@ class Executor:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
+        was_full = len(self._running) >= self.concurrency
         self._running.pop(task, None)
-        self.wake()  # a slot is free
+        if was_full or self._stopping:
+            self.wake()  # a slot is free: jobs may be waiting for it
 
     async def _run(self, source: JobSource, lease: Lease) -> None:
         job = asyncio.current_task()
@@ -221,8 +269,8 @@ class Executor:
             log.exception("%s %s (attempt %s) crashed; releasing it", source.name, lease.pk, lease.attempt)
             heartbeat.cancel()
             with contextlib.suppress(Exception):
-                await sync_to_async(close_old_connections)()  # a connection the job broke
-                await _db(lease.release)
+                await db(close_old_connections)  # a connection the job broke
+                await db(lease.release)
         finally:
             heartbeat.cancel()
 
@@ -235,7 +283,7 @@ class Executor:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                held = await _db(lease.renew, self.lease_seconds)
+                held = await db(lease.renew, self.lease_seconds)
             except Exception as exc:
                 log.warning("heartbeat of %s failed (%s); will retry", lease.pk, exc)
                 continue
@@ -254,6 +302,14 @@ def local_executor() -> Executor:
     if _local is None:
         _local = Executor()
     return _local
+
+
+async def shutdown() -> None:
+    """At process exit: stop this process's executor (finish or release its jobs), close the
+    database threads' connections."""
+    if _local is not None:
+        await _local.stop()
+    await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
 
 
 def ensure_started() -> None:

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from scenarios.executor import db
 from scenarios.models import Execution
 
 FIRST_POLL = 0.25
@@ -62,7 +63,7 @@ class Waiter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.event.wait(), timeout=max(0.0, min(poll, remaining)))
             self.event.clear()
-            execution = await sync_to_async(_answer_state)(self.execution_id)
+            execution = await db(_answer_state, self.execution_id)
             if execution is not None and (execution.response is not None or execution.is_terminal):
                 return execution
             if deadline - time.monotonic() <= 0:
