@@ -19,7 +19,10 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 
 
 def node(ctx: NodeContext, key: str, **params: Any) -> dict[str, Any]:
-    return asyncio.run(get_node_type(key).execute(ctx, params))
+    async def execute() -> dict[str, Any]:
+        return await get_node_type(key).execute(ctx, params)
+
+    return asyncio.run(execute())
 
 
 @pytest.fixture
