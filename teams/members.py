@@ -50,15 +50,9 @@ def change_role(actor: Membership, target: Membership, role: Role) -> None:
 
 
 def remove(actor: Membership, target: Membership) -> None:
-    if actor.pk == target.pk:
-        leave(target)
-        return
-    check_can_manage(actor, target)
-    with transaction.atomic():
-        target = _locked(target)
-        if target.role == Role.OWNER:
-            _keep_an_owner(target.team)
-        target.delete()
+    if actor.pk != target.pk:
+        check_can_manage(actor, target)
+    leave(target)  # the same deletion, under the same last-owner rule
 
 
 def leave(membership: Membership) -> None:
