@@ -307,9 +307,11 @@ def local_executor() -> Executor:
 async def shutdown() -> None:
     """At process exit: stop this process's executor (finish or release its jobs), close the
     database threads' connections."""
-    if _local is not None:
-        await _local.stop()
-    await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
+    try:
+        if _local is not None:
+            await _local.stop()
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
 
 
 def ensure_started() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -69,3 +70,22 @@ def stub_credential(cast: Cast, stub_provider) -> Credential:
     cred.set_secret("sk-stub-secret-wxyz9876")
     cred.save()
     return cred
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
+    """Threads and async contexts other than the tests' own (the executor's database threads,
+    asgiref's sync threads, a live server's requests) keep connections open; close them all before
+    the test database is dropped (PostgreSQL refuses to drop a database in use)."""
+    yield
+    import gc
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from scenarios.executor import close_db_threads
+
+    close_db_threads()
+    for wrapper in gc.get_objects():
+        # The raw connection: Django's close() refuses to run outside the thread that opened it.
+        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper.connection is not None:
+            wrapper.connection.close()
