@@ -10,6 +10,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from nodes.registry import NODE_TYPES
+
 register = template.Library()
 
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
@@ -102,6 +104,15 @@ def json_tree(value: Any) -> SafeString:
 def picker_tree(value: Any, number: int) -> SafeString:
     """The output of node `number` as a tree whose entries insert their expression, e.g. {{$2.id}}."""
     return format_html('<div class="json-tree picker-tree">{}</div>', _tree(value, None, f"${number}", 0))
+
+
+@register.filter
+def node_title(run: Any) -> str:
+    """A node run's title: the node's own label, else its type's title."""
+    if getattr(run, "label", ""):
+        return str(run.label)
+    node_type = NODE_TYPES.get(getattr(run, "node_kind", ""))
+    return node_type.title if node_type else str(getattr(run, "node_kind", ""))
 
 
 @register.filter

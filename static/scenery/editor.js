@@ -547,10 +547,12 @@ const panels = initPanels({
   banner,
   showOverlay(statuses) {
     overlay = statuses;
+    document.getElementById("live-panel").dataset.covered = "true";
     graph.getNodes().forEach((cell) => setNodeStatus(cell, statuses[String(cell.getData().number)] || null));
   },
   clearOverlay() {
     overlay = null;
+    delete document.getElementById("live-panel").dataset.covered;
     graph.getNodes().forEach((cell) => {
       const number = cell.getData().number;
       const last = liveStatus.get(number) || initialLast.get(number) || null;

@@ -100,6 +100,15 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     showInspectorPanel();
   }
 
+  // After a refused save, bring the first field with an error into view and put the cursor there.
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "inspector" && event.detail.elt?.id !== "inspector") return;
+    const invalid = document.querySelector("#inspector .field--invalid:not([hidden])");
+    if (!invalid) return;
+    invalid.scrollIntoView({ block: "center" });
+    invalid.querySelector("input:not([type=hidden]), textarea, select")?.focus({ preventScroll: true });
+  });
+
   document.body.addEventListener("htmx:afterSwap", (event) => {
     const detail = document.querySelector("#runs-body #run-detail");
     if (event.detail.target.id === "runs-body") {
