@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint bench clean browser
+.PHONY: run test setup lint bench clean browser wrk
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ is required (python3.13 or python3.12 on PATH)."; exit 1; }
@@ -46,8 +46,14 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-bench: setup
-	$(PY) -m scripts.bench
+wrk:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the benchmark"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null; }
+
+# Prints the performance table (both configurations; PostgreSQL and Redis on 127.0.0.1).
+# BENCH_ARGS: e.g. --only embedded, --duration 5, --workers 4, --web-processes 2, --profile.
+bench: setup wrk browser
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 test-artifacts

@@ -1,0 +1,358 @@
+"""`make bench`: Scenery's performance figures on this machine, printed as a table.
+
+For each configuration — the embedded default (SQLite, in-memory channel layer, the executor inside
+the web process) and PostgreSQL + Redis with N `runworker` processes — it starts the app with
+uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
+
+- the demo scenario (Trigger on Webhook → Send Message → Webhook response, every execution and node
+  run persisted) at 1, 8 and 32 concurrent clients: requests/s, p50 and p99 latency;
+- engine overhead per node: a 100-node chain with no network, from the stored timestamps;
+- time from a node finishing to its event reaching a WebSocket client (p50/p99);
+- the editor with a 200-node scenario: server render time, browser load time (headless Chromium).
+
+Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
+--web-processes, --profile (py-spy on the web process during the 8-client run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scripts import bench_probes
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PG_URL = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/15")
+LOAD = """wrk.method = "POST"
+wrk.body = '{"question": "What is the most popular programming language?"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on {port} within {timeout}s")
+
+
+def machine_speed_ms() -> float:
+    """A fixed pure-Python loop: lets a reader compare runs on a loaded or a quiet machine."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class Config:
+    name: str
+    env: dict[str, str]
+    workers: int = 0
+    web_processes: int = 1
+    database: str = ""
+
+
+@dataclass
+class Result:
+    config: str
+    load: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Stack:
+    """The processes of one configuration; all of them are stopped on exit, whatever happens."""
+
+    def __init__(self, config: Config, workdir: Path, exits: ExitStack) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.exits = exits
+        self.env = {**os.environ, **config.env}
+        self.procs: list[subprocess.Popen[bytes]] = []
+        exits.callback(self.stop)
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [PY, *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wrk(url: str, clients: int, seconds: float, script: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+
+    def ms(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not found:
+            return float("nan")
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rate is None:
+        print(f"wrk gave no figures at {clients} clients:\n{out}", file=sys.stderr)
+    done = re.search(r"(\d+) requests in", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "clients": clients,
+        "rps": float(rate.group(1)) if rate else 0.0,
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "requests": int(done.group(1)) if done else 0,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
+    exits.callback(shutil.rmtree, workdir, True)
+    stack = Stack(config, workdir, exits)
+    result = Result(config.name)
+    stack.manage("manage.py", "migrate", "--noinput", "-v", "0")
+    stub_port, web_port = free_port(), free_port()
+    stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port)])
+    wait_port(stub_port, stub, "the stub provider")
+    info = json.loads(stack.manage("-m", "scripts.bench_setup", "setup", f"http://127.0.0.1:{stub_port}/v1"))
+    web_args = [
+        PY,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(web_port),
+    ]
+    web_args += ["--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
+    web_args += ["--log-level", "warning", "--workers", str(config.web_processes)]
+    web = stack.spawn("web", web_args)
+    for n in range(config.workers):
+        stack.spawn(f"worker{n + 1}", [PY, "manage.py", "runworker"])
+    wait_port(web_port, web, "the web server")
+    base = f"http://127.0.0.1:{web_port}"
+    script = workdir / "post.lua"
+    script.write_text(LOAD)
+    hook = f"{base}/hooks/{info['ask']['token']}"
+
+    wrk(hook, 8, args.warmup, script)
+    before = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
+    for clients in (1, 8, 32):
+        profiler = None
+        if args.profile and clients == 8:
+            profiler = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-p",
+                    str(web.pid),
+                    "-d",
+                    str(int(args.duration)),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                ]
+                + ["-o", str(workdir / "profile.txt"), "--gil", "--subprocesses"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        result.load.append(wrk(hook, clients, args.duration, script))
+        if profiler is not None:
+            profiler.wait(timeout=60)
+            from scripts.profile_summary import summarise
+
+            result.notes.append(
+                "profile of the web process at 8 clients:\n" + summarise(str(workdir / "profile.txt"), 30)
+            )
+    time.sleep(1)  # let the last executions finish writing
+    after = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
+    answered = sum(r["requests"] - r["non_2xx"] for r in result.load)
+    stored = after["executions"].get("succeeded", 0) - before["executions"].get("succeeded", 0)
+    runs = after["node_runs"] - before["node_runs"]
+    result.notes.append(
+        f"persisted: {stored} succeeded executions and {runs} node runs for {answered} answered requests"
+    )
+
+    chain = f"{base}/hooks/{info['chain']['token']}"
+    import httpx
+
+    with httpx.Client(timeout=30) as client:
+        for _ in range(args.chain_runs):
+            client.post(chain, json={"n": 1}).raise_for_status()
+    time.sleep(1)
+    durations = json.loads(stack.manage("-m", "scripts.bench_setup", "chain-timing", info["chain"]["id"]))
+    per_node = [d / 100 * 1e6 for d in durations]
+    result.notes.append(
+        f"engine overhead per node (100-node chain, no network, {len(per_node)} runs): "
+        f"p50 {bench_probes.percentile(per_node, 50):.0f} µs, p99 {bench_probes.percentile(per_node, 99):.0f} µs"
+    )
+    latencies = bench_probes.event_latency(base, info, args.event_runs)
+    result.notes.append(
+        f"node finished → WebSocket client ({len(latencies)} events): "
+        f"p50 {bench_probes.percentile(latencies, 50):.1f} ms, p99 {bench_probes.percentile(latencies, 99):.1f} ms"
+    )
+    server = bench_probes.editor_server_ms(base, info)
+    note = (
+        f"editor, 200-node scenario: server render p50 {bench_probes.percentile(server, 50):.0f} ms "
+        f"(p99 {bench_probes.percentile(server, 99):.0f} ms)"
+    )
+    if Path("/usr/bin/chromium").exists() and not args.no_browser:
+        try:
+            browser = bench_probes.editor_browser_ms(base, info)
+            note += (
+                f"; browser: load event {browser['load_ms']:.0f} ms, first node {browser['first_node_ms']:.0f} ms,"
+                f" all {browser['nodes']} nodes drawn {browser['all_nodes_ms']:.0f} ms"
+            )
+        except Exception as exc:  # the figure is missing, the rest stands
+            note += f"; browser: not measured ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        note += "; browser: not measured (--no-browser, or no /usr/bin/chromium)"
+    result.notes.append(note)
+    return result
+
+
+def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
+    keys = subprocess.run(
+        [PY, "-c", "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    common = {"CREDENTIAL_KEYS": keys, "SECRET_KEY": "bench-" * 8, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    chosen = []
+    if args.only in (None, "embedded"):
+        path = Path(tempfile.mkdtemp(prefix="scenery-bench-db-")) / "bench.sqlite3"
+        exits.callback(shutil.rmtree, path.parent, True)
+        chosen.append(
+            Config(
+                f"embedded (SQLite, {args.web_processes} web process{'es' if args.web_processes > 1 else ''})",
+                {**common, "DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": ""},
+                web_processes=args.web_processes,
+            )
+        )
+    if args.only in (None, "scaled"):
+        name = f"scenery_bench_{os.getpid()}"
+        _postgres(f"CREATE DATABASE {name}")
+        exits.callback(_postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        chosen.append(
+            Config(
+                f"PostgreSQL + Redis ({args.web_processes} web, {args.workers} workers)",
+                {**common, "DATABASE_URL": f"{PG_URL}/{name}", "REDIS_URL": REDIS, "EXECUTOR": "worker"},
+                workers=args.workers,
+                web_processes=args.web_processes,
+            )
+        )
+    return chosen
+
+
+def _postgres(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--only", choices=["embedded", "scaled"])
+    parser.add_argument("--workers", type=int, default=2, help="runworker processes (scaled)")
+    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument("--chain-runs", type=int, default=10)
+    parser.add_argument("--event-runs", type=int, default=40)
+    parser.add_argument("--profile", action="store_true", help="py-spy the web process at 8 clients")
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
+
+    speed = machine_speed_ms()
+    print(f"Scenery benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; ")
+    print(f"machine speed: a 3M-iteration Python loop took {speed:.0f} ms (lower is faster)\n")
+    results = []
+    with ExitStack() as exits:
+        for config in configs(args, exits):
+            print(f"== {config.name} ...", flush=True)
+            results.append(run_config(config, args, exits))
+    print()
+    print("Demo scenario: Trigger on Webhook → Send Message (loopback stub) → Webhook response; wrk, POST")
+    print(f"{'configuration':<44} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for result in results:
+        for row in result.load:
+            errors = row["non_2xx"] + (1 if row["socket_errors"] else 0)
+            print(
+                f"{result.config:<44} {row['clients']:>7} {row['rps']:>8.1f} {row['p50']:>8.1f} "
+                f"{row['p99']:>8.1f} {errors:>7}"
+            )
+    for result in results:
+        print(f"\n{result.config}:")
+        for note in result.notes:
+            print("  " + note.replace("\n", "\n  "))
+    print(f"\nmachine speed after: {machine_speed_ms():.0f} ms, load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Measurements of `make bench` beyond raw throughput: live-event latency to a WebSocket client and
+the editor's render time (server and browser). Each returns plain figures; scripts/bench.py prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def _event_latencies(base: str, info: dict[str, Any], runs: int) -> list[float]:
+    import websockets
+
+    host = base.split("://", 1)[1]
+    cookie = f"{info['session_cookie']}={info['session']}"
+    url = f"ws://{host}/ws/scenarios/{info['ask']['id']}/"
+    latencies: list[float] = []
+    async with (
+        websockets.connect(url, additional_headers={"Cookie": cookie}, origin=base) as socket,  # type: ignore[arg-type]
+        httpx.AsyncClient(timeout=30) as client,
+    ):
+        await socket.recv()  # the persisted state comes first
+        for _ in range(runs):
+            await client.post(f"{base}/hooks/{info['ask']['token']}", json={"question": "latency?"})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=2))
+                except TimeoutError:
+                    break
+                received = time.time()
+                node = frame.get("node") if frame.get("type") == "node" else None
+                if node and node.get("status") == "succeeded" and node.get("finished_at"):
+                    finished = datetime.fromisoformat(node["finished_at"]).timestamp()
+                    latencies.append((received - finished) * 1000)
+                if frame.get("type") == "execution" and frame["execution"]["status"] in (
+                    "succeeded",
+                    "failed",
+                ):
+                    break
+    return latencies
+
+
+def event_latency(base: str, info: dict[str, Any], runs: int = 40) -> list[float]:
+    """Milliseconds from a node run's `finished_at` (stamped by the engine) to its event arriving at
+    a WebSocket client of the scenario, over `runs` executions of the demo scenario."""
+    return asyncio.run(_event_latencies(base, info, runs))
+
+
+def editor_server_ms(base: str, info: dict[str, Any], times: int = 10) -> list[float]:
+    cookies = {info["session_cookie"]: info["session"]}
+    url = f"{base}/scenarios/{info['big']['id']}/"
+    spent = []
+    with httpx.Client(cookies=cookies, timeout=30) as client:
+        client.get(url).raise_for_status()  # warm
+        for _ in range(times):
+            started = time.perf_counter()
+            client.get(url).raise_for_status()
+            spent.append((time.perf_counter() - started) * 1000)
+    return spent
+
+
+def editor_browser_ms(base: str, info: dict[str, Any], chromium: str = "/usr/bin/chromium") -> dict[str, Any]:
+    """Time to the page's load event and to the canvas showing its nodes, in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    url = f"{base}/scenarios/{info['big']['id']}/"
+    host = base.split("://", 1)[1].split(":")[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1600, "height": 1000})
+            context.add_cookies(
+                [{"name": info["session_cookie"], "value": info["session"], "domain": host, "path": "/"}]
+            )
+            page = context.new_page()
+            page.goto(url)  # warm the caches once, as a returning user
+            started = time.perf_counter()
+            page.goto(url, wait_until="load")
+            loaded = (time.perf_counter() - started) * 1000
+            page.wait_for_selector("#canvas g.x6-node", timeout=30_000)
+            first = (time.perf_counter() - started) * 1000
+            page.wait_for_function(
+                "document.querySelectorAll('#canvas g.x6-node').length >= 200", timeout=30_000
+            )
+            shown = (time.perf_counter() - started) * 1000
+            nodes = page.evaluate("document.querySelectorAll('#canvas g.x6-node').length")
+        finally:
+            browser.close()
+    return {"load_ms": loaded, "first_node_ms": first, "all_nodes_ms": shown, "nodes": nodes}

@@ -1,0 +1,120 @@
+"""Create what `make bench` measures in the database the environment points at, and print it as
+JSON: a user with a session, a credential pointing at the loopback stub provider, the demo scenario
+(Trigger on Webhook → Send Message → Webhook response), a 100-node chain with no network, and a
+200-node scenario for the editor. `count` prints how many executions and node runs are stored.
+
+Run: python -m scripts.bench_setup setup STUB_BASE_URL | count | chain-timing SCENARIO_ID
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def setup(stub_url: str) -> dict[str, Any]:
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from scenarios.models import Edge, Node, Scenario
+    from teams.models import Credential, Team, User
+
+    user = User.objects.create_user(username="bench", email="bench@example.com", password="bench-" * 4)
+    team = Team.bootstrap(user, "Bench")
+    credential = Credential(team=team, name="Stub", base_url=stub_url, default_model="bench-model")
+    credential.set_secret("sk-bench-not-a-secret")
+    credential.save()
+
+    def scenario(name: str, kinds: list[tuple[str, dict[str, Any], Credential | None]]) -> Scenario:
+        made = Scenario.objects.create(team=team, name=name, created_by=user)
+        nodes = Node.objects.bulk_create(
+            Node(
+                scenario=made,
+                number=i + 1,
+                kind=kind,
+                params=params,
+                credential=cred,
+                position_x=80 + 260 * (i % 10),
+                position_y=80 + 160 * (i // 10),
+            )
+            for i, (kind, params, cred) in enumerate(kinds)
+        )
+        Edge.objects.bulk_create(
+            Edge(scenario=made, source=a, target=b) for a, b in zip(nodes, nodes[1:], strict=False)
+        )
+        return made
+
+    ask = scenario(
+        "Ask (bench)",
+        [
+            ("webhook.trigger", {}, None),
+            ("openai.send_message", {"message": "{{$1.body.question}}", "model": "bench-model"}, credential),
+            ("webhook.response", {"status": 200, "body": "{{$2.reply}}"}, None),
+        ],
+    )
+    chain = scenario(
+        "Chain of 100 (bench)",
+        [("webhook.trigger", {}, None)] + [("webhook.response", {"body": "{{$1.body}}"}, None)] * 99,
+    )
+    big = scenario(
+        "200 nodes (bench)",
+        [("webhook.trigger", {}, None)]
+        + [("openai.send_message", {"message": "{{$1.body.question}}"}, credential)] * 198
+        + [("webhook.response", {"body": "done"}, None)],
+    )
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return {
+        "ask": {"id": str(ask.id), "token": ask.webhook_token},
+        "chain": {"id": str(chain.id), "token": chain.webhook_token},
+        "big": {"id": str(big.id)},
+        "session": session.session_key,
+        "session_cookie": settings.SESSION_COOKIE_NAME,
+    }
+
+
+def count() -> dict[str, Any]:
+    _django()
+    from django.db.models import Count
+
+    from scenarios.models import Execution, NodeRun
+
+    by_status = dict(Execution.objects.values_list("status").annotate(n=Count("id")))
+    return {"executions": by_status, "node_runs": NodeRun.objects.count()}
+
+
+def chain_timing(scenario_id: str) -> list[float]:
+    """Seconds from start to finish of each finished execution of the chain (from the stored rows)."""
+    _django()
+    from scenarios.models import Execution
+
+    rows = Execution.objects.filter(scenario_id=scenario_id, status="succeeded").values_list(
+        "started_at", "finished_at"
+    )
+    return [(end - start).total_seconds() for start, end in rows if start and end]
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "setup":
+        print(json.dumps(setup(sys.argv[2])))
+    elif command == "count":
+        print(json.dumps(count()))
+    elif command == "chain-timing":
+        print(json.dumps(chain_timing(sys.argv[2])))
+    else:
+        raise SystemExit(f"unknown command {command}")
