@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from nodes.registry import NODE_TYPES
 from scenarios import events, executor, waiting
-from scenarios.executor import _db as db  # drops a broken connection so the next call reconnects
+from scenarios.executor import db
 from scenarios.leases import Lease, LeaseLost, retry_locked
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.running import Credentials, Outcome, Unstorable, run_node, safe
@@ -50,12 +50,14 @@ def create_execution(
     *,
     execution_id: uuid.UUID | None = None,
     error: str = "",
+    lease_owner: str = "",
 ) -> Execution:
     """Commit a new execution of `scenario` (queued) and wake an executor.
 
     A graph that cannot run (no trigger, a cycle, a bad expression) still gets its execution, created
     as failed with the reasons, so every attempt to run is visible in history; so does a start refused
-    for a reason the caller gives in `error` (e.g. an unreadable webhook body).
+    for a reason the caller gives in `error` (e.g. an unreadable webhook body). With `lease_owner`
+    the row is created already claimed by that executor, which must then run it (`start_here`).
     """
     snapshot = snapshot_of(scenario)
     problems = [error] if error else run_problems(snapshot)
@@ -73,8 +75,14 @@ def create_execution(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
     )
+    now = timezone.now()
+    if lease_owner and not problems:
+        execution.status = Execution.Status.RUNNING
+        execution.attempt = 1
+        execution.lease_owner = lease_owner
+        execution.lease_until = now + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
+        execution.started_at = now
     if problems:
-        now = timezone.now()
         execution.status = Execution.Status.FAILED
         execution.error = (error or "The scenario cannot run: " + " ".join(problems))[:MAX_EXECUTION_ERROR]
         execution.started_at = execution.finished_at = now
@@ -85,11 +93,35 @@ def create_execution(
 
 
 def _announce_created(execution: Execution) -> None:
+    if execution.status == Execution.Status.RUNNING:
+        return  # created claimed: its run announces it
     if execution.status == Execution.Status.QUEUED:
         executor.notify()
     else:
         waiting.progressed_soon(execution.id)
     events.publish_soon(Scenario.group_name_for(execution.scenario_id), [events.execution_event(execution)])
+
+
+def adopter() -> executor.Executor | None:
+    """This process's executor when it runs executions here and has room: it can run a new one at
+    once, without a claim round (a webhook's fast path)."""
+    if settings.EXECUTOR != "inprocess" or "executions" not in {s.name for s in executor.served_sources()}:
+        return None
+    local = executor.local_executor()
+    return local if local.running_jobs < local.concurrency else None
+
+
+async def start_here(execution: Execution, runner: executor.Executor) -> None:
+    """Hand an execution created with `lease_owner=runner.owner` to `runner`; should that fail
+    (the executor is not serving on this loop), give the lease back for any executor to claim."""
+    if execution.status != Execution.Status.RUNNING or execution.lease_owner != runner.owner:
+        return
+    lease = Lease(model=Execution, pk=execution.pk, attempt=1, owner=runner.owner)
+    try:
+        runner.adopt("executions", lease)
+    except RuntimeError:
+        await db(lease.release)
+        executor.notify()
 
 
 async def acreate_execution(

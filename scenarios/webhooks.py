@@ -19,7 +19,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from scenarios import waiting
+from scenarios import engine, waiting
 from scenarios.engine import create_execution
 from scenarios.executor import db
 from scenarios.models import Execution, Scenario
@@ -171,14 +171,19 @@ def answer(execution: Execution) -> HttpResponse:
 
 # -- the view ----------------------------------------------------------------------------------------
 def _start(
-    token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID
+    token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, owner: str
 ) -> Execution | None:
     scenario = Scenario.objects.filter(webhook_token=token, active=True).first()
     if scenario is None:
         return None
     refused = f"The webhook request was refused: {problem}" if problem else ""
     return create_execution(
-        scenario, Execution.Trigger.WEBHOOK, request_input, execution_id=execution_id, error=refused
+        scenario,
+        Execution.Trigger.WEBHOOK,
+        request_input,
+        execution_id=execution_id,
+        error=refused,
+        lease_owner=owner,
     )
 
 
@@ -202,10 +207,15 @@ async def webhook(request: HttpRequest, token: str) -> HttpResponse:
         request_input = {"method": request.method, "headers": {}, "query": {}, "body": None}
     execution_id = uuid.uuid4()
     async with waiting.waiter(execution_id) as waiter:
-        # The process's database thread: no thread and connection set up per request.
-        execution = await db(_start, token, request_input, problem, execution_id)
+        # The embedded executor runs the execution at once, without a claim round; separate
+        # workers claim it. The process's database thread: no thread and connection per request.
+        runner = engine.adopter()
+        owner = runner.owner if runner is not None else ""
+        execution = await db(_start, token, request_input, problem, execution_id, owner)
         if execution is None:
             return _json(NOT_FOUND, 404)
+        if runner is not None:
+            await engine.start_here(execution, runner)
         if problem:
             return _json({"error": problem, "execution_id": str(execution.id)}, 400)
         if not Plan.of(execution.snapshot).responds():

@@ -8,7 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 
+from scenarios import engine, executor, jobs
+from scenarios.engine import create_execution
 from scenarios.models import Execution, NodeRun, Scenario
 from tests.engine.conftest import build, runs_of
 
@@ -312,3 +315,25 @@ def test_a_204_answer_carries_no_body(asgi_server, cast):
     scenario = _responder(cast, status=204, body="ignored")
     response = httpx.post(_hook(asgi_server, scenario), json={}, timeout=20)
     assert response.status_code == 204 and response.content == b""
+
+
+def test_the_embedded_executor_runs_a_webhook_execution_without_a_claim_round(asgi_server, cast, monkeypatch):
+    real = executor.SOURCES["executions"]
+    never_claims = executor.JobSource("executions", lambda owner, seconds: None, real.run, None)
+    monkeypatch.setitem(executor.SOURCES, "executions", never_claims)
+    scenario = _responder(cast, body="{{$1.body.q}}")
+    response = httpx.post(_hook(asgi_server, scenario), json={"q": "fast"}, timeout=20)
+    assert response.text == "fast"
+    execution = _wait_for_end(response.headers["x-execution-id"])
+    assert execution.attempt == 1 and execution.lease_owner == executor.local_executor().owner
+
+
+@pytest.mark.usefixtures("no_background_executor")
+def test_an_execution_an_executor_cannot_adopt_is_given_back_for_any_executor(cast):
+    scenario = _responder(cast)
+    idle = executor.Executor()  # not serving on any loop
+    execution = create_execution(scenario, Execution.Trigger.WEBHOOK, {}, lease_owner=idle.owner)
+    assert execution.status == ES.RUNNING and jobs.claim("other", 30) is None
+    async_to_sync(engine.start_here)(execution, idle)
+    lease = jobs.claim("other", 30)
+    assert lease is not None and lease.pk == execution.pk and lease.attempt == 2
