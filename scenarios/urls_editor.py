@@ -43,6 +43,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # inspector
     path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/", views_inspector.inspector, name="inspector"),
     path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/run/", views_inspector.run_once, name="run_once"),
+    path(
+        "scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/models/",
+        views_inspector.node_models,
+        name="node_models",
+    ),
     # runs
     path("scenarios/<uuid:scenario_id>/run/", views_runs.run_scenario, name="run"),
     path("scenarios/<uuid:scenario_id>/runs/", views_runs.runs, name="runs"),

@@ -16,6 +16,7 @@ from django_htmx.http import trigger_client_event
 from nodes.registry import NODE_TYPES
 from scenarios import canvas
 from scenarios.models import Scenario
+from scenarios.snapshot import validate_graph
 from scenarios.views_common import scenario_for, user_of
 from teams.models import Role
 
@@ -61,7 +62,7 @@ def editor(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     scenario, membership = scenario_for(request, scenario_id)
     context = {
         **outline_context(scenario),
-        "graph": canvas.graph_data(scenario),
+        "graph": {**canvas.graph_data(scenario), "problems": validate_graph(scenario)},
         "catalog": catalog(),
         "can_edit": membership.allows(Role.EDITOR),
     }
@@ -97,6 +98,7 @@ def graph(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
             "nodes": [
                 {"key": key, "id": str(node.pk), "number": node.number} for key, node in result.nodes.items()
             ],
+            "problems": validate_graph(scenario),
         }
     )
 

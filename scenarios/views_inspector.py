@@ -14,9 +14,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from nodes.base import NodeError
@@ -50,7 +50,7 @@ def _open(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.UUID, role
     scenario, membership = scenario_for(request, scenario_id, role)
     node = get_object_or_404(scenario.nodes.select_related("credential"), pk=node_id)
     credential = node.credential
-    posted = request.POST.get("credential") if request.method == "POST" else None
+    posted = (request.POST if request.method == "POST" else request.GET).get("credential")
     if posted:
         posted_id = _uuid(posted)
         credential = (
@@ -213,3 +213,12 @@ async def run_once(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.U
     await sync_to_async(opened.node.refresh_from_db)()
     run = await run_node_once(opened.node, await request.auser())
     return await sync_to_async(_after_run)(request, opened, run)
+
+
+@login_required
+@require_GET
+async def node_models(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.UUID) -> HttpResponse:
+    """The model list for the credential chosen in the form (before it is saved), as JSON."""
+    opened = await sync_to_async(_open)(request, scenario_id, node_id, Role.EDITOR)
+    await _load_models(opened)
+    return JsonResponse({"models": opened.models or [], "error": opened.models_error})

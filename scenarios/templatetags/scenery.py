@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from nodes.registry import NODE_TYPES
 
@@ -104,6 +107,16 @@ def json_tree(value: Any) -> SafeString:
 def picker_tree(value: Any, number: int) -> SafeString:
     """The output of node `number` as a tree whose entries insert their expression, e.g. {{$2.id}}."""
     return format_html('<div class="json-tree picker-tree">{}</div>', _tree(value, None, f"${number}", 0))
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "just now", or "5 minutes ago"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment).split(',')[0]} ago"
 
 
 @register.filter

@@ -46,16 +46,102 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     inspectorPanel.hidden = false;
   }
 
+  // Unsaved edits of a node's form are kept when another node is opened, and come back with it.
+  const drafts = new Map();
+  let formDirty = false;
+  document.addEventListener("input", (event) => {
+    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
+  });
+
+  function keepDraft() {
+    const form = document.getElementById("node-form");
+    const id = document.getElementById("inspector")?.dataset.nodeId;
+    if (!form || !id || !formDirty) return;
+    drafts.set(id, [...form.elements].filter((el) => el.name && el.name !== "csrfmiddlewaretoken").map((el) => ({
+      name: el.name,
+      value: el.value,
+      checked: el.checked,
+    })));
+  }
+
+  function restoreDraft() {
+    const inspector = document.getElementById("inspector");
+    const form = document.getElementById("node-form");
+    const draft = inspector && drafts.get(inspector.dataset.nodeId);
+    if (!form || !draft) return;
+    for (const group of form.querySelectorAll("[data-pairs]")) {
+      const name = `${group.dataset.name}-key`;
+      const wanted = draft.filter((field) => field.name === name).length;
+      const add = group.querySelector("[data-pairs-add]");
+      while (add && !add.disabled && form.querySelectorAll(`[name="${CSS.escape(name)}"]`).length < wanted) add.click();
+    }
+    const seen = new Map();
+    for (const field of draft) {
+      const index = seen.get(field.name) || 0;
+      seen.set(field.name, index + 1);
+      const control = form.querySelectorAll(`[name="${CSS.escape(field.name)}"]`)[index];
+      if (!control || control.disabled || control.readOnly) continue;
+      if (control.type === "checkbox" || control.type === "radio") control.checked = field.checked;
+      else control.value = field.value;
+    }
+    // node-form.js shows and hides conditional fields on a change inside its [data-node-form].
+    (form.querySelector("[data-node-form]") || form).dispatchEvent(new Event("change", { bubbles: true }));
+    formDirty = true;
+    const note = document.createElement("p");
+    note.className = "notice notice-warn";
+    note.setAttribute("role", "status");
+    note.textContent = "Your unsaved changes to this node are back. Save to keep them. ";
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "link-btn";
+    discard.textContent = "Discard them";
+    discard.addEventListener("click", () => {
+      drafts.delete(inspector.dataset.nodeId);
+      formDirty = false;
+      openNode = null;
+      openInspector(inspector.dataset.nodeId);
+    });
+    note.append(discard);
+    form.before(note);
+  }
+
+  const nodesPath = new URL(root.dataset.inspectorUrl, location.href).pathname.split("00000000-")[0];
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const inspector = document.getElementById("inspector");
+    const config = event.detail.requestConfig || {};
+    if (!inspector || !String(config.path || "").includes(nodesPath)) return;
+    if (config.verb === "get") {
+      formDirty = false;
+      restoreDraft();
+    } else if (inspector.querySelector(".notice-ok")) {
+      drafts.delete(inspector.dataset.nodeId);
+      formDirty = false;
+    }
+  });
+
+  window.addEventListener("beforeunload", (event) => {
+    if (formDirty && document.getElementById("node-form")) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
   function openInspector(id) {
     if (!id) return;
     showInspectorPanel();
     if (openNode === id && document.querySelector(`#inspector[data-node-id="${id}"]`)) return;
+    keepDraft();
     openNode = id;
     lastField = null;
     window.htmx.ajax("GET", inspectorUrl(id), { target: "#inspector", swap: "outerHTML" });
   }
 
   function closeInspector() {
+    keepDraft();
+    formDirty = false;
     openNode = null;
     lastField = null;
     const inspector = document.getElementById("inspector");
@@ -82,6 +168,42 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     field.dispatchEvent(new Event("input", { bubbles: true }));
     field.focus();
   }
+
+  // A credential chosen in the form brings its provider's models into the model field's suggestions.
+  document.addEventListener("change", async (event) => {
+    const select = event.target;
+    if (!select.matches || !select.matches('#node-form select[name="credential"]')) return;
+    const input = document.querySelector("#node-form input[list]");
+    const list = input && document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    const url = new URL(document.getElementById("inspector").dataset.modelsUrl, location.href);
+    if (select.value) url.searchParams.set("credential", select.value);
+    let data = { models: [], error: "The model list could not be loaded. You can still type a model ID." };
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.ok) data = await response.json();
+    } catch {
+      // keep the message above
+    }
+    list.replaceChildren(
+      ...data.models.map((model) => {
+        const option = document.createElement("option");
+        option.value = model;
+        return option;
+      }),
+    );
+    let note = list.parentElement.querySelector(".field__note");
+    if (data.error && !note) {
+      note = document.createElement("p");
+      note.className = "field__note";
+      note.setAttribute("role", "status");
+      list.after(note);
+    }
+    if (note) {
+      note.textContent = data.error;
+      note.hidden = !data.error;
+    }
+  });
 
   // Keep the focused field focused while a picker button is pressed.
   document.addEventListener("mousedown", (event) => {

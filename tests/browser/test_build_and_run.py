@@ -51,6 +51,7 @@ def test_build_the_demo_scenario_by_clicking_then_run_a_node_and_the_scenario(
     editor.field("API Key", "combobox").select_option(
         label=f"{stub_credential.name} ({stub_credential.host})"
     )
+    expect(tab.page.locator('#node-form datalist option[value="stub-model-large"]')).to_have_count(1)
     message = editor.field("Message")
     message.click()
     editor.pick(1, "body", "question")

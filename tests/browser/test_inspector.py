@@ -90,3 +90,28 @@ def test_a_viewer_opens_nodes_but_cannot_change_anything(cast, open_tab):
     tab.page.wait_for_timeout(300)
     assert editor.numbers() == [1, 2, 3]
     tab.shot("23-viewer-read-only")
+
+
+def test_unsaved_edits_survive_opening_another_node(cast, stub_credential, open_tab):
+    scenario = build(cast.team, {1: (TRIGGER, {}), 2: (THREAD, {}, stub_credential)}, [(1, 2)])
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    editor.field("New message", "checkbox").check()
+    editor.field("Message content").fill("Draft text")
+    metadata = tab.page.locator("#inspector").get_by_role("group", name="Metadata")
+    metadata.get_by_role("button", name="Add pair").click()
+    metadata.get_by_role("textbox", name="Metadata key 2").fill("second")
+    editor.inspect(1)
+    editor.inspect(2)
+    expect(tab.page.locator("#inspector .notice-warn")).to_contain_text("unsaved changes")
+    expect(editor.field("New message", "checkbox")).to_be_checked()
+    expect(editor.field("Message content")).to_have_value("Draft text")
+    expect(metadata.get_by_role("textbox", name="Metadata key 2")).to_have_value("second")
+    assert scenario.nodes.get(number=2).params == {}
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    assert scenario.nodes.get(number=2).params["content"] == "Draft text"
+    editor.inspect(1)
+    editor.inspect(2)
+    expect(tab.page.locator("#inspector .notice-warn")).to_have_count(0)

@@ -218,3 +218,12 @@ def test_a_large_scenario_saves_in_one_request(cast):
     assert response.status_code == 200
     assert big.nodes.filter(position_x__gte=10).count() == 200
     assert big.edges.count() == 199
+
+
+def test_a_save_reports_what_would_stop_the_scenario_from_running(cast, scenario):
+    payload = current_payload(scenario)
+    payload["nodes"] = [n for n in payload["nodes"] if n["number"] != 2]
+    payload["edges"] = []
+    response = save(cast.client_for(cast.bob), scenario, payload)
+    assert response.status_code == 200
+    assert any("$2" in p and "does not exist" in p for p in response.json()["problems"])

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from nodes.http import forget_models
 from scenarios.models import Execution, NodeRun, Scenario
+from teams.models import Credential
 from tests.editor.conftest import SEND, THREAD, TRIGGER, build, demo
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -277,3 +278,24 @@ def test_run_once_with_an_invalid_form_runs_nothing(cast, stub_credential, stub_
     assert "This field is required." in html_of(response)
     assert not [r for r in stub_provider.requests if r.path.endswith("/chat/completions")]
     assert not Execution.objects.filter(scenario=scenario).exists()
+
+
+def test_choosing_a_credential_in_the_form_loads_its_models(cast, stub_credential, stub_provider, scenario):
+    models = reverse("scenarios:node_models", args=[scenario.pk, scenario.nodes.get(number=2).pk])
+    client = cast.client_for(cast.bob)
+    assert client.get(models, {"credential": str(stub_credential.pk)}).json() == {
+        "models": ["stub-model", "stub-model-large"],
+        "error": "",
+    }
+    assert client.get(models).json()["error"] == "Choose a credential to load its models, or type a model ID."
+    assert cast.client_for(cast.carol).get(models, {"credential": str(stub_credential.pk)}).status_code == 403
+
+
+def test_another_teams_credential_is_never_used_for_a_model_list(cast, stub_provider, scenario):
+    foreign = Credential(team=cast.other_team, name="Mallory's", base_url=stub_provider.base_url)
+    foreign.set_secret("sk-mallory-secret-1234")
+    foreign.save()
+    models = reverse("scenarios:node_models", args=[scenario.pk, scenario.nodes.get(number=2).pk])
+    data = cast.client_for(cast.bob).get(models, {"credential": str(foreign.pk)}).json()
+    assert data["models"] == [] and "Choose a credential" in data["error"]
+    assert not stub_provider.requests

@@ -150,6 +150,7 @@ TABLE: dict[str, Access] = {
     "scenarios:outline_add_node": scoped(POST=EDITOR),
     "scenarios:inspector": scoped(GET=VIEWER, POST=EDITOR),
     "scenarios:run_once": scoped(POST=EDITOR),
+    "scenarios:node_models": scoped(GET=EDITOR),
     # ---- runs
     "scenarios:run": scoped(GET=EDITOR, POST=EDITOR),
     "scenarios:runs": scoped(GET=VIEWER),
