@@ -126,6 +126,13 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
         problems.append('"name" must be text of 1 to 200 characters.')
     if not isinstance(data.get("description", ""), str):
         problems.append('"description" must be text.')
+    # Text columns cannot hold NUL (PostgreSQL refuses it): a clear problem rather than a 500.
+    listed = data["nodes"] if isinstance(data.get("nodes"), list) else []
+    texts = [data.get("name"), data.get("description")] + [
+        n.get("label") for n in listed if isinstance(n, dict)
+    ]
+    if any(isinstance(text, str) and "\x00" in text for text in texts):
+        problems.append("Names, descriptions and node titles cannot contain NUL (\\u0000) characters.")
     raw_nodes, raw_edges = data.get("nodes"), data.get("edges", [])
     if not isinstance(raw_nodes, list) or len(raw_nodes) > MAX_NODES:
         raise ImportProblem([*problems, f'"nodes" must be a list of at most {MAX_NODES} nodes.'])

@@ -193,3 +193,14 @@ def test_nodes_without_a_title_are_named_by_their_type(world):
     assert node_name(world.node) == "$2 Send Message"
     world.node.label = "Ask"
     assert node_name(world.node) == "$2 Ask"
+
+
+@pytest.mark.parametrize("where", ["name", "description", "label"])
+def test_an_import_with_a_nul_character_is_refused_clearly(cast, where):
+    node = {"number": 1, "kind": "webhook.trigger", "label": "x\u0000y" if where == "label" else ""}
+    data = {"format": "scenery.scenario", "version": 1, "name": "Hook", "nodes": [node], "edges": []}
+    data |= {where: "A\u0000B"} if where != "label" else {}
+    response = cast.client_for(cast.alice).post(reverse("scenarios:import"), {"text": json.dumps(data)})
+    assert response.status_code == 400
+    assert "cannot contain NUL" in response.text
+    assert not Scenario.objects.exists()
