@@ -235,6 +235,8 @@ class Executor:
         Must be called on the executor's event loop."""
         if self._loop is None or asyncio.get_running_loop() is not self._loop:
             raise RuntimeError("adopt() must be called on the executor's running loop")
+        if self._stopping or self._task is None or self._task.done():
+            raise RuntimeError("the executor is not serving")
         self._launch(SOURCES[source_name], lease)
 
     async def sweep(self) -> None:

@@ -201,7 +201,7 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         if args.profile and clients == 8:
             profiler = subprocess.Popen(
                 [
-                    "py-spy",
+                    shutil.which("py-spy") or str(Path(PY).parent / "py-spy"),
                     "record",
                     "-p",
                     str(web.pid),

@@ -146,7 +146,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def scenario(transactional_db: None) -> Scenario:
+def scenario() -> Scenario:
     owner = User.objects.create_user(username="durable", password="x" * 20)
     return Scenario.objects.create(team=Team.bootstrap(owner, "Durable"), name="Durability")
 
