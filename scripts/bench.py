@@ -120,6 +120,28 @@ class Stack:
                 proc.kill()
 
 
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time used so far by these processes and their descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    wanted = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    return sum(ticks.get(pid, 0) for pid in wanted) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, clients: int, seconds: float, script: Path) -> dict[str, Any]:
     out = subprocess.run(
         [
@@ -216,7 +238,12 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        result.load.append(wrk(hook, clients, args.duration, script))
+        app = [p.pid for p in stack.procs if p is not stub]
+        spent = cpu_seconds(app)
+        row = wrk(hook, clients, args.duration, script)
+        spent = cpu_seconds(app) - spent
+        row["cpu_ms"] = spent * 1000 / row["requests"] if row["requests"] else float("nan")
+        result.load.append(row)
         if profiler is not None:
             profiler.wait(timeout=60)
             from scripts.profile_summary import summarise
@@ -338,14 +365,18 @@ def main() -> None:
             print(f"== {config.name} ...", flush=True)
             results.append(run_config(config, args, exits))
     print()
-    print("Demo scenario: Trigger on Webhook → Send Message (loopback stub) → Webhook response; wrk, POST")
-    print(f"{'configuration':<44} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print("Demo scenario: Trigger on Webhook → Send Message (loopback stub) → Webhook response; wrk, POST.")
+    print("CPU ms/req: CPU time of the web and worker processes per answered request (all cores).")
+    print(
+        f"{'configuration':<44} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'CPU ms/req':>10}"
+    )
     for result in results:
         for row in result.load:
             errors = row["non_2xx"] + (1 if row["socket_errors"] else 0)
             print(
                 f"{result.config:<44} {row['clients']:>7} {row['rps']:>8.1f} {row['p50']:>8.1f} "
-                f"{row['p99']:>8.1f} {errors:>7}"
+                f"{row['p99']:>8.1f} {errors:>7} {row['cpu_ms']:>10.1f}"
             )
     for result in results:
         print(f"\n{result.config}:")
