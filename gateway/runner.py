@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -25,7 +24,7 @@ from gateway.offline import count_tokens, prompt_tokens
 from gateway.resources import vector_store_ids
 from gateway.search import Hit
 from gateway.threads import text_part
-from scenarios.executor import JobSource
+from scenarios.executor import JobSource, db
 from scenarios.leases import Lease, LeaseLost, claim_one
 
 log = logging.getLogger(__name__)
@@ -74,18 +73,18 @@ def sweep() -> None:
 
 async def run(lease: Lease) -> None:
     try:
-        plan = await sync_to_async(_prepare)(lease)
+        plan = await db(_prepare, lease)
         if plan is None:
             return
         try:
             answer = await _watched(lease, plan, upstream.chat(plan.config, plan.body))
         except Stop as stop:
-            await sync_to_async(_end_fresh)(lease, stop.status)
+            await db(_end_fresh, lease, stop.status)
             return
         except GatewayError as exc:
-            await sync_to_async(_end_fresh)(lease, Run.Status.FAILED, _error_of(exc))
+            await db(_end_fresh, lease, Run.Status.FAILED, _error_of(exc))
             return
-        await sync_to_async(_apply)(lease, plan, answer)
+        await db(_apply, lease, plan, answer)
     except LeaseLost:
         log.info("gateway run %s: lease of attempt %s lost; another worker has it", lease.pk, lease.attempt)
     except DatabaseError:
@@ -93,7 +92,7 @@ async def run(lease: Lease) -> None:
     except Exception:
         log.exception("gateway run %s failed", lease.pk)
         error = {"code": "server_error", "message": "The server had an error while processing this run."}
-        await sync_to_async(_end_fresh)(lease, Run.Status.FAILED, error)
+        await db(_end_fresh, lease, Run.Status.FAILED, error)
 
 
 def _error_of(exc: GatewayError) -> dict[str, str]:
@@ -239,7 +238,7 @@ async def _watched(lease: Lease, plan: Plan, call: Any) -> dict[str, Any]:
             if done:
                 answer: dict[str, Any] = task.result()
                 return answer
-            status = await sync_to_async(_status)(lease)
+            status = await db(_status, lease)
             if status is None:
                 raise LeaseLost(f"run {lease.pk}")
             if status == Run.Status.CANCELLING:

@@ -36,6 +36,19 @@ def run_status(run_id: str) -> str:
     return Run.objects.get(pk=run_id).status
 
 
+BUSY = (Run.Status.QUEUED, Run.Status.IN_PROGRESS, Run.Status.CANCELLING)
+
+
+@pytest.fixture(autouse=True)
+def runs_settle_before_the_database_is_flushed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A run still being worked on when the test ends would hold table locks across the flush of a
+    transactional test (PostgreSQL then reports a deadlock). Let the executor finish first."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        wait_for(lambda: not Run.objects.filter(status__in=BUSY).exists(), timeout=20, what="runs to settle")
+
+
 @pytest.fixture
 def executor_running(asgi_server) -> Iterator[None]:
     """Gateway runs get executed: by the live server's in-process executor, or (in worker mode, with
