@@ -20,15 +20,20 @@ class UpstreamOutput:
 
 
 def latest_output(scenario: Scenario, node: Node) -> tuple[bool, Any, str]:
+    # The same choice as a single-node run makes (scenarios/single.py), so what is picked is what runs.
     run = (
         NodeRun.objects.filter(
-            execution__scenario=scenario, node_number=node.number, status=NodeRun.Status.SUCCEEDED
+            execution__scenario=scenario,
+            node_number=node.number,
+            node_kind=node.kind,
+            status=NodeRun.Status.SUCCEEDED,
         )
-        .order_by("-execution__created_at", "-attempt")
+        .order_by("-finished_at")
         .first()
     )
     if run is not None and run.output is not None:
-        return True, run.output, f"from the run of {run.finished_at or run.started_at:%Y-%m-%d %H:%M}"
+        when = run.finished_at or run.started_at
+        return True, run.output, f"from the run of {when:%Y-%m-%d %H:%M}" if when else "from an earlier run"
     node_type = NODE_TYPES.get(node.kind)
     if node_type is not None and node_type.kind == "trigger":
         last = last_webhook_inputs(scenario, 1)

@@ -536,13 +536,15 @@ const live = new LiveSocket(
     if (message.type === "state") {
       seqs.clear();
       if (message.execution) {
-        panel.reset(message.execution);
+        const going = ["queued", "running"].includes(message.execution.status);
+        panel.reset(message.execution, going || (panel.revealed && panel.executionId === message.execution.id));
         (message.nodes || []).forEach(applyRun);
       }
     } else if (message.type === "execution") {
       if (message.execution.id !== panel.executionId) {
         seqs.clear();
         panel.reset(message.execution);
+        document.body.dispatchEvent(new CustomEvent("scenery:newExecution"));
       } else {
         panel.showExecution(message.execution);
       }

@@ -36,7 +36,8 @@ export class LiveSocket {
       }
       this.onMessage(message);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4403) this.closed = true; // not (or no longer) allowed: do not knock again
       if (this.closed) return;
       this.onStatus("closed");
       // Back off: 0.5 s, 1 s, 2 s … up to 30 s, with jitter so tabs do not reconnect in lockstep.
@@ -75,16 +76,18 @@ export class RunPanel {
     this.rows = new Map();
   }
 
-  reset(execution) {
+  // `reveal`: open the panel (a run is going on now); a finished one from before fills it quietly.
+  reset(execution, reveal = true) {
     this.executionId = execution ? execution.id : null;
     this.rows.clear();
     this.list.replaceChildren();
+    this.revealed = reveal;
     this.showExecution(execution);
   }
 
   showExecution(execution) {
     if (!execution) return;
-    this.root.hidden = false;
+    if (this.revealed) this.root.hidden = false;
     this.root.dataset.execution = execution.id;
     this.status.textContent = execution.status;
     this.status.className = `status-pill status-${execution.status}`;
@@ -95,7 +98,7 @@ export class RunPanel {
   }
 
   showNode(run) {
-    this.root.hidden = false;
+    if (this.revealed) this.root.hidden = false;
     let row = this.rows.get(run.node);
     if (!row) {
       row = document.createElement("li");

@@ -217,6 +217,13 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     window.htmx.ajax("GET", root.dataset.runsUrl, { target: "#runs-body", swap: "innerHTML" });
   }
 
+  // A new run shows up in the open history list by itself.
+  document.body.addEventListener("scenery:newExecution", () => {
+    if (!runsPanel.hidden && document.querySelector("#runs-body #run-list")) {
+      window.htmx.ajax("GET", root.dataset.runsUrl, { target: "#runs-body", swap: "innerHTML" });
+    }
+  });
+
   function hideRuns() {
     clearOverlay();
     showInspectorPanel();

@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from teams.models import User
 from tests.asgi_server import LiveASGIServer
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+# The machine is shared by parallel test runs: give slow moments some room.
+expect.set_options(timeout=12_000)
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
