@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -22,12 +24,20 @@ from teams.scoping import get_scoped
 
 # Close codes (4000-4999 are the application's): not allowed (anonymous, stranger or removed).
 CLOSE_FORBIDDEN = 4403
+# The page only ever sends {"type": "state"}: anything big, malformed or frequent is closed.
+MAX_FRAME_CHARS = 4096
+BURST_FRAMES = 5  # frames allowed at once, then one per FRAME_INTERVAL seconds
+FRAME_INTERVAL = 1.0
+CLOSE_UNSUPPORTED, CLOSE_INVALID, CLOSE_POLICY, CLOSE_TOO_BIG = 1003, 1007, 1008, 1009
 
 
 class ScenarioConsumer(AsyncJsonWebsocketConsumer):
     scenario_id: str = ""
     group: str = ""
     _recheck: asyncio.Task[None] | None = None
+    _closed = False
+    _allowance = float(BURST_FRAMES)
+    _last_frame = 0.0
 
     async def connect(self) -> None:
         self.scenario_id = str(self.scope["url_route"]["kwargs"]["scenario_id"])
@@ -47,13 +57,47 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        if self._closed:
+            return
+        if text_data is None:
+            await self.refuse(CLOSE_UNSUPPORTED)
+        elif len(text_data) > MAX_FRAME_CHARS:
+            await self.refuse(CLOSE_TOO_BIG)
+        elif not self.within_rate():
+            await self.refuse(CLOSE_POLICY)
+        else:
+            try:
+                content = json.loads(text_data)
+            except (ValueError, RecursionError):
+                await self.refuse(CLOSE_INVALID)
+                return
+            await self.receive_json(content)
+
+    def within_rate(self) -> bool:
+        """A token bucket: BURST_FRAMES at once, refilled at one frame per FRAME_INTERVAL."""
+        now = time.monotonic()
+        self._allowance = min(BURST_FRAMES, self._allowance + (now - self._last_frame) / FRAME_INTERVAL)
+        self._last_frame = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
+
+    async def refuse(self, code: int) -> None:
+        self._closed = True
+        await self.close(code=code)
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The page may ask for the state again (e.g. after its tab slept); nothing else is accepted.
         if isinstance(content, dict) and content.get("type") == "state":
             await self.send_json(await self.state())
 
     async def scenario_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        if not self._closed:
+            await self.send_json(message["event"])
 
     @database_sync_to_async
     def allowed(self) -> bool:
@@ -75,7 +119,7 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(settings.SCENARIO_SOCKET_RECHECK_SECONDS)
             if not await self.allowed():
                 with contextlib.suppress(Exception):
-                    await self.close(code=CLOSE_FORBIDDEN)
+                    await self.refuse(CLOSE_FORBIDDEN)
                 if self.group:
                     await self.channel_layer.group_discard(self.group, self.channel_name)
                     self.group = ""

@@ -30,20 +30,48 @@ def claimable(now: Any) -> models.QuerySet[Execution]:
 
 
 def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
-    """Claim the oldest claimable execution (or only execution `pk`) for `owner`."""
+    """Claim an execution for `owner` (only execution `pk` when given).
+
+    Fair between teams: the oldest waiting execution of the team with the fewest executions
+    running now, so one team's backlog does not hold up another team's webhook.
+    """
     now = timezone.now()
     fail_exhausted(now)
     candidates = claimable(now) if pk is None else claimable(now).filter(pk=pk)
-    # A read first: an idle poll must not take SQLite's write lock.
-    if not candidates.exists():
-        return None
-    return leases.claim_one(
-        candidates,
-        owner,
-        lease_seconds,
-        status=ES.RUNNING,
-        started_at=Coalesce(models.F("started_at"), models.Value(now, output_field=models.DateTimeField())),
+    for _ in range(3):
+        # Reads first: an idle poll must not take SQLite's write lock.
+        chosen = _fairest(candidates, now)
+        if chosen is None:
+            return None
+        lease = leases.claim_one(
+            candidates.filter(pk=chosen),
+            owner,
+            lease_seconds,
+            status=ES.RUNNING,
+            started_at=Coalesce(
+                models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
+            ),
+        )
+        if lease is not None:
+            return lease  # else another worker took that one first: choose again
+    return None
+
+
+FAIRNESS_WINDOW = 50
+
+
+def _fairest(candidates: models.QuerySet[Execution], now: Any) -> Any:
+    waiting = list(candidates.order_by("created_at").values_list("pk", "scenario__team_id")[:FAIRNESS_WINDOW])
+    if len({team for _, team in waiting}) <= 1:
+        return waiting[0][0] if waiting else None
+    busy = dict(
+        Execution.objects.filter(status=ES.RUNNING, lease_until__gte=now)
+        .values_list("scenario__team_id")
+        .annotate(running=models.Count("pk"))
+        .values_list("scenario__team_id", "running")
     )
+    # min() keeps the first of equals: the oldest execution of the least busy team.
+    return min(waiting, key=lambda row: busy.get(row[1], 0))[0]
 
 
 def fail_exhausted(now: Any | None = None) -> int:

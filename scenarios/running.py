@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -163,7 +164,11 @@ async def run_node(
     except Unstorable as exc:
         error = {"message": f"The node returned data that cannot be stored: {exc}."}
     except Exception as exc:
-        log.exception("node $%s (%s) of execution %s raised", number, spec.get("kind"), execution_id)
+        # The traceback is for operators, and redacted too: the exception may quote the key.
+        details = _safe_text("".join(traceback.format_exception(exc)), secrets)
+        log.error(
+            "node $%s (%s) of execution %s raised:\n%s", number, spec.get("kind"), execution_id, details
+        )
         error = {"message": f"The node failed unexpectedly: {type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]}
     else:
         return Outcome(number, True, _safe_params(params, secrets), stored, None, started, timezone.now())

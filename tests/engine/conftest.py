@@ -53,6 +53,8 @@ async def _boom(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
 async def _secret(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     assert ctx.credential is not None
     secret = ctx.credential.get_secret()
+    if params.get("a") == "crash":
+        raise RuntimeError(f"crashed holding {secret}")
     if params.get("fail"):
         raise NodeError(f"Upstream said: bad key {secret}")
     return {"echo": f"key={secret}", "params": params}

@@ -152,3 +152,16 @@ def test_an_execution_ends_once_even_when_every_node_finished_before_a_takeover(
     assert execution.status == ES.SUCCEEDED
     assert execution.node_runs.count() == 2
     assert CALLS[f"{execution.id}:2"] == 0
+
+
+def test_a_claim_prefers_the_team_with_the_fewest_running_executions(cast):
+    busy_team = build(cast.team, {1: ("test.trigger", {})}, [])
+    other_team = build(cast.other_team, {1: ("test.trigger", {})}, [])
+    backlog = [create_execution(busy_team, Execution.Trigger.WEBHOOK, {}) for _ in range(4)]
+    late = create_execution(other_team, Execution.Trigger.WEBHOOK, {})
+    first, second = jobs.claim("w", 30), jobs.claim("w", 30)
+    assert first is not None and second is not None
+    # Both teams had nothing running: the oldest goes first; then the other team's turn comes.
+    assert (first.pk, second.pk) == (backlog[0].pk, late.pk)
+    third = jobs.claim("w", 30)
+    assert third is not None and third.pk == backlog[1].pk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import router
-from scenarios import jobs
+from scenarios import consumers, jobs
 from scenarios.engine import create_execution, run_execution
 from scenarios.models import Execution, Scenario
 from teams.models import Membership
@@ -134,3 +135,39 @@ async def test_a_member_removed_from_the_team_is_disconnected(cast, credential, 
     assert closed == {"type": "websocket.close", "code": 4403}
     await _run(scenario)
     assert await socket.receive_nothing(timeout=0.3)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"text_data": "{not json"}, 1007),
+        ({"text_data": json.dumps({"type": "state", "pad": "x" * 10_000})}, 1009),
+        ({"bytes_data": b"\x00\x01"}, 1003),
+    ],
+)
+async def test_a_malformed_oversized_or_binary_frame_closes_the_socket(cast, credential, frame, code):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    socket = _socket(scenario, cast.alice)
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    await socket.send_to(**frame)
+    assert await socket.receive_output(timeout=2) == {"type": "websocket.close", "code": code}
+
+
+async def test_a_page_may_ask_for_the_state_again_but_not_flood(cast, credential):
+    scenario = await sync_to_async(_scenario)(cast, credential)
+    socket = _socket(scenario, cast.alice)
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    await socket.send_json_to({"type": "state"})
+    assert (await socket.receive_json_from())["type"] == "state"
+    for _ in range(50):
+        await socket.send_json_to({"type": "state"})
+    outputs = []
+    while True:
+        output = await socket.receive_output(timeout=2)
+        outputs.append(output)
+        if output["type"] == "websocket.close":
+            break
+    assert outputs[-1] == {"type": "websocket.close", "code": 1008}
+    assert len(outputs) <= consumers.BURST_FRAMES + 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -195,3 +196,14 @@ def test_every_change_is_sent_to_the_scenario_group_without_secrets(
         "error",
     }
     assert final["error"] == "$3 Fail failed: The thing refused."
+
+
+def test_an_unexpected_exception_quoting_the_key_is_logged_without_it(cast, credential, caplog):
+    scenario = build(
+        cast.team, {1: ("test.trigger", {}), 2: ("test.secret", {"a": "crash"}, credential)}, [(1, 2)]
+    )
+    caplog.set_level(logging.DEBUG)
+    run = runs_of(start_and_run(scenario))[2]
+    assert run.error == {"message": "The node failed unexpectedly: RuntimeError: crashed holding ••••"}
+    assert "crashed holding ••••" in caplog.text and "Traceback" in caplog.text
+    assert SECRET not in caplog.text
