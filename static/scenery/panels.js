@@ -210,6 +210,36 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     if (event.target.closest(".pick")) event.preventDefault();
   });
 
+  // -- a new credential from the node form ----------------------------------------------------------
+  // Forms cannot nest, so the team's credential form opens in a dialog instead of inside the node's form.
+  const credentialDialog = document.getElementById("credential-dialog");
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (target && target.matches && target.matches("#node-form .field__inline-new")) {
+      event.detail.target = document.getElementById("credential-dialog-body");
+      event.detail.shouldSwap = event.detail.xhr.status < 400;
+    }
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id === "credential-dialog-body" && !credentialDialog.open) {
+      credentialDialog.showModal();
+      credentialDialog.querySelector("input:not([type=hidden])")?.focus();
+    }
+  });
+  document.body.addEventListener("credentialCreated", (event) => {
+    const select = document.querySelector('#node-form select[name="credential"]');
+    if (select) {
+      let option = [...select.options].find((o) => o.value === event.detail.id);
+      if (!option) {
+        option = new Option(event.detail.name, event.detail.id);
+        select.add(option);
+      }
+      select.value = event.detail.id;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    setTimeout(() => credentialDialog.open && credentialDialog.close(), 900);
+  });
+
   // -- runs ---------------------------------------------------------------------------------------------------
   function showRuns() {
     inspectorPanel.hidden = true;
@@ -282,6 +312,7 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     else if (action === "dismiss-banner") banner.hide();
     else if (action === "reload") location.reload();
     else if (action === "close-dialog") dialog.close();
+    else if (action === "close-credential") credentialDialog.close();
     else if (action === "close-live") document.getElementById("live-panel").hidden = true;
   });
 

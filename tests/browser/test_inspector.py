@@ -115,3 +115,27 @@ def test_unsaved_edits_survive_opening_another_node(cast, stub_credential, open_
     editor.inspect(1)
     editor.inspect(2)
     expect(tab.page.locator("#inspector .notice-warn")).to_have_count(0)
+
+
+def test_add_new_credential_from_the_node_form(cast, stub_provider, open_tab):
+    scenario = build(cast.team, {1: (TRIGGER, {}), 2: ("openai.send_message", {"message": "Hi"})}, [(1, 2)])
+    tab = open_tab(cast.alice)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    tab.page.locator("#inspector").get_by_role("button", name="Add new").click()
+    dialog = tab.page.locator("#credential-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Name").fill("Team stub")
+    dialog.get_by_label("Base URL").fill(stub_provider.base_url)
+    dialog.get_by_label("API key").fill("sk-new-secret-5555")
+    tab.shot("24-add-credential-dialog")
+    dialog.get_by_role("button", name="Save credential").click()
+    expect(dialog).to_be_hidden()
+    select = editor.field("API Key", "combobox")
+    expect(select.locator("option:checked")).to_contain_text("Team stub")
+    expect(tab.page.locator('#node-form datalist option[value="stub-model"]')).to_have_count(1)
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    node = scenario.nodes.get(number=2)
+    assert node.credential is not None and node.credential.name == "Team stub"
+    assert "sk-new-secret-5555" not in tab.page.content()
