@@ -172,3 +172,36 @@ def test_a_second_tab_gets_409_and_is_told_instead_of_overwriting(cast, open_tab
     banner.get_by_role("button", name="Reload").click()
     second.page.wait_for_function(f"window.scenery && window.scenery.autosave.version === {a.version()}")
     assert data_of(second.page, 1)["number"] == 1
+
+
+def test_the_outline_is_a_keyboard_way_to_open_connect_and_delete(cast, open_tab):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {}), 3: ("webhook.response", {})}, [(1, 2)]
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    tab.page.get_by_role("tab", name="Outline").click()
+    outline = tab.page.locator("#outline")
+    expect(outline).to_contain_text("$1 Trigger on Webhook → $2 Webhook response")
+    outline.get_by_label("From", exact=True).select_option("2")
+    outline.get_by_label("To", exact=True).select_option("3")
+    outline.get_by_role("button", name="Connect", exact=True).click()
+    expect(outline).to_contain_text("$2 Webhook response → $3 Webhook response")
+    tab.page.wait_for_function("window.scenery.edgesByNumber().length === 2")
+    assert editor.edges() == [(1, 2), (2, 3)]
+    outline.get_by_label("From", exact=True).select_option("3")
+    outline.get_by_label("To", exact=True).select_option("1")
+    outline.get_by_role("button", name="Connect", exact=True).click()
+    expect(outline.locator(".field-error")).to_contain_text("$1 is a trigger")
+    outline.get_by_role("button", name="Open $3 Webhook response").click()
+    expect(tab.page.locator('#inspector[data-node-number="3"]')).to_be_visible()
+    outline.get_by_role("button", name="Delete $3", exact=True).click()
+    expect(outline).not_to_contain_text("$3 Webhook response")
+    tab.page.wait_for_function("window.scenery.graph.getNodes().length === 2")
+    assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2]
+    tab.shot("14-outline")
+    # The canvas keeps working after the outline changed it (its version followed).
+    editor.click_node(2)
+    tab.page.keyboard.press("Delete")
+    editor.wait_saved()
+    assert list(scenario.nodes.values_list("number", flat=True)) == [1]
