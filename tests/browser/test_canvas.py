@@ -176,7 +176,9 @@ def test_a_second_tab_gets_409_and_is_told_instead_of_overwriting(cast, open_tab
 
 def test_the_outline_is_a_keyboard_way_to_open_connect_and_delete(cast, open_tab):
     scenario = build(
-        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {}), 3: ("webhook.response", {})}, [(1, 2)]
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("webhook.response", {}), 3: ("webhook.response", {})},
+        [(1, 2)],
     )
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
