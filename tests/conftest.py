@@ -86,6 +86,10 @@ def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
 
     close_db_threads()
     for wrapper in gc.get_objects():
+        try:
+            is_wrapper = isinstance(wrapper, BaseDatabaseWrapper)
+        except ReferenceError:  # a dead weakref.proxy (websockets keeps some) among gc's objects
+            continue
         # The raw connection: Django's close() refuses to run outside the thread that opened it.
-        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper.connection is not None:
+        if is_wrapper and wrapper.connection is not None:
             wrapper.connection.close()
