@@ -195,13 +195,22 @@ graph.on("edge:mouseup", ({ edge, e }) => {
     : connectionProblem(source, target);
   if (problem) setTimeout(() => banner.show(problem, { kind: "warn" }), 0);
 });
-graph.on("edge:mouseenter", ({ edge }) => {
-  if (!canEdit) return;
-  edge.addTools([{ name: "button-remove", args: { distance: "50%" } }], { ignoreHistory: true });
+// An edge under the pointer shows a remove button. (X6 3.1.8 does not emit mouseenter/leave for cells
+// here, so hovering is followed through mouseover: the edge, its tools, a node or blank canvas.)
+let hoveredEdge = null;
+function unhover() {
+  if (hoveredEdge && graph.hasCell(hoveredEdge) && hoveredEdge.hasTools()) hoveredEdge.removeTools({ ignoreHistory: true });
+  hoveredEdge = null;
+}
+graph.on("cell:mouseover", ({ cell }) => {
+  if (cell === hoveredEdge) return;
+  unhover();
+  if (!canEdit || !cell.isEdge() || !cell.getTargetCellId()) return;
+  hoveredEdge = cell;
+  cell.addTools([{ name: "button-remove", args: { distance: "50%" } }], { ignoreHistory: true });
 });
-graph.on("edge:mouseleave", ({ edge }) => {
-  if (edge.hasTools()) edge.removeTools({ ignoreHistory: true });
-});
+graph.on("blank:mouseover", unhover);
+document.getElementById("canvas").addEventListener("mouseleave", unhover);
 
 // htmx requests that change the scenario wait for pending canvas saves, carry the version, and pick
 // up the new one, so the canvas and the inspector never trip over each other's saves.

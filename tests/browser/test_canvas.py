@@ -207,3 +207,39 @@ def test_the_outline_is_a_keyboard_way_to_open_connect_and_delete(cast, open_tab
     tab.page.keyboard.press("Delete")
     editor.wait_saved()
     assert list(scenario.nodes.values_list("number", flat=True)) == [1]
+
+
+def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_tab):
+    scenario = demo(cast.team)
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+
+    def edge_middle(source: int, target: int) -> tuple[float, float]:
+        point = tab.js(
+            """([s, t]) => {
+                const g = window.scenery.graph;
+                const edge = g.getEdges().find((e) => e.getSourceCell().getData().number === s && e.getTargetCell().getData().number === t);
+                const view = g.findViewByCell(edge);
+                const p = view.getPointAtRatio(0.5);
+                const client = g.localToClient(p);
+                return [client.x, client.y];
+            }""",
+            [source, target],
+        )
+        return point[0], point[1]
+
+    x, y = edge_middle(2, 3)
+    tab.page.mouse.click(x, y)
+    tab.page.keyboard.press("Delete")
+    editor.wait_saved()
+    assert editor.edges() == [(1, 2)]
+    assert list(scenario.edges.values_list("source__number", "target__number")) == [(1, 2)]
+
+    x, y = edge_middle(1, 2)
+    tab.page.mouse.move(x, y)
+    remove = tab.page.locator("#canvas .x6-edge-tool-remove, #canvas [data-tool-name='button-remove']").first
+    expect(remove).to_be_visible()
+    remove.click()
+    editor.wait_saved()
+    assert editor.edges() == []
+    assert scenario.edges.count() == 0
