@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Anything between double braces is an expression and must be a valid reference.
-BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+# Anything between double braces is an expression and must be a valid reference. The inner part may
+# not contain another "{{" or "}}", so "{{$1.a}} and {{$1.b}}" is two expressions, never one.
+BRACES = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 SEGMENT = r"(?:\.[A-Za-z0-9_\-]+|\[\d+\]|\[\"(?:[^\"\\]|\\.)*\"\])"
 REFERENCE = re.compile(rf"\s*\$(\d+)((?:{SEGMENT})*)\s*")
 PATH_PART = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[(\"(?:[^\"\\]|\\.)*\")\]")
@@ -131,10 +132,25 @@ def _resolve_text(text: str, outputs: Mapping[int, Any]) -> Any:
     whole = BRACES.fullmatch(text.strip())
     if whole:
         return lookup(outputs, parse_reference(whole.group(1)))
-    result = BRACES.sub(lambda m: as_text(lookup(outputs, parse_reference(m.group(1)))), text)
-    if len(result) > MAX_TEXT_LENGTH:
+    # Built piece by piece so that the size cap stops it before an oversized text exists.
+    # Every reference is parsed before any is looked up, so a syntax error is reported as such.
+    matches = [(match, parse_reference(match.group(1))) for match in BRACES.finditer(text)]
+    pieces: list[str] = []
+    size = 0
+    position = 0
+    for match, ref in matches:
+        for piece in (text[position : match.start()], as_text(lookup(outputs, ref))):
+            size += len(piece)
+            if size > MAX_TEXT_LENGTH:
+                raise ExpressionError(
+                    f"The text built from expressions is over {MAX_TEXT_LENGTH:,} characters."
+                )
+            pieces.append(piece)
+        position = match.end()
+    pieces.append(text[position:])
+    if size + len(text) - position > MAX_TEXT_LENGTH:
         raise ExpressionError(f"The text built from expressions is over {MAX_TEXT_LENGTH:,} characters.")
-    return result
+    return "".join(pieces)
 
 
 def _strings(value: Any) -> Iterable[str]:

@@ -125,12 +125,6 @@ def test_a_dunder_in_a_path_is_a_key_of_the_data_never_a_python_attribute():
         expressions.resolve("{{$1.body.__len__}}", {1: {"body": "text"}})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/expressions.py _resolve_text: BRACES.fullmatch on '{{$1.a}} and {{$1.b}}' spans "
-    "from the first '{{' to the last '}}', so text that starts and ends with an expression is taken "
-    "for one invalid expression at run time (the save-time check passes it)",
-)
 def test_text_that_starts_and_ends_with_an_expression_is_resolved(cast):
     params = {"text": "{{$1.first}} and {{$1.last}}"}
     assert expressions.check(params, upstream={1}, known={1, 2}) == []
@@ -162,11 +156,6 @@ def test_text_over_the_cap_fails_its_node_clearly_and_the_engine_carries_on(cast
     assert start_and_run(build(cast.team, {1: ("test.trigger", {})}, [])).status == ES.SUCCEEDED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/expressions.py _resolve_text builds the whole text with BRACES.sub and only then "
-    "compares it with MAX_TEXT_LENGTH, so memory grows with (references x value size), not with the cap",
-)
 def test_text_over_the_cap_is_stopped_before_it_is_built(monkeypatch):
     monkeypatch.setattr(expressions, "MAX_TEXT_LENGTH", 100_000)
     outputs = {1: {"body": "x" * 100_000}}
