@@ -1,9 +1,11 @@
 """A real ASGI server (uvicorn, the project's own application) on a loopback port, for tests that go
 over a socket: webhooks end to end, the gateway with the official `openai` client, WebSockets.
 
-It runs in a background thread of the test process for the whole session, so the in-process executor
-lives in that thread's event loop. Tests using it need database access that other threads can see:
-mark them `@pytest.mark.django_db(transaction=True)`.
+It runs in a background thread of the test process for the whole session, and the in-process executor
+lives in that thread's event loop. The executor runs only during the tests that ask for the server
+(`live_executor` below): other tests create executions and run them by hand, and a background
+executor left over from an earlier test would take their work. Tests using the server need database
+access that other threads can see: mark them `@pytest.mark.django_db(transaction=True)`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import uvicorn
 class LiveASGIServer:
     host: str
     port: int
+    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -47,9 +50,15 @@ def asgi_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
     config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
 
+    live = LiveASGIServer("127.0.0.1", port)
+
+    async def main() -> None:
+        live.loop = asyncio.get_running_loop()
+        await server.serve()
+
     def serve() -> None:
         with django_db_blocker.unblock():  # type: ignore[attr-defined]
-            asyncio.run(server.serve())
+            asyncio.run(main())
 
     thread = threading.Thread(target=serve, name="asgi-test-server", daemon=True)
     thread.start()
@@ -59,7 +68,35 @@ def asgi_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
             raise RuntimeError("the test ASGI server did not start")
         time.sleep(0.05)
     try:
-        yield LiveASGIServer("127.0.0.1", port)
+        yield live
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(autouse=True)
+def live_executor(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Start the in-process executor for tests that use the live server; stop it after every test."""
+    from scenarios import executor
+
+    if "asgi_server" in request.fixturenames:
+        live: LiveASGIServer = request.getfixturevalue("asgi_server")
+        assert live.loop is not None
+        asyncio.run_coroutine_threadsafe(_start(), live.loop).result(timeout=10)
+    yield
+    local = executor._local
+    loop = local._loop if local is not None else None
+    if local is None or loop is None or loop.is_closed() or not loop.is_running():
+        return
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    if loop is not current:
+        asyncio.run_coroutine_threadsafe(local.stop(grace=5), loop).result(timeout=30)
+
+
+async def _start() -> None:
+    from scenarios import executor
+
+    executor.ensure_started()
