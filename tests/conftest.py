@@ -86,10 +86,8 @@ def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
 
     close_db_threads()
     for wrapper in gc.get_objects():
-        try:
-            is_wrapper = isinstance(wrapper, BaseDatabaseWrapper)
-        except ReferenceError:  # a dead weakref.proxy (websockets keeps some) among gc's objects
-            continue
+        # type(), not isinstance(): isinstance() asks for __class__, which evaluates a lazy object
+        # (a request's user: a database query) or raises for a dead weakref.proxy.
         # The raw connection: Django's close() refuses to run outside the thread that opened it.
-        if is_wrapper and wrapper.connection is not None:
+        if issubclass(type(wrapper), BaseDatabaseWrapper) and wrapper.connection is not None:
             wrapper.connection.close()

@@ -134,8 +134,14 @@ def test_a_10_mb_frame_closes_the_connection(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
         ws.recv(timeout=5)
-        ws.send(json.dumps({"type": "state", "pad": "x" * 10_000_000}))
-        assert _close_code_within(ws, 5) in (1008, 1009)
+        code: int | None
+        try:
+            ws.send(json.dumps({"type": "state", "pad": "x" * 10_000_000}))
+        except ConnectionClosed as exc:  # closed while the frame was still going out
+            code = exc.rcvd.code if exc.rcvd is not None else 1006
+        else:
+            code = _close_code_within(ws, 5)
+        assert code in (1008, 1009)
     _server_is_fine(asgi_server, scenario, cast.alice)
 
 
@@ -143,15 +149,15 @@ def test_a_flood_of_frames_closes_the_connection(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
         ws.recv(timeout=5)
-        for _ in range(1000):
-            ws.send('{"type": "state"}')
-        answered = 0
+        answered, closed = 0, False
         try:
+            for _ in range(1000):
+                ws.send('{"type": "state"}')  # the server may close before all are sent
             while True:
                 ws.recv(timeout=3)
                 answered += 1
         except TimeoutError:
-            closed = False
+            pass
         except ConnectionClosed:
             closed = True
         assert closed and answered < 1000, f"{answered} answers, still open"

@@ -150,7 +150,7 @@ def test_every_wrong_token_gets_the_same_404_and_leaves_no_row(asgi_server, cast
         token[:-1],
         token + "x",
         token[:16],
-        "a%20b%00c",
+        "a%20b",
         "x" * 64,
     ]
     answers = []
