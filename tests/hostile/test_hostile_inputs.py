@@ -46,6 +46,7 @@ Webhooks
     every call is queued as a row and answered, the executor's concurrency is bounded.
     H/test_webhook_inputs.py::test_a_burst_on_one_webhook_is_all_accepted_and_another_teams_webhook_still_answers
     H/test_webhook_inputs.py::test_one_teams_backlog_does_not_hold_up_another_teams_webhook (defect fixed in 2c2b2ba)
+    E/test_durability.py::test_a_claim_prefers_the_team_with_the_fewest_running_executions
  8. Another team's / disabled scenario's webhook → the same 404 as an unknown one.
     E/test_webhooks.py::test_unknown_and_inactive_webhooks_are_the_same_404
     H/test_webhook_inputs.py::test_every_wrong_token_gets_the_same_404_and_leaves_no_row
@@ -117,6 +118,7 @@ Credentials and outbound HTTP
     E/test_run_once_and_secrets.py::test_every_change_is_sent_to_the_scenario_group_without_secrets
     N/test_http_client.py::test_the_key_never_appears_in_errors_or_logs
     H/test_outbound_faults.py::test_a_node_failure_that_mentions_the_key_is_logged_without_it (defect fixed in 2c2b2ba)
+    E/test_run_once_and_secrets.py::test_an_unexpected_exception_quoting_the_key_is_logged_without_it
 18. Empty secret on save → unchanged; "clear" → removed.
     T/test_credentials.py::test_saving_with_an_empty_secret_keeps_the_old_one
     T/test_credentials.py::test_the_stored_secret_can_be_removed_explicitly
@@ -168,6 +170,8 @@ WebSockets and team boundaries
     H/test_socket_inputs.py::test_a_malformed_frame_is_answered_with_a_proper_close_code (defect fixed in 2c2b2ba)
     H/test_socket_inputs.py::test_a_10_mb_frame_closes_the_connection (defect fixed in 2c2b2ba)
     H/test_socket_inputs.py::test_a_flood_of_frames_closes_the_connection (defect fixed in 2c2b2ba)
+    E/test_live_socket.py::test_a_malformed_oversized_or_binary_frame_closes_the_socket
+    E/test_live_socket.py::test_a_page_may_ask_for_the_state_again_but_not_flood
 27. Every URL as another team's member → 404; posted `team`/`owner` ignored; viewers cannot run/edit.
     T/test_access_matrix.py::test_every_url_pattern_is_in_the_role_table
     T/test_access_matrix.py::test_access
