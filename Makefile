@@ -35,8 +35,8 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
 run: setup
-	$(PY) manage.py demo --host $(HOST) --port $(PORT)
-	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
+	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
+	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
 
 test: $(VENV)/.installed node_modules/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -159,10 +159,13 @@ PROVIDER_TOTAL_TIMEOUT = env.float("PROVIDER_TOTAL_TIMEOUT", default=300.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 PROVIDER_MAX_RETRY_WAIT = env.float("PROVIDER_MAX_RETRY_WAIT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
-# Networks outbound requests may reach besides public addresses. Loopback by default (the built-in
-# gateway, a local Ollama); add a LAN model server here. Private, link-local and metadata addresses
-# are refused otherwise (SSRF guard in nodes/http.py).
-OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# The SSRF guard (nodes/outbound.py): outbound requests go to public addresses only, plus
+# - OUTBOUND_ALLOWED_ORIGINS: exact origins ("http://127.0.0.1:11434" for a local Ollama); Scenery's
+#   own origin (SCENERY_BASE_URL, the built-in gateway) is always allowed;
+# - OUTBOUND_ALLOWED_NETWORKS: whole networks ("192.168.1.0/24" for a LAN model server). Empty by
+#   default: allowing all of loopback would let a team admin reach Redis or PostgreSQL on this host.
+OUTBOUND_ALLOWED_ORIGINS = env.list("OUTBOUND_ALLOWED_ORIGINS", default=[])
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 # Where the built-in gateway is reached from inside Scenery (the demo credential points here).
 SCENERY_BASE_URL = env("SCENERY_BASE_URL", default="http://127.0.0.1:8000")
 # The built-in gateway (/v1/): run expiry, upload size, attachment cap, polling hint, downloads.

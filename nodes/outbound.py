@@ -1,7 +1,8 @@
 """Where Scenery may send requests (the SSRF guard), and how user values go into URLs.
 
-Only http and https; the host is resolved here and every address must be public, or inside
-settings.OUTBOUND_ALLOWED_NETWORKS (loopback by default). The connection then goes to the address
+Only http and https; the host is resolved here and every address must be public, or the origin must
+be Scenery's own (SCENERY_BASE_URL, the built-in gateway) or one of OUTBOUND_ALLOWED_ORIGINS, or the
+address must be inside OUTBOUND_ALLOWED_NETWORKS (empty by default). The connection then goes to the address
 that was checked, with the original Host header and TLS server name, so a second DNS answer cannot
 send it elsewhere. Numeric host spellings (0x7f000001, 2130706433), IPv4-mapped, NAT64 and 6to4
 IPv6 addresses and trailing dots are all judged by the IPv4 address they stand for.
@@ -59,8 +60,20 @@ def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(net, strict=False) for net in settings.OUTBOUND_ALLOWED_NETWORKS]
 
 
+def _allowed_origins() -> set[tuple[str, str, int]]:
+    return {origin(url) for url in [settings.SCENERY_BASE_URL, *settings.OUTBOUND_ALLOWED_ORIGINS]}
+
+
+def origin_allowed(url: httpx.URL, host: str, port: int, candidates: list[Address]) -> bool:
+    """Whether the request goes to an origin the administrator named (by host or by its address)."""
+    allowed = _allowed_origins()
+    if (url.scheme, host, port) in allowed:
+        return True
+    return any((url.scheme, str(_embedded_ipv4(ip) or ip), port) in allowed for ip in candidates)
+
+
 def address_allowed(ip: Address) -> bool:
-    """Public unicast addresses, plus the configured networks (loopback by default)."""
+    """Public unicast addresses, plus the configured networks."""
     ip = _embedded_ipv4(ip) or ip
     if any(ip in net for net in _allowed_networks()):
         return True
@@ -92,10 +105,11 @@ async def pinned_target(url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict
     if not candidates:
         raise Unresolvable(f"The host '{host}' has no address.")
     refused = [ip for ip in candidates if not address_allowed(ip)]
-    if refused:
+    if refused and not origin_allowed(url, host, port, candidates):
         raise OutboundRefused(
             f"Scenery does not call '{host}': it is a private, local or reserved address ({refused[0]}). "
-            "An administrator can allow a network with OUTBOUND_ALLOWED_NETWORKS.",
+            "An administrator can allow it with OUTBOUND_ALLOWED_ORIGINS (e.g. http://127.0.0.1:11434) "
+            "or OUTBOUND_ALLOWED_NETWORKS.",
             host=host,
         )
     # Prefer IPv4: local servers usually listen on 127.0.0.1 only.

@@ -19,8 +19,15 @@ def _fernet() -> MultiFernet:
         return MultiFernet([Fernet(key.encode()) for key in settings.CREDENTIAL_KEYS])
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(
-            "CREDENTIAL_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)."
+            "CREDENTIAL_KEYS holds a value that is not a Fernet key (32 url-safe base64-encoded bytes). "
+            "Generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`."
         ) from exc
+
+
+def check_keys() -> None:
+    """Raise ImproperlyConfigured unless every key in CREDENTIAL_KEYS is a Fernet key."""
+    _fernet()
 
 
 def reset_keys() -> None:

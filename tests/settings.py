@@ -10,6 +10,8 @@ os.environ.setdefault("SECRET_KEY", "scenery-tests")
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES  # noqa: E402
 
+# Stub providers and live servers listen on random loopback ports.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 EXECUTOR_POLL_SECONDS = 0.2

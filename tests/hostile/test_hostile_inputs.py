@@ -144,13 +144,13 @@ Credentials and outbound HTTP
     N/test_http_client.py::test_the_connection_goes_to_the_checked_address_with_the_original_host_header
     N/test_http_client.py::test_a_redirect_is_not_followed
     H/test_outbound_faults.py::test_without_loopback_allowed_every_spelling_of_a_local_redis_is_refused
-    xfail H/test_outbound_faults.py::test_the_shipped_defaults_refuse_a_local_redis
+    H/test_outbound_faults.py::test_the_shipped_defaults_refuse_a_local_redis
 22. Key rotation; re-encrypt command; missing key → start-up fails loudly.
     T/test_rotation.py::test_key_rotation_round_trip
     T/test_rotation.py::test_rotation_lists_credentials_that_need_reentry_and_fails
     T/test_credentials.py::test_an_undecryptable_credential_shows_needs_reentry_not_an_error
     H/test_outbound_faults.py::test_scenery_refuses_to_start_without_credential_keys
-    xfail H/test_outbound_faults.py::test_scenery_refuses_to_start_with_a_malformed_credential_key
+    H/test_outbound_faults.py::test_scenery_refuses_to_start_with_a_malformed_credential_key
 
 WebSockets and team boundaries
 23. Handshake from `Origin: https://evil.example` → refused.

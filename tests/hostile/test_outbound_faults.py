@@ -107,12 +107,6 @@ async def test_without_loopback_allowed_every_spelling_of_a_local_redis_is_refus
         await ProviderClient(credential_at(base_url, cast.team)).request("GET", "/models")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/settings.py: OUTBOUND_ALLOWED_NETWORKS defaults to all of loopback (127.0.0.0/8, "
-    "::1/128) so that the built-in gateway and local model servers work, which lets any team admin "
-    "point a credential at any local port (Redis 6379, PostgreSQL 5432, ...)",
-)
 @pytest.mark.parametrize("base_url", LOCAL_REDIS[:4])
 async def test_the_shipped_defaults_refuse_a_local_redis(cast, settings, base_url):
     settings.OUTBOUND_ALLOWED_NETWORKS = shipped.OUTBOUND_ALLOWED_NETWORKS
@@ -141,11 +135,6 @@ def test_scenery_refuses_to_start_without_credential_keys():
     assert "CREDENTIAL_KEYS is not set" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="teams/crypto.py reads CREDENTIAL_KEYS lazily (first encrypt/decrypt), so a malformed key "
-    "starts Scenery and fails later, on the first credential saved or run",
-)
 def test_scenery_refuses_to_start_with_a_malformed_credential_key():
     result = _start("not-a-fernet-key")
     assert result.returncode != 0
