@@ -3,14 +3,19 @@ runs with REDIS_URL; the embedded default has no channel layer that crosses proc
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import os
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
 
 from scenarios import executor
 from scenarios.models import Execution
@@ -30,9 +35,10 @@ SLOW_POLL = 30  # longer than any wait below: a job that starts in time was star
 
 def use_layer(settings, url: str, backend: str = "channels_redis.core.RedisChannelLayer") -> None:
     settings.EXECUTOR = "worker"
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": backend, "CONFIG": {"hosts": [url], "prefix": f"asgi-test-{os.getpid()}-"}}
-    }
+    config: dict[str, Any] = copy.deepcopy(django_settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    config["hosts"][0]["address"] = url
+    config["prefix"] = f"asgi-test-{os.getpid()}-"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": config}}
 
 
 def done(jobs: list[Execution]) -> int:
@@ -120,3 +126,15 @@ def test_a_redis_restart_delays_jobs_but_loses_none(workers, make_job, settings,
         assert time.monotonic() - started < 1.5, "the wake-up after the restart did not arrive"
     assert worker.alive()
     assert Execution.objects.exclude(status="succeeded").count() == 0
+
+
+def test_an_idle_receive_over_redis_waits_quietly_past_the_servers_block_time():
+    """channels_redis blocks 5 s per poll of an idle channel; the client must read longer than that,
+    or every idle consumer (a WebSocket, a worker's wake-up listener) fails every 5 s."""
+    layer = get_channel_layer()
+
+    async def idle() -> None:
+        await asyncio.wait_for(layer.receive(f"idle-{os.getpid()}"), timeout=7)
+
+    with pytest.raises(TimeoutError):  # ours, after 7 s: not redis' "Timeout reading"
+        asyncio.run(idle())
