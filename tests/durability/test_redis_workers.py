@@ -35,7 +35,8 @@ SLOW_POLL = 30  # longer than any wait below: a job that starts in time was star
 
 def use_layer(settings, url: str, backend: str = "channels_redis.core.RedisChannelLayer") -> None:
     settings.EXECUTOR = "worker"
-    config: dict[str, Any] = copy.deepcopy(django_settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    default: dict[str, Any] = django_settings.CHANNEL_LAYERS["default"]
+    config = copy.deepcopy(default["CONFIG"])
     config["hosts"][0]["address"] = url
     config["prefix"] = f"asgi-test-{os.getpid()}-"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": config}}
