@@ -137,9 +137,14 @@ def route(*, beta: bool = False, **handlers: Handler) -> Callable[..., Coroutine
     return csrf_exempt(view)
 
 
+def invalid_url(request: HttpRequest) -> JsonResponse:
+    """OpenAI's answer for a path it does not serve; it needs no key."""
+    return GatewayError(f"Invalid URL ({request.method} {request.path})", status=404).response()
+
+
 @csrf_exempt
 async def unknown_url(request: HttpRequest, path: str = "") -> HttpResponse:
-    return GatewayError(f"Invalid URL ({request.method} {request.path})", status=404).response()
+    return invalid_url(request)
 
 
 # -- team scope -------------------------------------------------------------------------------------

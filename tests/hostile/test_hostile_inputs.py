@@ -29,10 +29,13 @@ Webhooks
     E/test_webhooks.py::test_a_body_with_a_bom_is_read
     H/test_webhook_inputs.py::test_nul_and_lone_surrogates_anywhere_in_a_request_get_400_on_every_database
     H/test_webhook_inputs.py::test_emoji_combining_marks_and_escaped_pairs_are_stored_exactly
-    xfail H/test_ids_in_urls.py::test_a_webhook_token_with_a_nul_character_gets_the_same_404_as_an_unknown_one
-    xfail H/test_ids_in_urls.py::test_a_gateway_id_with_a_nul_character_is_a_404_like_an_unknown_one
-      (both xfail on PostgreSQL only: SQLite text holds NUL, so the lookup simply finds nothing)
+    H/test_ids_in_urls.py::test_a_webhook_token_with_a_nul_character_gets_the_same_404_as_an_unknown_one
+    H/test_ids_in_urls.py::test_a_gateway_id_with_a_nul_character_is_a_404_like_an_unknown_one
+      (both defects fixed by config/middleware.py: a path with NUL, which PostgreSQL text cannot hold,
+      is answered as unknown in its area before any query)
     H/test_ids_in_urls.py::test_other_tokens_with_a_nul_character_are_plain_404s
+    H/test_ids_in_urls.py::test_a_gateway_path_with_a_nul_character_is_an_unknown_url_with_or_without_a_key
+    H/test_ids_in_urls.py::test_the_asgi_stack_answers_a_nul_in_a_path_the_same_way
  5. Signatures, timestamps, delivery ids. Instead: each webhook is authenticated by a random secret
     token in its URL (192 bits), looked up by one indexed equality query; a wrong, disabled or deleted
     token gets one identical 404 and leaves no row; sessions and Authorization headers play no part.

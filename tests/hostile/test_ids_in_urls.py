@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from gateway.models import GatewayKey
 from scenarios.models import Execution
@@ -19,12 +19,6 @@ def _answer(response) -> tuple[int, bytes]:
     return response.status_code, response.content
 
 
-@pytest.mark.xfail(
-    POSTGRES,
-    strict=True,
-    reason="scenarios/webhooks.py _start looks the token up as it came in the URL; PostgreSQL text "
-    "cannot hold NUL, so /hooks/a%00b makes the query fail and the caller gets a 500",
-)
 def test_a_webhook_token_with_a_nul_character_gets_the_same_404_as_an_unknown_one(cast):
     responder(cast.team)
     client = Client(raise_request_exception=False)
@@ -35,13 +29,6 @@ def test_a_webhook_token_with_a_nul_character_gets_the_same_404_as_an_unknown_on
     assert not Execution.objects.exists()
 
 
-@pytest.mark.xfail(
-    POSTGRES,
-    strict=True,
-    reason="gateway/views: object ids from the URL go into queries as they are; PostgreSQL text cannot "
-    "hold NUL, so GET /v1/assistants/asst_%00 (and threads, messages, files, vector stores) is a 500 "
-    "instead of OpenAI's 404",
-)
 @pytest.mark.parametrize(
     ("path", "unknown"),
     [
@@ -67,4 +54,29 @@ def test_other_tokens_with_a_nul_character_are_plain_404s(cast):
     client = cast.client_for(cast.alice)
     client.raise_request_exception = False
     assert client.get("/invitations/ab%00c/").status_code == 404
-    assert client.get("/v1/models/m%00", headers={"Authorization": "Bearer sk-\x00x"}).status_code == 401
+    assert client.get("/teams/%00/").status_code == client.get("/teams/no-such-team/").status_code == 404
+    assert client.get("/v1/models/m", headers={"Authorization": "Bearer sk-\x00x"}).status_code == 401
+
+
+def test_a_gateway_path_with_a_nul_character_is_an_unknown_url_with_or_without_a_key(cast):
+    # The gateway tells anyone that it serves no such URL, as for /v1/no-such-endpoint: no id is looked up.
+    client = Client(raise_request_exception=False)
+    unknown = client.get("/v1/no-such-endpoint")
+    for key in ("", "Bearer sk-\x00x", f"Bearer {GatewayKey.issue(cast.team, 'hostile')[1]}"):
+        response = client.get("/v1/models/m%00", headers={"Authorization": key})
+        assert response.status_code == unknown.status_code == 404
+        assert response.json()["error"] == {
+            **unknown.json()["error"],
+            "message": "Invalid URL (GET /v1/models/m\x00)",
+        }
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_asgi_stack_answers_a_nul_in_a_path_the_same_way():
+    client = AsyncClient(raise_request_exception=False)
+    unknown = await client.post("/hooks/no-such-token", {}, content_type="application/json")
+    nul = await client.post("/hooks/a%00b", {}, content_type="application/json")
+    assert (nul.status_code, nul.content) == (unknown.status_code, unknown.content) == (404, unknown.content)
+    gateway = await client.get("/v1/assistants/asst_%00")
+    assert gateway.status_code == 404 and gateway.json()["error"]["type"] == "invalid_request_error"
+    assert (await client.get("/invitations/ab%00c/")).status_code == 404
