@@ -194,6 +194,8 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     stub_port, web_port = free_port(), free_port()
     stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port)])
     wait_port(stub_port, stub, "the stub provider")
+    # The SSRF guard refuses loopback unless told: allow exactly the stub.
+    stack.env["OUTBOUND_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{stub_port}"
     info = json.loads(stack.manage("-m", "scripts.bench_setup", "setup", f"http://127.0.0.1:{stub_port}/v1"))
     web_args = [
         PY,
@@ -216,6 +218,11 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     script.write_text(LOAD)
     hook = f"{base}/hooks/{info['ask']['token']}"
 
+    import httpx
+
+    check = httpx.post(hook, json={"question": "Ready?"}, timeout=30)
+    if check.status_code != 200 or check.text != "Python, by most counts.":
+        raise SystemExit(f"the demo scenario does not answer as expected: {check.status_code} {check.text[:300]}")
     wrk(hook, 8, args.warmup, script)
     before = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
     for clients in (1, 8, 32):
@@ -261,8 +268,6 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     )
 
     chain = f"{base}/hooks/{info['chain']['token']}"
-    import httpx
-
     with httpx.Client(timeout=30) as client:
         for _ in range(args.chain_runs):
             client.post(chain, json={"n": 1}).raise_for_status()
