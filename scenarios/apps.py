@@ -8,6 +8,12 @@ class ScenariosConfig(AppConfig):
     verbose_name = "Scenarios and executions"
 
     def ready(self) -> None:
-        from scenarios import executor, jobs
+        from django.db.models.signals import post_delete, post_save
+
+        from scenarios import consumers, executor, jobs
+        from teams.models import Membership
 
         executor.register(jobs.job_source())
+        # A removed member's live sockets close at once, not at the next periodic re-check.
+        for signal in (post_save, post_delete):
+            signal.connect(consumers.on_membership_change, sender=Membership, dispatch_uid="scenario-sockets")

@@ -160,9 +160,14 @@ WebSockets and team boundaries
     E/test_live_socket.py::test_a_socket_from_another_site_is_refused
 24. Anonymous, or removed from the team mid-stream → refused / closed, no further frames.
     E/test_live_socket.py::test_a_stranger_and_an_anonymous_visitor_are_refused
-    E/test_live_socket.py::test_a_member_removed_from_the_team_is_disconnected (with a 0.1 s re-check)
+    E/test_live_socket.py::test_a_member_removed_from_the_team_is_disconnected
     T/test_access_matrix.py::test_websocket_access
-    xfail H/test_socket_inputs.py::test_a_member_removed_mid_stream_gets_no_further_frame_with_the_default_recheck
+    H/test_socket_inputs.py::test_a_member_removed_mid_stream_gets_no_further_frame_with_the_default_recheck
+      (defect fixed: a committed membership change wakes the user's sockets, which check access at once)
+    H/test_socket_inputs.py::test_other_members_changes_a_new_role_or_leaving_another_team_keep_the_socket_open
+    H/test_socket_inputs.py::test_deleting_the_team_closes_every_members_socket_at_once
+    H/test_socket_inputs.py::test_a_lost_wake_up_neither_fails_the_removal_nor_keeps_the_socket_open
+      (the periodic re-check, SCENARIO_SOCKET_RECHECK_SECONDS, is the backstop)
 25. Subscribing to another team's execution → denied, nothing streamed. (The socket serves one
     scenario, chosen at connect; frames from the client cannot change it.)
     E/test_live_socket.py::test_an_unknown_scenario_is_refused_like_a_foreign_one

@@ -10,16 +10,19 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.urls import reverse
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from config.asgi import router
 from scenarios import jobs
+from scenarios.consumers import CLOSE_FORBIDDEN
 from scenarios.engine import create_execution, run_execution
 from scenarios.models import Execution, Scenario
-from teams.models import Membership, User
+from teams.models import Membership, Role, User
 from tests.engine.conftest import build
 from tests.hostile.webhook_calls import hook_url, responder, wait_for_end
 
@@ -167,18 +170,10 @@ def test_a_flood_of_frames_closes_the_connection(asgi_server, cast):
 # -- 24. removed mid-stream --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/consumers.py re-checks membership only every SCENARIO_SOCKET_RECHECK_SECONDS "
-    "(30 s by default): a member removed from the team keeps receiving the scenario's frames until then",
-)
-@pytest.mark.usefixtures("no_background_executor")
-async def test_a_member_removed_mid_stream_gets_no_further_frame_with_the_default_recheck(cast):
-    scenario = await sync_to_async(build)(
-        cast.team, {1: ("test.trigger", {}), 2: ("test.echo", {"a": "x"})}, [(1, 2)]
-    )
+async def _live_socket(scenario: Scenario, user: User) -> WebsocketCommunicator:
+    """A connected socket of `user` on `scenario` (the project's ASGI router), its state frame read."""
     client = await sync_to_async(Client)()
-    await sync_to_async(client.force_login)(cast.bob)
+    await sync_to_async(client.force_login)(user)
     headers = [
         (b"origin", b"http://127.0.0.1"),
         (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
@@ -186,13 +181,84 @@ async def test_a_member_removed_mid_stream_gets_no_further_frame_with_the_defaul
     socket = WebsocketCommunicator(router, f"/ws/scenarios/{scenario.id}/", headers=headers)
     connected, _ = await socket.connect()
     assert connected
-    await socket.receive_json_from()
-    await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.bob).delete)()
+    assert (await socket.receive_json_from())["type"] == "state"
+    return socket
+
+
+async def _echo_scenario(team: Any) -> Scenario:
+    return await sync_to_async(build)(team, {1: ("test.trigger", {}), 2: ("test.echo", {"a": "x"})}, [(1, 2)])
+
+
+async def _run(scenario: Scenario) -> None:
     await sync_to_async(create_execution)(scenario, Execution.Trigger.MANUAL, {})
     lease = await sync_to_async(jobs.claim)("hostile-test", 30)
     assert lease is not None
     await run_execution(lease)
+
+
+FORBIDDEN = {"type": "websocket.close", "code": CLOSE_FORBIDDEN}
+
+
+@pytest.mark.usefixtures("no_background_executor")
+async def test_a_member_removed_mid_stream_gets_no_further_frame_with_the_default_recheck(cast, settings):
+    assert settings.SCENARIO_SOCKET_RECHECK_SECONDS >= 30
+    scenario = await _echo_scenario(cast.team)
+    socket = await _live_socket(scenario, cast.bob)
     try:
+        await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.bob).delete)()
+        assert await socket.receive_output(timeout=1) == FORBIDDEN
+        await _run(scenario)
         assert await socket.receive_nothing(timeout=0.5), "a removed member still receives frames"
     finally:
         await socket.disconnect()
+
+
+@pytest.mark.usefixtures("no_background_executor")
+async def test_other_members_changes_a_new_role_or_leaving_another_team_keep_the_socket_open(cast):
+    scenario = await _echo_scenario(cast.team)
+    socket = await _live_socket(scenario, cast.bob)
+    try:
+        await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.carol).delete)()
+        bobs = await sync_to_async(Membership.objects.get)(team=cast.team, user=cast.bob)
+        bobs.role = Role.VIEWER
+        await sync_to_async(bobs.save)()
+        elsewhere = await sync_to_async(Membership.objects.create)(team=cast.other_team, user=cast.bob)
+        await sync_to_async(elsewhere.delete)()
+        assert await socket.receive_nothing(timeout=0.3)
+        await _run(scenario)
+        assert (await socket.receive_json_from(timeout=2))["type"] == "execution"
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.usefixtures("no_background_executor")
+async def test_deleting_the_team_closes_every_members_socket_at_once(cast, settings):
+    assert settings.SCENARIO_SOCKET_RECHECK_SECONDS >= 30
+    scenario = await _echo_scenario(cast.team)
+    sockets = [await _live_socket(scenario, user) for user in (cast.alice, cast.carol)]
+    await sync_to_async(cast.team.delete)()
+    for socket in sockets:
+        assert await socket.receive_output(timeout=1) == FORBIDDEN
+        await socket.disconnect()
+
+
+@pytest.mark.usefixtures("no_background_executor")
+async def test_a_lost_wake_up_neither_fails_the_removal_nor_keeps_the_socket_open(
+    cast, settings, monkeypatch, caplog
+):
+    settings.SCENARIO_SOCKET_RECHECK_SECONDS = 0.3  # the backstop, for when the wake-up is lost
+    scenario = await _echo_scenario(cast.team)
+    socket = await _live_socket(scenario, cast.bob)
+
+    async def redis_is_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", redis_is_down)
+    bobs = await sync_to_async(Membership.objects.get)(team=cast.team, user=cast.bob)
+    alice = await sync_to_async(cast.client_for)(cast.alice)
+    removed = await sync_to_async(alice.post)(reverse("teams:member_remove", args=[cast.team.pk, bobs.pk]))
+    assert removed.status_code == 302
+    assert not await sync_to_async(Membership.objects.filter(pk=bobs.pk).exists)()
+    assert "not sent to their sockets" in caplog.text
+    assert await socket.receive_output(timeout=3) == FORBIDDEN
+    await socket.disconnect()
