@@ -56,17 +56,30 @@ def run_scenario(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpRespon
     return _started(request, scenario, execution)
 
 
-def _history(scenario: Scenario) -> list[Execution]:
-    return list(scenario.executions.select_related("created_by").order_by("-created_at")[:HISTORY_LENGTH])
+def _history(scenario: Scenario, before: str | None = None) -> list[Execution]:
+    """A page of the history, newest first; `before` (an execution id) pages back from that run."""
+    executions = scenario.executions.select_related("created_by").order_by("-created_at", "-pk")
+    if before:
+        try:
+            anchor = (
+                scenario.executions.filter(pk=uuid.UUID(before)).values_list("created_at", flat=True).first()
+            )
+        except ValueError:
+            anchor = None
+        if anchor is not None:
+            executions = executions.filter(created_at__lt=anchor)
+    return list(executions[: HISTORY_LENGTH + 1])
 
 
 @login_required
 @require_GET
 def runs(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     scenario, membership = scenario_for(request, scenario_id)
+    page = _history(scenario, request.GET.get("before"))
     context = {
         "scenario": scenario,
-        "executions": _history(scenario),
+        "executions": page[:HISTORY_LENGTH],
+        "older": page[HISTORY_LENGTH - 1].pk if len(page) > HISTORY_LENGTH else None,
         "can_edit": membership.allows(Role.EDITOR),
         "in_editor": bool(request.htmx),
     }
@@ -92,7 +105,9 @@ def run_detail(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: u
     }
     if request.htmx:
         return render(request, f"{RUNS}#run-detail", context)
-    return render(request, RUNS, {**context, "executions": _history(scenario)})
+    page = _history(scenario)
+    older = page[HISTORY_LENGTH - 1].pk if len(page) > HISTORY_LENGTH else None
+    return render(request, RUNS, {**context, "executions": page[:HISTORY_LENGTH], "older": older})
 
 
 @login_required

@@ -131,8 +131,5 @@ export class Autosave {
     this.setState("Not saved — changed elsewhere", "error");
     this.banner.show(message, { reload: true });
     this.settle();
-    const waiters = this.waiters;
-    this.waiters = [];
-    waiters.forEach((resolve) => resolve());
   }
 }

@@ -1,19 +1,11 @@
 // The scenario editor: wires the canvas to the server (autosave, inspector, outline) and to live runs.
 import { Autosave, Banner } from "./autosave.js";
-import {
-  createGraph,
-  edgeCell,
-  NODE_HEIGHT,
-  NODE_WIDTH,
-  nodeCell,
-  remapExpressions,
-  setNodeStatus,
-  setNodeTitle,
-} from "./canvas.js";
-import { LiveSocket, RunPanel } from "./live.js";
+import { createGraph, edgeCell, NODE_HEIGHT, NODE_WIDTH, nodeCell, setNodeTitle } from "./canvas.js";
+import { createClipboard } from "./clipboard.js";
+import { connectionProblem, watchConnections } from "./connections.js";
+import { followRuns } from "./live.js";
 import { initPanels } from "./panels.js";
 
-const CLIPBOARD_KEY = "scenery:clipboard";
 const root = document.getElementById("editor");
 const canEdit = root.dataset.canEdit === "true";
 const initial = JSON.parse(document.getElementById("graph-data").textContent);
@@ -36,7 +28,7 @@ const { graph, history, selection, keyboard } = createGraph({
   container: document.getElementById("canvas"),
   minimap: document.getElementById("minimap"),
   canEdit,
-  checkConnection: (source, target) => connectionProblem(source, target),
+  checkConnection: (source, target) => connectionProblem(graph, source, target),
 });
 
 // -- reading the graph ------------------------------------------------------------------------------
@@ -58,37 +50,6 @@ function edgesByNumber() {
     .getEdges()
     .filter((edge) => edge.getSourceCell() && edge.getTargetCell())
     .map((edge) => [edge.getSourceCell().getData().number, edge.getTargetCell().getData().number]);
-}
-
-function reaches(from, to, edges) {
-  const children = new Map();
-  edges.forEach(([s, t]) => children.set(s, [...(children.get(s) || []), t]));
-  const stack = [from];
-  const seen = new Set();
-  while (stack.length) {
-    const current = stack.pop();
-    if (current === to) return true;
-    if (seen.has(current)) continue;
-    seen.add(current);
-    stack.push(...(children.get(current) || []));
-  }
-  return false;
-}
-
-// The same rules as the server (scenarios/canvas.py), checked here for instant feedback.
-function connectionProblem(sourceCell, targetCell, ignoreEdge = null) {
-  if (!sourceCell || !targetCell) return "Drop the connection on a node's input.";
-  const source = sourceCell.getData().number;
-  const target = targetCell.getData().number;
-  if (source === target) return `$${source} cannot be connected to itself.`;
-  if (targetCell.getData().trigger) return `$${target} is a trigger: a scenario starts there, so nothing can connect into it.`;
-  const edges = graph
-    .getEdges()
-    .filter((edge) => edge !== ignoreEdge && edge.getSourceCell() && edge.getTargetCell())
-    .map((edge) => [edge.getSourceCell().getData().number, edge.getTargetCell().getData().number]);
-  if (edges.some(([s, t]) => s === source && t === target)) return `$${source} is already connected to $${target}.`;
-  if (reaches(target, source, edges)) return `Connecting $${source} to $${target} would make a cycle: a scenario runs from its trigger forward.`;
-  return null;
 }
 
 // -- saving ---------------------------------------------------------------------------------------------
@@ -159,58 +120,22 @@ function changed() {
 }
 
 graph.on("cell:added", ({ cell }) => {
-  if (cell.isNode()) changed();
+  if (!cell.isNode() || loading) return;
+  // A node that comes back (undo of a delete, redo of an add) was deleted on the server: it gets a new
+  // id when saved, and until then it has none (so nothing asks the server for the old one).
+  if (cell.getData().id) cell.setData({ id: null }, { ignoreHistory: true });
+  changed();
 });
+// Keyboard shortcuts belong to the canvas: whatever is pressed on it gives it the focus.
+graph.on("cell:mousedown", () => canvasElement.focus({ preventScroll: true }));
+graph.on("blank:mousedown", () => canvasElement.focus({ preventScroll: true }));
 graph.on("cell:removed", ({ cell }) => {
   // A connection dragged to nowhere is dropped by X6; it was never part of the scenario.
   if (cell.isEdge() && !(cell.getSourceCellId() && cell.getTargetCellId())) return;
   changed();
 });
 graph.on("node:change:position", () => changed());
-graph.on("edge:connected", ({ edge, isNew }) => {
-  const problem = connectionProblem(edge.getSourceCell(), edge.getTargetCell(), edge);
-  if (problem) {
-    history.cancel();
-    if (graph.hasCell(edge)) edge.remove({ ignoreHistory: true });
-    banner.show(problem, { kind: "warn" });
-    return;
-  }
-  if (isNew) changed();
-});
-// Dropping a new connection on a node it may not join says why (X6 itself drops the edge, and has
-// forgotten its source by the time the mouse is released, so the source is noted when it starts).
-let dragSource = null;
-graph.on("edge:added", ({ edge }) => {
-  if (!edge.getTargetCellId()) dragSource = edge.getSourceCellId();
-});
-graph.on("edge:mouseup", ({ edge, e }) => {
-  const source = graph.getCellById(dragSource);
-  dragSource = null;
-  if (!source || (graph.hasCell(edge) && edge.getTargetCellId())) return;
-  const under = document.elementFromPoint(e.clientX, e.clientY)?.closest("#canvas g.x6-node");
-  const target = under ? graph.getCellById(under.getAttribute("data-cell-id")) : null;
-  if (!target) return;
-  const problem = target.getData().trigger
-    ? `$${target.getData().number} is a trigger: a scenario starts there, so nothing can connect into it.`
-    : connectionProblem(source, target);
-  if (problem) setTimeout(() => banner.show(problem, { kind: "warn" }), 0);
-});
-// An edge under the pointer shows a remove button. (X6 3.1.8 does not emit mouseenter/leave for cells
-// here, so hovering is followed through mouseover: the edge, its tools, a node or blank canvas.)
-let hoveredEdge = null;
-function unhover() {
-  if (hoveredEdge && graph.hasCell(hoveredEdge) && hoveredEdge.hasTools()) hoveredEdge.removeTools({ ignoreHistory: true });
-  hoveredEdge = null;
-}
-graph.on("cell:mouseover", ({ cell }) => {
-  if (cell === hoveredEdge) return;
-  unhover();
-  if (!canEdit || !cell.isEdge() || !cell.getTargetCellId()) return;
-  hoveredEdge = cell;
-  cell.addTools([{ name: "button-remove", args: { distance: "50%" } }], { ignoreHistory: true });
-});
-graph.on("blank:mouseover", unhover);
-document.getElementById("canvas").addEventListener("mouseleave", unhover);
+watchConnections({ graph, history, banner, canEdit, changed });
 
 // htmx requests that change the scenario wait for pending canvas saves, carry the version, and pick
 // up the new one, so the canvas and the inspector never trip over each other's saves.
@@ -310,87 +235,15 @@ function deleteSelection() {
   panels.closeInspector();
 }
 
-function copySelection() {
-  const nodes = selection.getSelectedCells().filter((cell) => cell.isNode());
-  if (!nodes.length) return false;
-  const chosen = new Set(nodes.map((cell) => cell.getData().number));
-  const clip = {
-    scenery: 1,
-    nodes: nodes.map((cell) => {
-      const data = cell.getData();
-      const { x, y } = cell.getPosition();
-      return { number: data.number, kind: data.kind, label: data.label, params: data.params, credential: data.credential, x, y };
-    }),
-    edges: edgesByNumber().filter(([s, t]) => chosen.has(s) && chosen.has(t)),
-  };
-  localStorage.setItem(CLIPBOARD_KEY, JSON.stringify(clip));
-  banner.show(`Copied ${nodes.length} node${nodes.length === 1 ? "" : "s"}. Paste here or in another scenario.`, { kind: "ok" });
-  return true;
-}
-
-function paste() {
-  if (!canEdit) return;
-  let clip;
-  try {
-    clip = JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null");
-  } catch {
-    clip = null;
-  }
-  if (!clip || clip.scenery !== 1 || !Array.isArray(clip.nodes) || !clip.nodes.length) {
-    banner.show("Nothing to paste: copy nodes first (select them, then Ctrl+C).", { kind: "warn" });
-    return;
-  }
-  const known = clip.nodes.filter((node) => catalog.has(node.kind));
-  const renumber = new Map();
-  let next = nextNumber();
-  known.forEach((node) => renumber.set(node.number, next++));
-  const minX = Math.min(...known.map((n) => n.x));
-  const minY = Math.min(...known.map((n) => n.y));
-  const spot = freeSpotForPaste();
-  const cells = new Map();
-  graph.startBatch("paste");
-  for (const node of known) {
-    const entry = catalog.get(node.kind);
-    const cell = graph.addNode(
-      nodeCell({
-        id: null,
-        number: renumber.get(node.number),
-        kind: node.kind,
-        label: node.label || "",
-        title: node.label || entry.title,
-        app: entry.app,
-        color: entry.color,
-        icon: entry.icon,
-        trigger: entry.trigger,
-        x: Math.round(spot.x + node.x - minX),
-        y: Math.round(spot.y + node.y - minY),
-        params: remapExpressions(node.params || {}, renumber),
-        credential: node.credential,
-      }),
-    );
-    cells.set(node.number, cell);
-  }
-  for (const [s, t] of clip.edges || []) {
-    if (cells.has(s) && cells.has(t)) graph.addEdge(edgeCell(cells.get(s).id, cells.get(t).id));
-  }
-  graph.stopBatch("paste");
-  selection.reset([...cells.values()]);
-  const skipped = clip.nodes.length - known.length;
-  banner.show(
-    `Pasted ${known.length} node${known.length === 1 ? "" : "s"} as ${[...renumber.values()].map((n) => "$" + n).join(", ")}.` +
-      (skipped ? ` ${skipped} could not be pasted (unknown node type).` : ""),
-    { kind: "ok" },
-  );
-  autosave.schedule();
-}
-
-function freeSpotForPaste() {
-  const nodes = graph.getNodes();
-  if (!nodes.length) return { x: 80, y: 80 };
-  const bottom = Math.max(...nodes.map((cell) => cell.getPosition().y));
-  const left = Math.min(...nodes.map((cell) => cell.getPosition().x));
-  return { x: left, y: bottom + NODE_HEIGHT + 60 };
-}
+const clipboard = createClipboard({
+  graph,
+  selection,
+  catalog,
+  banner,
+  nextNumber,
+  edgesByNumber,
+  pasted: () => autosave.schedule(),
+});
 
 // -- keyboard and toolbar --------------------------------------------------------------------------
 
@@ -398,8 +251,8 @@ const actions = {
   undo: () => history.undo(),
   redo: () => history.redo(),
   delete: deleteSelection,
-  copy: copySelection,
-  paste,
+  copy: clipboard.copy,
+  paste: () => canEdit && clipboard.paste(),
   "zoom-in": () => graph.zoom(0.15),
   "zoom-out": () => graph.zoom(-0.15),
   fit: () => fit(),
@@ -489,7 +342,9 @@ graph.on("node:click", ({ node }) => {
 
 // -- loading the graph ------------------------------------------------------------------------------
 
+let loading = false;
 function load(data) {
+  loading = true;
   history.disable();
   graph.startBatch("load");
   graph.resetCells([
@@ -500,6 +355,7 @@ function load(data) {
   history.enable();
   if (!canEdit) history.disable();
   autosave.version = data.version;
+  loading = false;
 }
 
 async function reload() {
@@ -521,76 +377,16 @@ document.body.addEventListener("scenery:nodeSaved", (event) => {
 
 // -- live runs -----------------------------------------------------------------------------------------
 
-const panel = new RunPanel(document.getElementById("live-panel"), (number) => cellByNumber(number)?.getData().title);
-const liveStatus = new Map();
-let overlay = null; // a past execution shown on the canvas instead of the live state
-
-function paint(number, last) {
-  const cell = cellByNumber(number);
-  if (cell) setNodeStatus(cell, last);
-}
-
-function applyRun(run) {
-  liveStatus.set(run.node, run);
-  if (!overlay) paint(run.node, run);
-  panel.showNode(run);
-}
-
-// The latest seq applied per node of the followed execution: an older frame is stale and ignored.
-const seqs = new Map();
-
-const live = new LiveSocket(
-  root.dataset.wsPath,
-  (message) => {
-    if (message.type === "state") {
-      seqs.clear();
-      if (message.execution) {
-        const going = ["queued", "running"].includes(message.execution.status);
-        panel.reset(message.execution, going || (panel.revealed && panel.executionId === message.execution.id));
-        (message.nodes || []).forEach(applyRun);
-      }
-    } else if (message.type === "execution") {
-      if (message.execution.id !== panel.executionId) {
-        seqs.clear();
-        panel.reset(message.execution);
-        document.body.dispatchEvent(new CustomEvent("scenery:newExecution"));
-      } else {
-        panel.showExecution(message.execution);
-      }
-    } else if (message.type === "node") {
-      if (message.execution_id !== panel.executionId) {
-        seqs.clear();
-        panel.reset({ id: message.execution_id, status: "running", trigger: "" });
-      }
-      const number = message.node.node;
-      if ((seqs.get(number) || 0) > message.seq) return;
-      seqs.set(number, message.seq);
-      applyRun(message.node);
-    }
-  },
-  (status) => root.classList.toggle("is-offline", status === "closed"),
-);
-live.connect();
+const initialLast = new Map(initial.nodes.map((node) => [node.number, node.last]));
+const runs = followRuns({ root, graph, cellByNumber, initialLast });
 
 const panels = initPanels({
   root,
   canEdit,
   autosave,
   banner,
-  showOverlay(statuses) {
-    overlay = statuses;
-    document.getElementById("live-panel").dataset.covered = "true";
-    graph.getNodes().forEach((cell) => setNodeStatus(cell, statuses[String(cell.getData().number)] || null));
-  },
-  clearOverlay() {
-    overlay = null;
-    delete document.getElementById("live-panel").dataset.covered;
-    graph.getNodes().forEach((cell) => {
-      const number = cell.getData().number;
-      const last = liveStatus.get(number) || initialLast.get(number) || null;
-      setNodeStatus(cell, last);
-    });
-  },
+  showOverlay: runs.showOverlay,
+  clearOverlay: runs.clearOverlay,
   selectNode(id) {
     const cell = cellByNodeId(id);
     if (cell) {
@@ -601,12 +397,14 @@ const panels = initPanels({
   },
 });
 
-const initialLast = new Map(initial.nodes.map((node) => [node.number, node.last]));
 load(initial);
 showProblems(initial.problems || []);
 history.clean();
 updateUndoButtons();
-requestAnimationFrame(() => fit());
+requestAnimationFrame(() => {
+  fit();
+  window.scenery.ready = true;
+});
 
 window.addEventListener("beforeunload", (event) => {
   if (canEdit && autosave.busy && !autosave.stopped) {
@@ -616,4 +414,4 @@ window.addEventListener("beforeunload", (event) => {
 });
 
 // For the browser tests and for debugging from the console.
-window.scenery = { graph, history, selection, autosave, live, cellByNumber, connectionProblem, edgesByNumber };
+window.scenery = { graph, history, selection, autosave, live: runs.live, cellByNumber, edgesByNumber };

@@ -1,6 +1,6 @@
 // Live runs: one WebSocket per open scenario. The server sends the full state on every (re)connect,
 // then execution and node events; this keeps the canvas badges and the run panel in step.
-import { formatDuration } from "./canvas.js";
+import { formatDuration, setNodeStatus } from "./canvas.js";
 
 const MAX_OUTPUT_CHARS = 20000;
 
@@ -148,4 +148,69 @@ export class RunPanel {
       output.textContent = outputText(run.output);
     }
   }
+}
+
+// Keeps the canvas badges and the run panel in step with the scenario's runs, and lays a past run
+// over the canvas on request (the live state comes back when it is cleared).
+export function followRuns({ root, graph, cellByNumber, initialLast }) {
+  const panelElement = document.getElementById("live-panel");
+  const panel = new RunPanel(panelElement, (number) => cellByNumber(number)?.getData().title);
+  const liveStatus = new Map();
+  const seqs = new Map(); // the latest seq applied per node of the followed run: older frames are stale
+  let overlay = null;
+
+  function applyRun(run) {
+    liveStatus.set(run.node, run);
+    const cell = cellByNumber(run.node);
+    if (cell && !overlay) setNodeStatus(cell, run);
+    panel.showNode(run);
+  }
+
+  function onMessage(message) {
+    if (message.type === "state") {
+      seqs.clear();
+      if (message.execution) {
+        const going = ["queued", "running"].includes(message.execution.status);
+        panel.reset(message.execution, going || (panel.revealed && panel.executionId === message.execution.id));
+        (message.nodes || []).forEach(applyRun);
+      }
+    } else if (message.type === "execution") {
+      if (message.execution.id !== panel.executionId) {
+        seqs.clear();
+        panel.reset(message.execution);
+        document.body.dispatchEvent(new CustomEvent("scenery:newExecution"));
+      } else {
+        panel.showExecution(message.execution);
+      }
+    } else if (message.type === "node") {
+      if (message.execution_id !== panel.executionId) {
+        seqs.clear();
+        panel.reset({ id: message.execution_id, status: "running", trigger: "" });
+      }
+      const number = message.node.node;
+      if ((seqs.get(number) || 0) > message.seq) return;
+      seqs.set(number, message.seq);
+      applyRun(message.node);
+    }
+  }
+
+  const live = new LiveSocket(root.dataset.wsPath, onMessage, (status) => root.classList.toggle("is-offline", status === "closed"));
+  live.connect();
+
+  return {
+    live,
+    showOverlay(statuses) {
+      overlay = statuses;
+      panelElement.dataset.covered = "true";
+      graph.getNodes().forEach((cell) => setNodeStatus(cell, statuses[String(cell.getData().number)] || null));
+    },
+    clearOverlay() {
+      overlay = null;
+      delete panelElement.dataset.covered;
+      graph.getNodes().forEach((cell) => {
+        const number = cell.getData().number;
+        setNodeStatus(cell, liveStatus.get(number) || initialLast.get(number) || null);
+      });
+    },
+  };
 }

@@ -19,7 +19,7 @@ class EditorPage:
 
     def open(self) -> EditorPage:
         self.tab.goto(f"/scenarios/{self.scenario.pk}/")
-        self.page.wait_for_function("window.scenery && window.scenery.live")
+        self.page.wait_for_function("window.scenery && window.scenery.ready")
         return self
 
     # -- the canvas -----------------------------------------------------------------------------

@@ -211,31 +211,37 @@ def test_the_outline_is_a_keyboard_way_to_open_connect_and_delete(cast, open_tab
 
 def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_tab):
     scenario = demo(cast.team)
+    for node in scenario.nodes.all():
+        node.position_x = node.number * 460.0
+        node.save()
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
 
-    def edge_middle(source: int, target: int) -> tuple[float, float]:
+    def edge_point(source: int, target: int, ratio: float) -> tuple[float, float]:
         point = tab.js(
-            """([s, t]) => {
+            """([s, t, ratio]) => {
                 const g = window.scenery.graph;
                 const edge = g.getEdges().find((e) => e.getSourceCell().getData().number === s && e.getTargetCell().getData().number === t);
                 const view = g.findViewByCell(edge);
-                const p = view.getPointAtRatio(0.5);
+                const p = view.getPointAtRatio(ratio);
                 const client = g.localToClient(p);
                 return [client.x, client.y];
             }""",
-            [source, target],
+            [source, target, ratio],
         )
         return point[0], point[1]
 
-    x, y = edge_middle(2, 3)
+    # Clicked away from its middle (where the remove button appears), the edge is selected.
+    x, y = edge_point(2, 3, 0.2)
     tab.page.mouse.click(x, y)
+    tab.page.wait_for_function("window.scenery.selection.getSelectedCells().some((c) => c.isEdge())")
     tab.page.keyboard.press("Delete")
+    tab.page.wait_for_function("window.scenery.graph.getEdges().length === 1")
     editor.wait_saved()
     assert editor.edges() == [(1, 2)]
     assert list(scenario.edges.values_list("source__number", "target__number")) == [(1, 2)]
 
-    x, y = edge_middle(1, 2)
+    x, y = edge_point(1, 2, 0.5)
     tab.page.mouse.move(x, y)
     remove = tab.page.locator("#canvas .x6-edge-tool-remove, #canvas [data-tool-name='button-remove']").first
     expect(remove).to_be_visible()

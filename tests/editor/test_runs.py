@@ -166,3 +166,20 @@ def test_history_is_scoped_to_the_team(cast, scenario):
         .status_code
         == 403
     )
+
+
+def test_the_history_pages_back_through_older_runs(cast, scenario):
+    base = timezone.now()
+    ids = []
+    for minute in range(55):
+        execution = Execution.objects.create(scenario=scenario, trigger="webhook", status="succeeded")
+        Execution.objects.filter(pk=execution.pk).update(created_at=base - timedelta(minutes=minute))
+        ids.append(str(execution.pk))
+    client = cast.client_for(cast.carol)
+    first = client.get(reverse("scenarios:runs", args=[scenario.pk])).content.decode()
+    assert first.count('class="execution-row') == 50
+    assert f"?before={ids[49]}" in first
+    older = client.get(reverse("scenarios:runs", args=[scenario.pk]), {"before": ids[49]}).content.decode()
+    assert older.count('class="execution-row') == 5
+    assert all(i in older for i in ids[50:]) and ids[0] not in older
+    assert "Older runs" not in older

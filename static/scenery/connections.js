@@ -1,0 +1,80 @@
+// Connections on the canvas: the rules a connection must follow (the same as the server's, in
+// scenarios/canvas.py, checked here for instant feedback), the message when a drop is refused, and
+// the remove button of the connection under the pointer.
+
+function reaches(from, to, edges) {
+  const children = new Map();
+  edges.forEach(([s, t]) => children.set(s, [...(children.get(s) || []), t]));
+  const stack = [from];
+  const seen = new Set();
+  while (stack.length) {
+    const current = stack.pop();
+    if (current === to) return true;
+    if (seen.has(current)) continue;
+    seen.add(current);
+    stack.push(...(children.get(current) || []));
+  }
+  return false;
+}
+
+export function connectionProblem(graph, sourceCell, targetCell, ignoreEdge = null) {
+  if (!sourceCell || !targetCell) return "Drop the connection on a node's input.";
+  const source = sourceCell.getData().number;
+  const target = targetCell.getData().number;
+  if (source === target) return `$${source} cannot be connected to itself.`;
+  if (targetCell.getData().trigger) return `$${target} is a trigger: a scenario starts there, so nothing can connect into it.`;
+  const edges = graph
+    .getEdges()
+    .filter((edge) => edge !== ignoreEdge && edge.getSourceCell() && edge.getTargetCell())
+    .map((edge) => [edge.getSourceCell().getData().number, edge.getTargetCell().getData().number]);
+  if (edges.some(([s, t]) => s === source && t === target)) return `$${source} is already connected to $${target}.`;
+  if (reaches(target, source, edges)) return `Connecting $${source} to $${target} would make a cycle: a scenario runs from its trigger forward.`;
+  return null;
+}
+
+export function watchConnections({ graph, history, banner, canEdit, changed }) {
+  graph.on("edge:connected", ({ edge, isNew }) => {
+    const problem = connectionProblem(graph, edge.getSourceCell(), edge.getTargetCell(), edge);
+    if (problem) {
+      history.cancel();
+      if (graph.hasCell(edge)) edge.remove({ ignoreHistory: true });
+      banner.show(problem, { kind: "warn" });
+      return;
+    }
+    if (isNew) changed();
+  });
+
+  // Dropping a new connection on a node it may not join says why (X6 itself drops the edge, and has
+  // forgotten its source by the time the mouse is released, so the source is noted when it starts).
+  let dragSource = null;
+  graph.on("edge:added", ({ edge }) => {
+    if (!edge.getTargetCellId()) dragSource = edge.getSourceCellId();
+  });
+  graph.on("edge:mouseup", ({ edge, e }) => {
+    const source = graph.getCellById(dragSource);
+    dragSource = null;
+    if (!source || (graph.hasCell(edge) && edge.getTargetCellId())) return;
+    const under = document.elementFromPoint(e.clientX, e.clientY)?.closest("#canvas g.x6-node");
+    const target = under ? graph.getCellById(under.getAttribute("data-cell-id")) : null;
+    if (!target) return;
+    const problem = connectionProblem(graph, source, target);
+    if (problem) setTimeout(() => banner.show(problem, { kind: "warn" }), 0);
+  });
+
+  // The connection under the pointer shows a remove button. (X6 3.1.8 emits no mouseenter/leave for
+  // cells here, so hovering is followed through mouseover: the edge, its tools, a node or the blank.)
+  let hovered = null;
+  function unhover() {
+    if (hovered && graph.hasCell(hovered) && hovered.hasTools()) hovered.removeTools({ ignoreHistory: true });
+    hovered = null;
+  }
+  graph.on("cell:mouseover", ({ cell }) => {
+    if (cell === hovered) return;
+    unhover();
+    if (!canEdit || !cell.isEdge() || !cell.getTargetCellId()) return;
+    hovered = cell;
+    cell.addTools([{ name: "button-remove", args: { distance: "50%" } }], { ignoreHistory: true });
+  });
+  graph.on("blank:mouseover", unhover);
+  graph.container.addEventListener("mouseleave", unhover);
+}
