@@ -3,7 +3,7 @@ JSON: a user with a session, a credential pointing at the loopback stub provider
 (Trigger on Webhook → Send Message → Webhook response), a 100-node chain with no network, and a
 200-node scenario for the editor. `count` prints how many executions and node runs are stored.
 
-Run: python -m scripts.bench_setup setup STUB_BASE_URL | count | chain-timing SCENARIO_ID
+Run: python -m scripts.bench_setup setup STUB_BASE_URL | count | chain-run SCENARIO_ID RUNS
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 
@@ -97,15 +98,27 @@ def count() -> dict[str, Any]:
     return {"executions": by_status, "node_runs": NodeRun.objects.count()}
 
 
-def chain_timing(scenario_id: str) -> list[float]:
-    """Seconds from start to finish of each finished execution of the chain (from the stored rows)."""
+def chain_run(scenario_id: str, runs: int) -> list[float]:
+    """Run the chain `runs` times through the engine in this process, one after the other (no HTTP,
+    no network; every node run persisted): the wall seconds of each run."""
     _django()
-    from scenarios.models import Execution
+    from asgiref.sync import async_to_sync
 
-    rows = Execution.objects.filter(scenario_id=scenario_id, status="succeeded").values_list(
-        "started_at", "finished_at"
-    )
-    return [(end - start).total_seconds() for start, end in rows if start and end]
+    from scenarios.engine import create_execution, run_execution
+    from scenarios.leases import Lease
+    from scenarios.models import Execution, Scenario
+
+    scenario = Scenario.objects.get(pk=scenario_id)
+    owner = f"bench:{os.getpid()}"
+    seconds = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        execution = create_execution(scenario, Execution.Trigger.CLI, {"body": {"n": 1}}, lease_owner=owner)
+        async_to_sync(run_execution)(Lease(Execution, execution.pk, execution.attempt, owner))
+        seconds.append(time.perf_counter() - started)
+        if Execution.objects.get(pk=execution.pk).status != "succeeded":
+            raise SystemExit("the chain did not succeed")
+    return seconds[1:]  # the first warms the caches
 
 
 if __name__ == "__main__":
@@ -114,7 +127,7 @@ if __name__ == "__main__":
         print(json.dumps(setup(sys.argv[2])))
     elif command == "count":
         print(json.dumps(count()))
-    elif command == "chain-timing":
-        print(json.dumps(chain_timing(sys.argv[2])))
+    elif command == "chain-run":
+        print(json.dumps(chain_run(sys.argv[2], int(sys.argv[3]))))
     else:
         raise SystemExit(f"unknown command {command}")
