@@ -185,6 +185,23 @@ def wrk(url: str, clients: int, seconds: float, script: Path) -> dict[str, Any]:
     }
 
 
+def start_profilers(
+    stack: Stack, stub: subprocess.Popen[bytes], workdir: Path, seconds: float
+) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
+    """py-spy (GIL-holding samples) on the web process and each worker for `seconds`."""
+    spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    started = []
+    for n, proc in enumerate(p for p in stack.procs if p is not stub):
+        name = "the web process" if n == 0 else f"worker {n}"
+        path = workdir / f"profile-{n}.txt"
+        args = [spy, "record", "-p", str(proc.pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw"]
+        args += ["-o", str(path), "--gil", "--subprocesses"]
+        started.append(
+            (name, subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), path)
+        )
+    return started
+
+
 def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
     exits.callback(shutil.rmtree, workdir, True)
@@ -228,38 +245,20 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     wrk(hook, 8, args.warmup, script)
     before = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
     for clients in (1, 8, 32):
-        profiler = None
-        if args.profile and clients == 8:
-            profiler = subprocess.Popen(
-                [
-                    shutil.which("py-spy") or str(Path(PY).parent / "py-spy"),
-                    "record",
-                    "-p",
-                    str(web.pid),
-                    "-d",
-                    str(int(args.duration)),
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                ]
-                + ["-o", str(workdir / "profile.txt"), "--gil", "--subprocesses"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        profilers = (
+            start_profilers(stack, stub, workdir, args.duration) if args.profile and clients == 8 else []
+        )
         app = [p.pid for p in stack.procs if p is not stub]
         spent = cpu_seconds(app)
         row = wrk(hook, clients, args.duration, script)
         spent = cpu_seconds(app) - spent
         row["cpu_ms"] = spent * 1000 / row["requests"] if row["requests"] else float("nan")
         result.load.append(row)
-        if profiler is not None:
+        for name, profiler, path in profilers:
             profiler.wait(timeout=60)
             from scripts.profile_summary import summarise
 
-            result.notes.append(
-                "profile of the web process at 8 clients:\n" + summarise(str(workdir / "profile.txt"), 30)
-            )
+            result.notes.append(f"profile of {name} at 8 clients:\n" + summarise(str(path), 30))
     time.sleep(1)  # let the last executions finish writing
     after = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
     answered = sum(r["requests"] - r["non_2xx"] for r in result.load)
@@ -355,7 +354,9 @@ def main() -> None:
     parser.add_argument("--web-processes", type=int, default=1)
     parser.add_argument("--chain-runs", type=int, default=10)
     parser.add_argument("--event-runs", type=int, default=40)
-    parser.add_argument("--profile", action="store_true", help="py-spy the web process at 8 clients")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the web and worker processes at 8 clients"
+    )
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
