@@ -76,5 +76,10 @@ export function watchConnections({ graph, history, banner, canEdit, changed }) {
     cell.addTools([{ name: "button-remove", args: { distance: "50%" } }], { ignoreHistory: true });
   });
   graph.on("blank:mouseover", unhover);
+  // A click on a connection selects it (so Delete removes it), whatever the selection plugin decided.
+  graph.on("edge:click", ({ edge }) => {
+    const selection = graph.getPlugin("selection");
+    if (selection && !selection.isSelected(edge)) selection.select(edge);
+  });
   graph.container.addEventListener("mouseleave", unhover);
 }

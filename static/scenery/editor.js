@@ -87,33 +87,13 @@ const autosave = new Autosave({
       const cell = graph.getCellById(saved.key);
       if (cell && cell.getData().id !== saved.id) cell.setData({ id: saved.id }, { ignoreHistory: true });
     }
-    showProblems(result.problems || []);
+    panels.showProblems(result.problems || []);
     document.body.dispatchEvent(new CustomEvent("scenery:outlineStale"));
     document.getElementById("canvas-empty")?.remove();
     afterSave.splice(0).forEach((callback) => callback());
   },
 });
 const afterSave = [];
-
-// What would stop the scenario from running (from the engine's checks), said after every save.
-const problemsButton = document.getElementById("problems-button");
-const problemsList = document.getElementById("problems-list");
-function showProblems(problems) {
-  problemsButton.hidden = problems.length === 0;
-  problemsButton.textContent = `${problems.length} problem${problems.length === 1 ? "" : "s"}`;
-  problemsList.replaceChildren(
-    ...problems.map((text) => {
-      const item = document.createElement("li");
-      item.textContent = text;
-      return item;
-    }),
-  );
-  if (!problems.length) problemsList.hidden = true;
-}
-problemsButton.addEventListener("click", () => {
-  problemsList.hidden = !problemsList.hidden;
-  problemsButton.setAttribute("aria-expanded", String(!problemsList.hidden));
-});
 
 function changed() {
   if (canEdit) autosave.schedule();
@@ -398,7 +378,7 @@ const panels = initPanels({
 });
 
 load(initial);
-showProblems(initial.problems || []);
+panels.showProblems(initial.problems || []);
 history.clean();
 updateUndoButtons();
 requestAnimationFrame(() => {

@@ -316,7 +316,27 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     else if (action === "close-live") document.getElementById("live-panel").hidden = true;
   });
 
-  return { openInspector, closeInspector, canEdit };
+  // What would stop the scenario from running (from the engine's checks), said after every save.
+  const problemsButton = document.getElementById("problems-button");
+  const problemsList = document.getElementById("problems-list");
+  function showProblems(problems) {
+    problemsButton.hidden = problems.length === 0;
+    problemsButton.textContent = `${problems.length} problem${problems.length === 1 ? "" : "s"}`;
+    problemsList.replaceChildren(
+      ...problems.map((text) => {
+        const item = document.createElement("li");
+        item.textContent = text;
+        return item;
+      }),
+    );
+    if (!problems.length) problemsList.hidden = true;
+  }
+  problemsButton.addEventListener("click", () => {
+    problemsList.hidden = !problemsList.hidden;
+    problemsButton.setAttribute("aria-expanded", String(!problemsList.hidden));
+  });
+
+  return { openInspector, closeInspector, showProblems };
 }
 
 export async function copyText(text, button) {

@@ -47,6 +47,11 @@ def test_the_delete_button_removes_the_selection(cast, open_tab):
     editor.wait_saved()
     assert editor.numbers() == [1, 3] and editor.edges() == []
     assert scenario.edges.count() == 0
+    # $3 still says {{$2.reply}}: the editor says what would stop the scenario from running.
+    problems = tab.page.locator("#problems-button")
+    expect(problems).to_have_text("1 problem")
+    problems.click()
+    expect(tab.page.locator("#problems-list")).to_contain_text("$2")
 
 
 def test_a_cycle_and_a_connection_into_a_trigger_are_refused_with_a_message(cast, open_tab):
@@ -233,6 +238,8 @@ def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_t
 
     # Clicked away from its middle (where the remove button appears), the edge is selected.
     x, y = edge_point(2, 3, 0.2)
+    tab.page.mouse.move(x, y)
+    tab.page.wait_for_timeout(100)
     tab.page.mouse.click(x, y)
     tab.page.wait_for_function("window.scenery.selection.getSelectedCells().some((c) => c.isEdge())")
     tab.page.keyboard.press("Delete")
