@@ -258,7 +258,7 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
             profiler.wait(timeout=60)
             from scripts.profile_summary import summarise
 
-            result.notes.append(f"profile of {name} at 8 clients:\n" + summarise(str(path), 30))
+            result.notes.append(f"profile of {name} at 8 clients:\n" + summarise(str(path), 60))
     time.sleep(1)  # let the last executions finish writing
     after = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
     answered = sum(r["requests"] - r["non_2xx"] for r in result.load)

@@ -101,3 +101,23 @@ def test_a_wake_up_never_fails_the_request_when_redis_is_unreachable(settings, c
     }
     executor.notify()
     assert "workers will find the job by polling" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "expected"), [("", "inprocess"), ("redis://127.0.0.1:6379/0", "worker")]
+)
+def test_with_redis_the_web_processes_leave_executions_to_the_workers(redis_url, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("EXECUTOR", "DJANGO_SETTINGS_MODULE")}
+    env.update(REDIS_URL=redis_url, CREDENTIAL_KEYS="nKMEb8EqNDPVqjgPPhtjhQEmzSdKXjQhcBBKq5NVsDg=")
+    found = subprocess.run(
+        [sys.executable, "-c", "import config.settings as s; print(s.EXECUTOR)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert found == expected
