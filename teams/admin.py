@@ -1,11 +1,35 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from teams.forms import LookAlikeUsernames, check_credential_name
 from teams.models import Credential, Invitation, Membership, Team, User
 
-admin.site.register(User, UserAdmin)
+
+class UserCreation(LookAlikeUsernames, AdminUserCreationForm):
+    pass
+
+
+class UserChange(LookAlikeUsernames, UserChangeForm):
+    pass
+
+
+@admin.register(User)
+class SceneryUserAdmin(UserAdmin):
+    add_form = UserCreation
+    form = UserChange
+
+
+class CredentialAdminForm(forms.ModelForm):
+    def clean_name(self) -> Any:
+        name = self.cleaned_data["name"].strip()
+        check_credential_name(self.instance.team, name, self.instance.pk)
+        return name
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,6 +45,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
+    form = CredentialAdminForm
     # Never the secret, nor its ciphertext: the admin changes names and URLs; keys are set in the app.
     list_display = ["name", "team", "base_url", "masked"]
     fields = ["team", "name", "base_url", "default_model", "masked"]

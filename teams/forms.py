@@ -10,9 +10,43 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import QueryDict
 
 from teams.models import Credential, Role, Team, User
+from teams.names import comparison_form
+
+LOOK_ALIKE = (
+    "Names that differ only in case, width, accents' encoding or invisible characters count as the same."
+)
 
 
-class SignupForm(UserCreationForm):
+def username_taken(username: str, exclude_pk: Any = None) -> bool:
+    """Whether another account's username looks the same (teams/names.py). Compared here rather than
+    with `username__iexact`, which on SQLite folds ASCII case only; Django's own check also scans."""
+    wanted = comparison_form(username)
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk is not None else User.objects.all()
+    return any(comparison_form(u) == wanted for u in others.values_list("username", flat=True).iterator())
+
+
+class LookAlikeUsernames(forms.ModelForm):
+    """For every form that creates or renames a user: one account per look of a username."""
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data.get("username") or ""
+        if username and username_taken(username, self.instance.pk):
+            raise forms.ValidationError(f"A user with that username already exists. {LOOK_ALIKE}")
+        return username
+
+
+def check_credential_name(team: Team, name: str, exclude_pk: Any = None) -> None:
+    """Refuse a name that is empty once invisible characters are gone, or that looks like the name of
+    another credential of the team (teams/names.py; the database enforces it too)."""
+    if not comparison_form(name):
+        raise forms.ValidationError("Give the credential a name.")
+    taken = Credential.objects.for_team(team).looking_like(name).exclude(pk=exclude_pk).first()
+    if taken is not None:
+        message = f"This team already has a credential named “{taken.name}”."
+        raise forms.ValidationError(message if taken.name == name else f"{message} {LOOK_ALIKE}")
+
+
+class SignupForm(LookAlikeUsernames, UserCreationForm):
     email = forms.EmailField(
         help_text="For password resets and invitations.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -118,11 +152,7 @@ class CredentialForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError("Give the credential a name.")
-        taken = Credential.objects.for_team(self.team).filter(name__iexact=name).exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise forms.ValidationError("This team already has a credential with this name.")
+        check_credential_name(self.team, name, self.instance.pk)
         return name
 
     def clean_base_url(self) -> str:

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from teams import crypto
+from teams.names import name_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -80,6 +81,10 @@ class CredentialQuerySet(models.QuerySet["Credential"]):
     def for_team(self, team: Team) -> CredentialQuerySet:
         return self.filter(team=team)
 
+    def looking_like(self, name: str) -> CredentialQuerySet:
+        """Credentials whose name looks the same as `name` (teams/names.py)."""
+        return self.filter(name_key=name_key(name))
+
 
 class Credential(models.Model):
     """An API key and the base URL it may be sent to. The secret is write-only."""
@@ -87,6 +92,8 @@ class Credential(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=100)
+    # The name's comparison form (teams/names.py), unique per team: look-alike names cannot coexist.
+    name_key = models.CharField(max_length=64, editable=False)
     base_url = models.URLField(max_length=500, default=DEFAULT_OPENAI_BASE_URL)
     secret_encrypted = models.TextField(blank=True, default="")
     # The last four characters, kept in clear to show "•••• abcd"; never the rest.
@@ -99,10 +106,19 @@ class Credential(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_credential_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name_key"], name="unique_credential_name_key")
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = name_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def host(self) -> str:

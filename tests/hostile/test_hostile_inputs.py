@@ -267,10 +267,16 @@ Concurrency and content
     H/test_names_and_fields.py::test_emoji_and_combining_names_are_kept_and_shown_as_typed
     H/test_names_and_fields.py::test_a_name_differing_only_in_ascii_case_or_spaces_is_a_duplicate
     H/test_names_and_fields.py::test_usernames_that_differ_in_width_or_ascii_case_are_duplicates
-    xfail H/test_names_and_fields.py::test_a_name_that_looks_the_same_is_a_duplicate
-    xfail H/test_names_and_fields.py::test_credential_names_in_non_ascii_case_variants_are_duplicates_on_every_database
-    xfail H/test_names_and_fields.py::test_usernames_in_non_ascii_case_variants_are_duplicates_on_every_database
-      (both xfail on SQLite only: PostgreSQL already folds non-ASCII case)
+    H/test_names_and_fields.py::test_a_name_that_looks_the_same_is_a_duplicate
+    H/test_names_and_fields.py::test_credential_names_in_non_ascii_case_variants_are_duplicates_on_every_database
+    H/test_names_and_fields.py::test_usernames_in_non_ascii_case_variants_are_duplicates_on_every_database
+      (defects fixed: names are compared by one comparison form, teams/names.py: NFKC, invisible
+      characters dropped, spaces as shown, casefolded; credentials hold it as a unique key per team)
+    H/test_names_and_fields.py::test_look_alike_names_stay_possible_in_another_team_and_when_saving_the_same_credential
+    H/test_names_and_fields.py::test_a_name_made_only_of_invisible_characters_is_refused
+    H/test_names_and_fields.py::test_the_database_refuses_a_look_alike_credential_name_that_bypasses_the_form
+    H/test_names_and_fields.py::test_the_admin_refuses_a_look_alike_username_when_adding_or_renaming_a_user
+    T/test_credential_name_migration.py::test_look_alike_credentials_saved_before_the_key_get_numbered_names_the_oldest_keeps_its_own
 """
 
 from __future__ import annotations

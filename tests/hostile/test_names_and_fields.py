@@ -8,7 +8,7 @@ import unicodedata
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from scenarios.models import Scenario
@@ -155,15 +155,15 @@ def test_an_import_lands_in_the_current_team_whatever_the_file_says(cast):
 # -- 40. look-alike Unicode names --------------------------------------------------------------------
 
 
-def _add_credential(cast: Any, name: str) -> int:
-    return (
-        cast.client_for(cast.alice)
-        .post(
-            reverse("teams:credential_new"),
-            {"name": name, "base_url": "https://api.openai.com/v1", "secret": "sk-abcdefgh"},
-        )
-        .status_code
+def _post_credential(cast: Any, name: str, user: User | None = None) -> Any:
+    return cast.client_for(user or cast.alice).post(
+        reverse("teams:credential_new"),
+        {"name": name, "base_url": "https://api.openai.com/v1", "secret": "sk-abcdefgh"},
     )
+
+
+def _add_credential(cast: Any, name: str) -> int:
+    return _post_credential(cast, name).status_code
 
 
 def test_emoji_and_combining_names_are_kept_and_shown_as_typed(cast):
@@ -185,11 +185,6 @@ def test_a_name_differing_only_in_ascii_case_or_spaces_is_a_duplicate(cast, firs
     assert Credential.objects.filter(team=cast.team).count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="teams/forms.py CredentialForm.clean_name compares names with name__iexact only: no NFC "
-    "normalisation, no casefold (ß/SS), zero-width characters kept, so look-alike names coexist",
-)
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -197,43 +192,93 @@ def test_a_name_differing_only_in_ascii_case_or_spaces_is_a_duplicate(cast, firs
         ("Stra\u00dfe", "STRASSE"),  # casefold
         ("Key", "K\u200bey"),  # a zero-width space inside
         ("Key", "Key\u2060"),  # a word joiner at the end
+        ("Key", "\uff2b\uff45\uff59"),  # full-width letters
+        ("Prod key", "Prod\u00a0 key"),  # a no-break space and a run of spaces, shown as one space
+        ("\u2764 Key", "\u2764\ufe0f Key"),  # an emoji with and without its variation selector
     ],
 )
 def test_a_name_that_looks_the_same_is_a_duplicate(cast, first, second):
     assert _add_credential(cast, first) == 302
-    assert _add_credential(cast, second) == 400
+    response = _post_credential(cast, second)
+    assert response.status_code == 400
+    assert f"already has a credential named \u201c{first}\u201d" in response.content.decode()
+    assert [c.name for c in Credential.objects.filter(team=cast.team)] == [first]
 
 
-SQLITE = connection.vendor == "sqlite"
+def test_look_alike_names_stay_possible_in_another_team_and_when_saving_the_same_credential(cast):
+    assert _add_credential(cast, "Caf\u00e9") == 302
+    mine = Credential.objects.get(team=cast.team)
+    assert _post_credential(cast, "CAFE\u0301", cast.mallory).status_code == 302
+    renamed = cast.client_for(cast.alice).post(
+        reverse("teams:credential_edit", args=[mine.pk]),
+        {"name": "CAF\u00c9", "base_url": mine.base_url, "default_model": ""},
+    )
+    assert renamed.status_code == 302
+    mine.refresh_from_db()
+    assert mine.name == "CAF\u00c9"  # shown as typed, compared by its look
 
 
-xfail_on_sqlite = pytest.mark.xfail(
-    SQLITE,
-    strict=True,
-    reason="on SQLite, __iexact (LIKE) folds ASCII case only, so 'Äpfel' and 'äpfel' are two names "
-    "there (teams/forms.py CredentialForm.clean_name, Django's UserCreationForm.clean_username), while "
-    "PostgreSQL's UPPER() calls them the same",
-)
+@pytest.mark.parametrize("name", ["\u200b", "\u2060\u200d\ufeff", "\u00ad"])
+def test_a_name_made_only_of_invisible_characters_is_refused(cast, name):
+    response = _post_credential(cast, name)
+    assert response.status_code == 400 and "Give the credential a name." in response.content.decode()
+    assert not Credential.objects.exists()
 
 
-@xfail_on_sqlite
+def test_the_database_refuses_a_look_alike_credential_name_that_bypasses_the_form(cast):
+    Credential.objects.create(team=cast.team, name="Caf\u00e9")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Credential.objects.create(team=cast.team, name="cafe\u0301")
+    renamed = Credential.objects.create(team=cast.team, name="Tea")
+    renamed.name = "CAF\u00c9"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        renamed.save(update_fields=["name"])
+
+
 def test_credential_names_in_non_ascii_case_variants_are_duplicates_on_every_database(cast):
     assert _add_credential(cast, "\u00c4pfel") == 302
     assert _add_credential(cast, "\u00e4pfel") == 400
 
 
-@xfail_on_sqlite
-def test_usernames_in_non_ascii_case_variants_are_duplicates_on_every_database(db, client):
-    User.objects.create_user("\u00c9mile", "emile@example.com", "correct horse battery staple")
-    form = {
-        "username": "\u00e9mile",
-        "email": "other@example.com",
-        "password1": "correct horse battery staple",
-        "password2": "correct horse battery staple",
-    }
+SIGNUP = {"email": "other@example.com", "password1": "correct horse battery staple"}
+
+
+@pytest.mark.parametrize(
+    ("existing", "wanted"),
+    [("\u00c9mile", "\u00e9mile"), ("\u00c9mile", "E\u0301mile"), ("stra\u00dfe", "STRASSE")],
+)
+def test_usernames_in_non_ascii_case_variants_are_duplicates_on_every_database(db, client, existing, wanted):
+    User.objects.create_user(existing, "emile@example.com", "correct horse battery staple")
+    form = {**SIGNUP, "username": wanted, "password2": SIGNUP["password1"]}
     response = client.post(reverse("teams:signup"), form)
     assert response.status_code == 200 and "already exists" in response.content.decode()
-    assert not User.objects.filter(username="\u00e9mile").exists()
+    assert User.objects.count() == 1
+
+
+def test_the_admin_refuses_a_look_alike_username_when_adding_or_renaming_a_user(cast):
+    admin = User.objects.create_superuser("root", "root@example.com", "correct horse battery staple")
+    client = cast.client_for(admin)
+    added = client.post(
+        reverse("admin:teams_user_add"),
+        {"username": "ALICE", "usable_password": "true", **SIGNUP, "password2": SIGNUP["password1"]},
+    )
+    assert added.status_code == 200 and "already exists" in added.content.decode()
+    assert not User.objects.filter(username="ALICE").exists()
+    page = client.get(reverse("admin:teams_user_change", args=[cast.bob.pk]))
+    assert page.status_code == 200
+    renamed = client.post(
+        reverse("admin:teams_user_change", args=[cast.bob.pk]),
+        {
+            "username": "\uff21lice",
+            "email": cast.bob.email,
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert renamed.status_code == 200 and "already exists" in renamed.content.decode()
+    cast.bob.refresh_from_db()
+    assert cast.bob.username == "bob"
 
 
 def test_usernames_that_differ_in_width_or_ascii_case_are_duplicates(cast, client):
