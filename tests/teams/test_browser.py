@@ -37,7 +37,8 @@ def test_a_credential_added_from_the_inspector_is_selected_and_its_key_never_sho
     editor = EditorPage(tab, scenario).open()
     inspector = editor.inspect(1)
     inspector.get_by_role("button", name="Add new").click()
-    inline = inspector.locator(".credential-inline-form")
+    # The editor opens the form in a dialog outside the node's own form (forms cannot nest).
+    inline = tab.page.locator("#credential-dialog .credential-inline-form")
     inline.get_by_label("Name").fill("Inline key")
     inline.get_by_label("Base URL").fill(stub_credential.base_url)
     inline.get_by_label("API key").fill(SECRET)
@@ -46,7 +47,7 @@ def test_a_credential_added_from_the_inspector_is_selected_and_its_key_never_sho
     tab.page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     inline.get_by_role("button", name="Save credential").click()
 
-    expect(inspector.get_by_role("status").filter(has_text="Saved “Inline key”")).to_be_visible()
+    expect(tab.page.locator("#credential-dialog-body")).to_contain_text("Saved “Inline key”")
     select = editor.field("API Key", "combobox")
     expect(select.locator("option:checked")).to_have_text(f"Inline key ({stub_credential.host})")
     credential = Credential.objects.get(name="Inline key")
