@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from nodes.base import NodeType
 from nodes.registry import NODE_TYPES
-from scenarios import graph
+from scenarios import expressions, graph
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
 from teams.models import Credential, User
 
@@ -216,6 +216,12 @@ def _parse_nodes(scenario: Scenario, raw_nodes: Any) -> list[IncomingNode]:
             raise GraphInvalid(
                 f"The parameters of the new node ${number} must be a JSON object under 256 KB."
             )
+        try:
+            # Only references to nodes (and paths in their output) may sit between braces; which
+            # nodes they name is checked later, as a problem to show, since a paste may name others.
+            expressions.references(params)
+        except expressions.ExpressionError as exc:
+            raise GraphInvalid(f"${number}: {exc}") from exc
         label = raw.get("label") or ""
         if not isinstance(label, str):
             raise GraphInvalid("A node's title must be text.")

@@ -227,3 +227,23 @@ def test_a_save_reports_what_would_stop_the_scenario_from_running(cast, scenario
     response = save(cast.client_for(cast.bob), scenario, payload)
     assert response.status_code == 200
     assert any("$2" in p and "does not exist" in p for p in response.json()["problems"])
+
+
+def test_a_pasted_node_with_code_in_braces_is_refused(cast, scenario):
+    payload = current_payload(scenario)
+    payload["nodes"].append(
+        {
+            "key": "p",
+            "number": 4,
+            "kind": RESPOND,
+            "x": 0,
+            "y": 0,
+            "params": {"body": "{{ __import__('os') }}"},
+        }
+    )
+    response = save(cast.client_for(cast.bob), scenario, payload)
+    assert response.status_code == 400
+    assert (
+        response.json()["error"].startswith("$4: ") and "not a valid expression" in response.json()["error"]
+    )
+    assert scenario.nodes.count() == 3

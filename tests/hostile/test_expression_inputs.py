@@ -58,11 +58,6 @@ def test_code_in_braces_is_refused_at_the_inspector_and_nothing_is_saved(cast, e
     assert scenario.version == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/canvas.py _parse_nodes stores a new node's params without checking their "
-    "expressions, so code in braces pasted on the canvas is saved (it is refused only at run time)",
-)
 def test_code_in_braces_pasted_on_the_canvas_is_refused(cast):
     scenario = build(cast.team, {1: ("webhook.trigger", {})}, [])
     trigger = scenario.nodes.get(number=1)
