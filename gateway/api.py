@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from gateway import ids
 from gateway.errors import GatewayError, invalid, not_found
 from gateway.models import GatewayKey
-from gateway.validation import query_int, validate
+from gateway.validation import check_no_nul, query_int, validate
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,9 @@ def route(*, beta: bool = False, **handlers: Handler) -> Callable[..., Coroutine
                 raise GatewayError(f"Invalid method for URL ({request.method} {request.path}).", status=405)
             if beta:
                 check_beta(request)
+            for name, values in request.GET.lists():  # ids, cursors and filters, looked up as they are
+                for value in values:
+                    check_no_nul({name: value})
             response: HttpResponseBase = await handler(Call(request, key), **kwargs)
         except GatewayError as exc:
             response = exc.response()

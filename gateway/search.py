@@ -55,12 +55,16 @@ def split_text(text: str, size: int, overlap: int) -> list[str]:
 
 def file_text(file: File) -> str:
     data = bytes(FileContent.objects.get(file=file).data)
+    not_text = NotSearchable(
+        f"{file.filename} is not a UTF-8 text file; this server searches text files only."
+    )
+    # NUL marks binary data, and PostgreSQL text (the chunks) cannot hold it.
+    if b"\x00" in data:
+        raise not_text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise NotSearchable(
-            f"{file.filename} is not a UTF-8 text file; this server searches text files only."
-        ) from None
+        raise not_text from None
 
 
 def index_entry(entry: VectorStoreFile, strategy: dict[str, Any] | None = None) -> None:

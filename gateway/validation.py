@@ -10,7 +10,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from jsonschema import Draft202012Validator
@@ -152,6 +152,7 @@ def validate(schema_name: str, body: Any) -> dict[str, Any]:
             None,
             "invalid_type",
         )
+    check_no_nul(body)
     errors = list(_validator(schema_name).iter_errors(body))
     if errors:
         error = best_match(errors)
@@ -160,6 +161,31 @@ def validate(schema_name: str, body: Any) -> dict[str, Any]:
     for path, metadata in _metadata_fields(body):
         check_metadata(metadata, path)
     return body
+
+
+def check_no_nul(value: Any) -> None:
+    """Refuse NUL (\\u0000) in any text, keys included: PostgreSQL text cannot store it (a query or a
+    save holding one fails), so both databases refuse it here. Iterative: any depth json.loads took."""
+    pending: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                _refuse_nul(path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in str(key):
+                    _refuse_nul((*path, key))
+                pending.append(((*path, key), child))
+        elif isinstance(item, list):
+            pending.extend(((*path, i), child) for i, child in enumerate(item))
+
+
+def _refuse_nul(path: tuple[Any, ...]) -> NoReturn:
+    where = param_path(path).replace("\x00", "\\u0000")
+    raise invalid(
+        f"Invalid value for '{where}': text cannot contain a NUL character (\\u0000).", where, "invalid_value"
+    )
 
 
 def _metadata_fields(body: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -36,6 +36,9 @@ Webhooks
     H/test_ids_in_urls.py::test_other_tokens_with_a_nul_character_are_plain_404s
     H/test_ids_in_urls.py::test_a_gateway_path_with_a_nul_character_is_an_unknown_url_with_or_without_a_key
     H/test_ids_in_urls.py::test_the_asgi_stack_answers_a_nul_in_a_path_the_same_way
+    H/test_ids_in_urls.py::test_a_nul_in_a_gateway_query_or_body_is_a_clear_400_and_nothing_is_stored
+    H/test_ids_in_urls.py::test_a_file_with_nul_bytes_is_not_indexed_and_says_why
+      (found on the way: on PostgreSQL both were 500s; gateway/validation.py check_no_nul, gateway/search.py)
  5. Signatures, timestamps, delivery ids. Instead: each webhook is authenticated by a random secret
     token in its URL (192 bits), looked up by one indexed equality query; a wrong, disabled or deleted
     token gets one identical 404 and leaves no row; sessions and Authorization headers play no part.

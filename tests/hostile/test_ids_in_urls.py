@@ -1,17 +1,19 @@
 """Ids and tokens in URLs that no database row can hold: a NUL character (%00) must look exactly like an
-unknown id, on SQLite and on PostgreSQL alike (items 4 and 27 of the list)."""
+unknown id, on SQLite and on PostgreSQL alike (items 4 and 27 of the list). In the gateway's query
+strings and JSON bodies, where ids, names and texts are read, NUL is a clear 400 on both databases."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from django.db import connection
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import AsyncClient, Client
 
-from gateway.models import GatewayKey
+from gateway.models import Assistant, GatewayKey, Message, VectorStore, VectorStoreFile
 from scenarios.models import Execution
 from tests.hostile.webhook_calls import responder
 
-POSTGRES = connection.vendor == "postgresql"
 BETA = {"OpenAI-Beta": "assistants=v2"}
 
 
@@ -80,3 +82,58 @@ async def test_the_asgi_stack_answers_a_nul_in_a_path_the_same_way():
     gateway = await client.get("/v1/assistants/asst_%00")
     assert gateway.status_code == 404 and gateway.json()["error"]["type"] == "invalid_request_error"
     assert (await client.get("/invitations/ab%00c/")).status_code == 404
+
+
+def _gateway(cast) -> Client:
+    _, key = GatewayKey.issue(cast.team, "hostile")
+    return Client(raise_request_exception=False, headers={"Authorization": f"Bearer {key}", **BETA})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("get", "/v1/assistants?after=asst_%00", None, "after"),
+        ("get", "/v1/vector_stores?limit=2&before=vs_%00", None, "before"),
+        ("get", "/v1/threads/{thread}/messages?run_id=run_%00", None, "run_id"),
+        ("post", "/v1/threads/runs", {"assistant_id": "asst_\x00"}, "assistant_id"),
+        ("post", "/v1/threads/{thread}/runs", {"assistant_id": "asst_\x00"}, "assistant_id"),
+        ("post", "/v1/vector_stores", {"file_ids": ["file-\x00"]}, "file_ids[0]"),
+        ("post", "/v1/assistants", {"model": "m", "metadata": {"k\x00": "v"}}, "metadata.k\\u0000"),
+        ("post", "/v1/assistants", {"model": "m", "name": "a\x00b"}, "name"),
+        ("post", "/v1/threads/{thread}/messages", {"role": "user", "content": "a\x00b"}, "content"),
+    ],
+)
+def test_a_nul_in_a_gateway_query_or_body_is_a_clear_400_and_nothing_is_stored(
+    cast, method, path, body, param
+):
+    client = _gateway(cast)
+    thread = client.post("/v1/threads", "{}", content_type="application/json").json()["id"]
+    url = path.format(thread=thread)
+    if body is None:
+        response = client.get(url)
+    else:
+        response = client.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
+    assert "NUL character" in error["message"]
+    assert (
+        not Assistant.objects.exists() and not Message.objects.exists() and not VectorStore.objects.exists()
+    )
+
+
+def test_a_file_with_nul_bytes_is_not_indexed_and_says_why(cast):
+    client = _gateway(cast)
+    upload = SimpleUploadedFile("notes.txt", b"hello\x00world")
+    file_id = client.post("/v1/files", {"purpose": "assistants", "file": upload}).json()["id"]
+    response = client.post(
+        "/v1/vector_stores", json.dumps({"file_ids": [file_id]}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["file_counts"]["failed"] == 1
+    entry = VectorStoreFile.objects.get(file_id=file_id)
+    assert entry.status == VectorStoreFile.Status.FAILED
+    assert entry.last_error == {
+        "code": "unsupported_file",
+        "message": "notes.txt is not a UTF-8 text file; this server searches text files only.",
+    }
