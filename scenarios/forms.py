@@ -41,6 +41,8 @@ class SampleInputForm(forms.Form):
             raise forms.ValidationError(
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from exc
+        except RecursionError:
+            raise forms.ValidationError("The sample input is nested too deeply.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError(
                 'The sample input must be a JSON object, like {"method": "POST", "body": {...}}.'

@@ -86,6 +86,8 @@ def graph(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
         data = json.loads(request.body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _json_error("The save was not valid JSON.", 400)
+    except RecursionError:
+        return _json_error("The save is nested too deeply to be a scenario.", 400)
     try:
         result = canvas.save_graph(scenario, data, user_of(request))
     except canvas.StaleVersion as exc:

@@ -28,11 +28,6 @@ ES, NS = Execution.Status, NodeRun.Status
 # -- 3. the same nesting limit on the editor's JSON endpoints ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/views_editor.py graph(): json.loads(request.body) catches JSONDecodeError and "
-    "UnicodeDecodeError but not RecursionError, so a deeply nested save is a 500",
-)
 def test_a_canvas_save_nested_100_000_deep_is_a_clear_400(cast):
     scenario = build_editor(cast.team, {1: (TRIGGER, {})})
     client = cast.client_for(cast.bob)
@@ -43,11 +38,6 @@ def test_a_canvas_save_nested_100_000_deep_is_a_clear_400(cast):
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenarios/forms.py SampleInputForm.clean_sample_input catches json.JSONDecodeError but not "
-    "RecursionError, so a deeply nested sample input is a 500 instead of an error at the field",
-)
 def test_a_run_sample_nested_100_000_deep_is_an_error_at_the_field(cast):
     scenario = build_editor(cast.team, {1: (TRIGGER, {})})
     client = cast.client_for(cast.bob)

@@ -22,8 +22,8 @@ Webhooks
     H/test_webhook_inputs.py::test_a_json_body_with_as_many_keys_as_fit_under_the_limit_is_taken_quickly
     H/test_webhook_inputs.py::test_a_form_with_more_fields_than_allowed_gets_a_clear_400
     H/test_editor_inputs.py::test_an_import_nested_100_000_deep_is_a_clear_error
-    xfail H/test_editor_inputs.py::test_a_canvas_save_nested_100_000_deep_is_a_clear_400
-    xfail H/test_editor_inputs.py::test_a_run_sample_nested_100_000_deep_is_an_error_at_the_field
+    H/test_editor_inputs.py::test_a_canvas_save_nested_100_000_deep_is_a_clear_400
+    H/test_editor_inputs.py::test_a_run_sample_nested_100_000_deep_is_an_error_at_the_field
  4. Invalid UTF-8, BOM, lone surrogate, NUL → 400 or escaped, same on SQLite and PostgreSQL.
     E/test_webhooks.py::test_unreadable_bodies_get_a_clear_400_and_a_failed_execution_in_history
     E/test_webhooks.py::test_a_body_with_a_bom_is_read
@@ -74,7 +74,7 @@ Expressions and node forms
     H/test_expression_inputs.py::test_code_in_braces_that_reached_the_database_stops_the_run_before_any_node
     H/test_expression_inputs.py::test_code_in_braces_slipped_into_a_snapshot_fails_its_node_naming_it
     H/test_expression_inputs.py::test_a_dunder_in_a_path_is_a_key_of_the_data_never_a_python_attribute
-    xfail H/test_expression_inputs.py::test_code_in_braces_pasted_on_the_canvas_is_refused
+    H/test_expression_inputs.py::test_code_in_braces_pasted_on_the_canvas_is_refused
     H/test_expression_inputs.py::test_text_that_starts_and_ends_with_an_expression_is_resolved (defect fixed by the engine owner)
       (found on the way: valid text such as "{{$1.a}} and {{$1.b}}" failed at run time)
 12. Reference to a missing / not-yet-run / other-branch node → error naming it.
