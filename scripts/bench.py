@@ -190,6 +190,8 @@ def start_profilers(
 ) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
     """py-spy (GIL-holding samples) on the web process and each worker for `seconds`."""
     spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy (not a project dependency)")
     started = []
     for n, proc in enumerate(p for p in stack.procs if p is not stub):
         name = "the web process" if n == 0 else f"worker {n}"
