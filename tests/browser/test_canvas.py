@@ -223,13 +223,14 @@ def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_t
     editor = EditorPage(tab, scenario).open()
 
     def edge_point(source: int, target: int, ratio: float) -> tuple[float, float]:
+        """A point on the connection from $source's output to $target's input (both at mid-height)."""
         point = tab.js(
             """([s, t, ratio]) => {
-                const g = window.scenery.graph;
-                const edge = g.getEdges().find((e) => e.getSourceCell().getData().number === s && e.getTargetCell().getData().number === t);
-                const view = g.findViewByCell(edge);
-                const p = view.getPointAtRatio(ratio);
-                const client = g.localToClient(p);
+                const scenery = window.scenery;
+                const from = scenery.cellByNumber(s).getBBox().getRightMiddle();
+                const to = scenery.cellByNumber(t).getBBox().getLeftMiddle();
+                const p = { x: from.x + (to.x - from.x) * ratio, y: from.y + (to.y - from.y) * ratio };
+                const client = scenery.graph.localToClient(p);
                 return [client.x, client.y];
             }""",
             [source, target, ratio],
@@ -238,8 +239,11 @@ def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_t
 
     # Clicked away from its middle (where the remove button appears), the edge is selected.
     x, y = edge_point(2, 3, 0.2)
+    # X6 renders what is in view a moment later: wait until the connection is under the pointer.
+    tab.page.wait_for_function(
+        "([x, y]) => document.elementFromPoint(x, y)?.closest('#canvas .x6-edge')", arg=[x, y]
+    )
     tab.page.mouse.move(x, y)
-    tab.page.wait_for_timeout(100)
     tab.page.mouse.click(x, y)
     tab.page.wait_for_function("window.scenery.selection.getSelectedCells().some((c) => c.isEdge())")
     tab.page.keyboard.press("Delete")
