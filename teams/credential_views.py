@@ -43,12 +43,12 @@ def credentials(request: HttpRequest) -> HttpResponse:
     return render(request, "teams/credential_list.html", context)
 
 
-def _team_for_new(request: HttpRequest) -> Membership:
+def _team_for_new(request: HttpRequest, role: Role = Role.ADMIN) -> Membership:
     """The current team, or the team of `?scenario=` when the node inspector names one."""
     scenario_id = request.GET.get("scenario")
     if not scenario_id:
-        return require_current(request, Role.ADMIN)
-    _, membership = get_scoped(request.user, Scenario.objects.all(), Role.ADMIN, id=scenario_id)
+        return require_current(request, role)
+    _, membership = get_scoped(request.user, Scenario.objects.all(), role, id=scenario_id)
     return membership
 
 
@@ -56,8 +56,14 @@ def _team_for_new(request: HttpRequest) -> Membership:
 @login_required
 @require_http_methods(["GET", "POST"])
 def credential_new(request: HttpRequest) -> HttpResponse:
-    membership = _team_for_new(request)
     inline = request.GET.get("inline") == "1"
+    if inline and request.method == "GET":
+        # An editor picks credentials but does not manage them: the inspector's "Add new" tells them
+        # whom to ask instead of failing with a 403.
+        membership = _team_for_new(request, Role.EDITOR)
+        if not membership.allows(Role.ADMIN):
+            return render(request, "teams/credential_form.html#inline-not-allowed", {"team": membership.team})
+    membership = _team_for_new(request)
     # Inline, the form sits inside the node inspector's page: prefixed names and ids never clash.
     form = CredentialForm(
         request.POST or None, team=membership.team, prefix=INLINE_PREFIX if inline else None

@@ -267,3 +267,23 @@ def test_an_editor_cannot_create_inline_either(cast, world):
     url = reverse("teams:credential_new") + f"?inline=1&scenario={world.scenario.id}"
     assert cast.client_for(cast.bob).post(url, inline_data(name="Nope")).status_code == 403
     assert not Credential.objects.filter(name="Nope").exists()
+
+
+def test_an_editor_asking_for_the_inline_form_is_told_whom_to_ask(cast):
+    url = reverse("teams:credential_new") + "?inline=1&select=id_credential"
+    page = cast.client_for(cast.bob).get(url)
+    assert page.status_code == 200
+    assert "Only admins and owners of Alice&#x27;s team add credentials" in page.text
+    assert "<input" not in page.text
+    refused = cast.client_for(cast.bob).post(url, inline_data(name="Sneaky", secret=NEW_SECRET))
+    assert refused.status_code == 403
+    assert not Credential.objects.filter(name="Sneaky").exists()
+
+
+def test_a_viewer_and_a_stranger_still_cannot_open_the_inline_form(cast):
+    from scenarios.models import Scenario
+
+    scenario = Scenario.objects.create(team=cast.team, name="Alice's")
+    url = reverse("teams:credential_new") + f"?inline=1&select=id_credential&scenario={scenario.pk}"
+    assert cast.client_for(cast.carol).get(url).status_code == 403
+    assert cast.client_for(cast.mallory).get(url).status_code == 404
