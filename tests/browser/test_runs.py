@@ -79,6 +79,11 @@ def test_a_past_run_is_laid_over_the_canvas_and_can_run_again(
 
     detail.get_by_role("button", name="Re-run with the same input").click()
     expect(tab.page.locator("#run-detail-started")).to_contain_text("Run started")
+    # The canvas may still show the earlier successful run, so wait for the re-run itself.
+    deadline = time.monotonic() + 30
+    while not Execution.objects.filter(scenario=scenario, trigger="rerun", status="succeeded").exists():
+        assert time.monotonic() < deadline, "the re-run did not finish"
+        time.sleep(0.1)
     for number in (1, 2, 3):
         editor.wait_status(number, "succeeded")
     again = Execution.objects.filter(scenario=scenario, trigger="rerun").get()
