@@ -133,9 +133,23 @@ class Credential(models.Model):
         self.secret_encrypted = crypto.encrypt(secret) if secret else ""
         self.secret_hint = secret[-4:] if len(secret) >= 8 else ""
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_plaintext", None)  # a pickled or copied credential carries no plaintext
+        return state
+
     def get_secret(self) -> str:
         """The plaintext secret. Raises crypto.SecretUnreadable when it needs re-entry."""
-        return crypto.decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+        if not self.secret_encrypted:
+            return ""
+        # An execution asks several times (redaction, each provider call); decrypt once per
+        # instance and ciphertext.
+        cached = self.__dict__.get("_plaintext")
+        if cached is not None and cached[0] == self.secret_encrypted:
+            return str(cached[1])
+        secret = crypto.decrypt(self.secret_encrypted)
+        self.__dict__["_plaintext"] = (self.secret_encrypted, secret)
+        return secret
 
     @property
     def needs_reentry(self) -> bool:
