@@ -6,7 +6,7 @@
      "edges": [[1, 2], ...]}
 
 No secret ever leaves: credentials travel by name only (an import links nodes to the team's
-credential of that name), and any secret of the team's credentials found in a parameter is redacted.
+credential of that name, or of a name that looks the same), and any secret of the team's credentials found in a parameter is redacted.
 The webhook token is not exported; an imported scenario gets a new one.
 """
 
@@ -23,6 +23,7 @@ from scenarios.models import Edge, Node, Scenario
 from scenarios.running import Unstorable, safe
 from scenarios.snapshot import validate_graph
 from teams.models import Credential, Team, secrets_of
+from teams.names import name_key
 
 FORMAT = "scenery.scenario"
 VERSION = 1
@@ -75,7 +76,9 @@ def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = 
     """
     notes = notes if notes is not None else []
     nodes, edges = _checked(data)
-    credentials = {c.name: c for c in Credential.objects.filter(team=team)}
+    # By the look-alike key credential names are unique by: "OpenAI" in a file finds the team's
+    # "openai", and only ever one credential.
+    credentials = {c.name_key: c for c in Credential.objects.filter(team=team)}
     owner = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
         scenario = Scenario.objects.create(
@@ -87,7 +90,7 @@ def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = 
         )
         made: dict[int, Node] = {}
         for spec in nodes:
-            credential = credentials.get(spec["credential"]) if spec["credential"] else None
+            credential = credentials.get(name_key(spec["credential"])) if spec["credential"] else None
             if spec["credential"] and credential is None:
                 notes.append(
                     f"${spec['number']}: this team has no credential named '{spec['credential']}'; "

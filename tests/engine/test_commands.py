@@ -72,6 +72,15 @@ def test_an_import_round_trips_the_graph_into_a_team(cast, exported_scenario, tm
     assert copy.nodes.get(number=2).label == "Ask the model"
 
 
+def test_an_import_finds_the_teams_credential_whose_name_looks_the_same(cast, exported_scenario):
+    data = export_scenario(exported_scenario)
+    data["nodes"][1]["credential"] = "  STUB   Provider "
+    notes: list[str] = []
+    copy = import_scenario(data, cast.team, cast.alice, notes)
+    assert copy.nodes.get(number=2).credential == exported_scenario.nodes.get(number=2).credential
+    assert not [note for note in notes if "no credential" in note]
+
+
 def test_importing_into_a_team_without_the_credential_says_so(cast, exported_scenario):
     notes: list[str] = []
     copy = import_scenario(export_scenario(exported_scenario), cast.other_team, cast.mallory, notes)
