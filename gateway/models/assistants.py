@@ -11,6 +11,11 @@ from gateway import ids
 from teams.models import Team
 
 
+def auto() -> str:
+    """The API's default for `response_format` and `tool_choice` (a callable: JSONField defaults must be)."""
+    return "auto"
+
+
 class TeamObject(models.Model):
     """Every gateway object: an OpenAI-style id, a team, and a creation time (lists order by it)."""
 
@@ -33,7 +38,7 @@ class Assistant(TeamObject):
     metadata = models.JSONField(default=dict)
     temperature = models.FloatField(null=True, blank=True)
     top_p = models.FloatField(null=True, blank=True)
-    response_format = models.JSONField(null=True, blank=True, default="auto")
+    response_format = models.JSONField(null=True, blank=True, default=auto)
     reasoning_effort = models.CharField(max_length=20, null=True, blank=True)
 
     def as_api(self) -> dict[str, Any]:

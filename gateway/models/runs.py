@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from gateway import ids
-from gateway.models.assistants import TeamObject, Thread
+from gateway.models.assistants import TeamObject, Thread, auto
 from scenarios.models import Leased
 
 
@@ -52,9 +52,9 @@ class Run(TeamObject, Leased):
     max_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     max_completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     truncation_strategy = models.JSONField(default=dict)
-    tool_choice = models.JSONField(default="auto")
+    tool_choice = models.JSONField(default=auto)
     parallel_tool_calls = models.BooleanField(default=True)
-    response_format = models.JSONField(null=True, blank=True, default="auto")
+    response_format = models.JSONField(null=True, blank=True, default=auto)
     reasoning_effort = models.CharField(max_length=20, null=True, blank=True)
     # Chat messages the run added after the thread's (the model's tool calls and their outputs).
     transcript = models.JSONField(default=list)
