@@ -3,6 +3,8 @@
 - The API key goes in `Authorization: Bearer` only when the request's origin is the credential's
   own origin; redirects are never followed (a redirect is an error).
 - Every connection passes the SSRF guard of nodes/outbound.py and goes to the address it checked.
+- httpx is the client API; the transport underneath is aiohttp's (httpx-aiohttp), which costs about half
+  the CPU per request of httpcore + anyio. Its errors are named as httpx names them.
 - Bounded retries with exponential backoff and jitter on 429, 5xx, connection errors and timeouts,
   honouring `retry-after-ms` / `Retry-After` (capped); other 4xx are not retried.
 - Bodies are read streaming up to PROVIDER_MAX_RESPONSE_BYTES. OpenAI error bodies, HTML pages and
@@ -12,19 +14,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import functools
 import hashlib
 import json as jsonlib
 import logging
 import random
+import ssl
 import time
-import weakref
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Literal
 
+import aiohttp
 import httpx
+import httpx_aiohttp
+import yarl
 from django.conf import settings
 
 from nodes.base import NodeError
@@ -66,18 +74,145 @@ class ProviderError(NodeError):
 
 # -- the shared client ----------------------------------------------------------------------------
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+# An aiohttp session must be closed inside its own loop. Each loop with a client gets an async
+# generator, kept here, whose `finally` closes the client: loops finalise their pending async
+# generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, runworker,
+# pytest-asyncio) and asgiref's async_to_sync call before they close the loop.
+_closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None]] = {}
 
 
 def _timeout() -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=settings.PROVIDER_CONNECT_TIMEOUT,
-        read=settings.PROVIDER_READ_TIMEOUT,
-        write=settings.PROVIDER_READ_TIMEOUT,
-        pool=settings.PROVIDER_CONNECT_TIMEOUT,
-    )
+    return _timeout_of(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT)
+
+
+@functools.lru_cache(maxsize=8)
+def _timeout_of(connect: float, read: float) -> httpx.Timeout:
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+# aiohttp has no cap on idle connections (max_keepalive_connections); they close after
+# keepalive_expiry (5 s) unused.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+# aiohttp's exception -> httpx's, most specific first. httpx-aiohttp's own map turns every
+# ClientConnectionError (a refused connection, a server that hung up) into ConnectTimeout, which the
+# user would read as "timed out"; this one keeps what happened.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, unreachable, TLS handshake
+    (aiohttp.ClientOSError, httpx.ReadError),  # reset
+    (aiohttp.ClientConnectionResetError, httpx.ReadError),
+    (aiohttp.ClientConnectionError, httpx.RemoteProtocolError),  # the server hung up
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),  # the body ended early or is mis-framed
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # not a valid HTTP answer
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+)
+
+
+def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:
+    kind = next((target for source, target in _ERRORS if isinstance(exc, source)), httpx.TransportError)
+    return kind(str(exc) or exc.__class__.__name__)
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read from aiohttp, as it arrives, with httpx's exceptions."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(64 * 1024):
+                yield chunk
+        except aiohttp.ClientError as exc:
+            raise _as_httpx(exc) from exc
+
+    async def aclose(self) -> None:
+        # Back to the pool when the body was read to its end, else the connection is closed.
+        self._response.release()
+        try:
+            await self._response.wait_for_close()
+        except aiohttp.ClientError as exc:
+            raise _as_httpx(exc) from exc
+
+
+class _Transport(httpx_aiohttp.AiohttpTransport):
+    """httpx-aiohttp's transport with our session settings, the URL sent as httpx built it and
+    httpx's exception classes (its own request method re-quotes the URL and uses that map)."""
+
+    def get_client(self) -> aiohttp.ClientSession:
+        # Called on the first request, inside the loop the session belongs to.
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.max_connections or 0,
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # cookies stay httpx's business, as before
+            auto_decompress=False,  # read_bounded decompresses, with a bound
+            trust_env=False,
+            # httpx always sends these; aiohttp must not add a Content-Type of its own either.
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+            # httpcore read response heads of up to 100 KiB; aiohttp's default is 8 KiB a line.
+            max_line_size=100 * 1024,
+            max_field_size=100 * 1024,
+        )
+        # aiohttp resends a GET or DELETE once by itself when the connection breaks; our own
+        # retries are the only ones (counted, with backoff and progress). aiohttp's test client
+        # turns it off the same way.
+        session._retry_connection = False
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
+        data: bytes | httpx.AsyncByteStream | None
+        try:
+            data = request.content or None
+        except httpx.RequestNotRead:
+            data = request.stream  # type: ignore[assignment]
+            request.headers.pop("transfer-encoding", None)  # aiohttp frames it
+        try:
+            response = await self.client.request(
+                request.method,
+                # encoded=True: the path goes out byte for byte (yarl would turn %3D into =).
+                yarl.URL(str(request.url), encoded=True),
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+                data=data,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+                # The TLS name (and the certificate's check) when the URL holds a pinned address.
+                server_hostname=request.extensions.get("sni_hostname"),
+            )
+        except aiohttp.ClientError as exc:
+            raise _as_httpx(exc) from exc
+        except ValueError as exc:  # a header aiohttp refuses to write (h11 refused it too)
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        version = response.version or aiohttp.HttpVersion11
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response),
+            request=request,
+            extensions={
+                "http_version": f"HTTP/{version.major}.{version.minor}".encode(),
+                "reason_phrase": (response.reason or "").encode(),
+            },
+        )
+
+
+def _tls_context() -> ssl.SSLContext:
+    """certifi's roots, as httpx's own default; never SSL_CERT_FILE / SSL_CERT_DIR from the environment."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def shared_client() -> httpx.AsyncClient:
@@ -87,17 +222,39 @@ def shared_client() -> httpx.AsyncClient:
     if client is None or client.is_closed:
         # trust_env=False: no proxy or .netrc from the environment, they would bypass the guard.
         client = httpx.AsyncClient(
+            transport=_Transport(verify=_tls_context(), trust_env=False, limits=LIMITS),
             follow_redirects=False,
             trust_env=False,
             timeout=_timeout(),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            cookies=_no_cookies(),
         )
         _clients[loop] = client
+        if loop not in _closers:
+            closer = _closer(loop)
+            _closers[loop] = closer
+            with contextlib.suppress(StopIteration):  # up to its `yield`: now the loop knows it
+                closer.asend(None).send(None)
     return client
 
 
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the client is shared by every team and credential of the process,
+    so a cookie one provider sets must never ride along on another team's request. (A CookieJar,
+    not httpx.Cookies: httpx copies those into a jar of its own, without the policy.)"""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+async def _closer(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None]:
+    try:
+        yield
+    finally:
+        _closers.pop(loop, None)
+        await close_shared_client()
+
+
 async def close_shared_client() -> None:
-    """Close the running loop's client (on shutdown; the next call makes a new one)."""
+    """Close the running loop's client and its aiohttp session (on shutdown; the next call makes a
+    new one)."""
     client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
@@ -130,6 +287,8 @@ class ProviderClient:
                 credential=credential.name,
             ) from None
         self.base = httpx.URL(credential.base_url.rstrip("/") + "/")
+        self._origin = origin(self.base)
+        self._base_text = str(self.base)
 
     def __repr__(self) -> str:
         return f"<ProviderClient {self.credential.name} {self.credential.host}>"
@@ -137,7 +296,9 @@ class ProviderClient:
     def url(self, path: str) -> httpx.URL:
         if path.startswith(("http://", "https://")):
             return httpx.URL(path)
-        return self.base.join(path.lstrip("/"))
+        # What base.join(path) gives for our relative paths (ids are encoded as one segment by
+        # outbound.path_segment), parsed once instead of three times.
+        return httpx.URL(self._base_text + path.lstrip("/"))
 
     def redact(self, text: str) -> str:
         if self._secret and len(self._secret) >= 4:
@@ -162,7 +323,7 @@ class ProviderClient:
         }
         if beta:
             headers["OpenAI-Beta"] = "assistants=v2"
-        if self._secret and origin(url) == origin(self.base):
+        if self._secret and origin(url) == self._origin:
             headers["Authorization"] = f"Bearer {self._secret}"
         content = None
         if json is not None:

@@ -11,9 +11,11 @@ IPv6 addresses and trailing dots are all judged by the IPv4 address they stand f
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -39,9 +41,38 @@ _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-async def _resolve(host: str, port: int) -> list[str]:
+# Host name -> (expiry, addresses). getaddrinfo is a hop to a worker thread on every call; a few
+# seconds of reuse saves it on busy paths. Only the lookup is reused: every request is still judged
+# by the guard and connects to the address that was judged. Failures and empty answers are not kept.
+RESOLVE_CACHE_SECONDS = 5.0
+RESOLVE_CACHE_SIZE = 256
+_resolved: dict[str, tuple[float, tuple[str, ...]]] = {}
+_clock = time.monotonic
+
+
+async def _lookup(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """The addresses of a host name (never an IP literal: those are not looked up)."""
+    now = _clock()
+    cached = _resolved.get(host)
+    if cached is not None and now < cached[0]:
+        return list(cached[1])
+    addresses = await _lookup(host, port)
+    if addresses:
+        _resolved.pop(host, None)  # re-inserted last, so the oldest entry is first
+        while len(_resolved) >= RESOLVE_CACHE_SIZE:
+            _resolved.pop(next(iter(_resolved), ""), None)
+        _resolved[host] = (now + RESOLVE_CACHE_SECONDS, tuple(addresses))
+    return addresses
+
+
+def forget_addresses() -> None:
+    """Empty the resolution cache (tests)."""
+    _resolved.clear()
 
 
 def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
@@ -57,11 +88,22 @@ def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(net, strict=False) for net in settings.OUTBOUND_ALLOWED_NETWORKS]
+    return _networks(tuple(settings.OUTBOUND_ALLOWED_NETWORKS))
 
 
-def _allowed_origins() -> set[tuple[str, str, int]]:
-    return {origin(url) for url in [settings.SCENERY_BASE_URL, *settings.OUTBOUND_ALLOWED_ORIGINS]}
+def _allowed_origins() -> frozenset[tuple[str, str, int]]:
+    return _origins(settings.SCENERY_BASE_URL, tuple(settings.OUTBOUND_ALLOWED_ORIGINS))
+
+
+# Parsed once per configuration (every provider call asks; tests change the settings).
+@functools.lru_cache(maxsize=16)
+def _networks(networks: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(net, strict=False) for net in networks]
+
+
+@functools.lru_cache(maxsize=16)
+def _origins(base_url: str, origins: tuple[str, ...]) -> frozenset[tuple[str, str, int]]:
+    return frozenset(origin(url) for url in [base_url, *origins])
 
 
 def origin_allowed(url: httpx.URL, host: str, port: int, candidates: list[Address]) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import logging
 
+import httpx
 import pytest
 
 from nodes import outbound
 from nodes.base import NodeError
-from nodes.http import OutboundRefused, ProviderClient, ProviderError, list_models
+from nodes.http import OutboundRefused, ProviderClient, ProviderError, list_models, shared_client
 from teams.models import Credential
 from tests.nodes.helpers import openai_error
 from tests.stub_provider import StubProvider
@@ -118,7 +119,7 @@ async def test_a_read_timeout_is_retried_then_reported(stub_provider, stub_crede
     settings.PROVIDER_READ_TIMEOUT = 0.1
     settings.PROVIDER_MAX_RETRIES = 1
     stub_provider.delay = 0.5
-    with pytest.raises(ProviderError, match="did not answer GET /v1/models in time"):
+    with pytest.raises(ProviderError, match=r"did not answer GET /v1/models in time \(read timed out\)"):
         await ProviderClient(stub_credential).request("GET", "/models")
     assert len(stub_provider.requests) == 2 and len(waits) == 1
 
@@ -133,7 +134,9 @@ async def test_the_total_deadline_bounds_the_whole_request(stub_provider, stub_c
 async def test_an_unreachable_provider_is_retried_then_reported(cast, settings, waits):
     settings.PROVIDER_MAX_RETRIES = 1
     credential = credential_at("http://127.0.0.1:9/v1", cast.team)
-    with pytest.raises(ProviderError, match="Could not reach the provider at 127.0.0.1:9"):
+    with pytest.raises(
+        ProviderError, match=r"Could not reach the provider at 127.0.0.1:9 \(connection failed\)"
+    ):
         await ProviderClient(credential).request("GET", "/models")
     assert len(waits) == 1
 
@@ -186,6 +189,14 @@ async def test_a_compression_bomb_stops_at_the_limit(stub_provider, stub_credent
         await ProviderClient(stub_credential).request("GET", "/models")
 
 
+async def test_a_compressed_answer_is_decoded_by_scenery_not_by_the_transport(stub_provider, stub_credential):
+    stub_provider.script(
+        "/v1/models", [(200, gzip.compress(b'{"object": "list", "data": []}'), {"Content-Encoding": "gzip"})]
+    )
+    assert await ProviderClient(stub_credential).request("GET", "/models") == OK[1]
+    assert stub_provider.last().headers["accept-encoding"] == "identity"
+
+
 async def test_bytes_are_returned_as_bytes(stub_provider, stub_credential):
     stub_provider.script(
         "/v1/files/file-1/content", [(200, b"\x00\x01binary", {"Content-Type": "application/octet-stream"})]
@@ -215,6 +226,18 @@ async def test_the_key_is_not_sent_to_another_host(stub_provider, stub_credentia
         assert "authorization" not in other.last("/v1/models").headers
     finally:
         other.stop()
+
+
+async def test_the_shared_client_keeps_no_cookie_a_provider_sets():
+    """The client is shared by every team of the process: a cookie from one team's provider call
+    must never ride along on the next call, which may be another team's."""
+    request = httpx.Request("GET", "https://provider.example/v1/models")
+    answer = httpx.Response(200, headers={"Set-Cookie": "session=team-a; Path=/"}, request=request)
+    jar = shared_client().cookies
+    jar.extract_cookies(answer)
+    assert list(jar.jar) == []
+    follow_up = shared_client().build_request("GET", "https://provider.example/v1/models")
+    assert "cookie" not in follow_up.headers
 
 
 async def test_a_redirect_is_not_followed(stub_provider, stub_credential):
