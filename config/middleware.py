@@ -26,7 +26,7 @@ def unknown_path(request: HttpRequest) -> HttpResponseBase:
     if match.namespace == "gateway":
         return invalid_url(request)
     if match.func is webhooks.webhook:
-        return webhooks._json(webhooks.NOT_FOUND, 404)
+        return webhooks.as_response(webhooks.Reply.json(webhooks.NOT_FOUND, 404))
     raise Http404("Not found")
 
 

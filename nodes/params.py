@@ -304,6 +304,8 @@ def _header_problems(name: str, value: str, *, saving: bool) -> list[str]:
         problems.append(f"The header '{name}' is set by the server and cannot be set here.")
     if "\r" in value or "\n" in value or "\x00" in value:
         problems.append(f"The value of '{name[:64]}' must be one line (no line breaks).")
+    elif any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value):
+        problems.append(f"The value of '{name[:64]}' contains a control character, which no header may hold.")
     return problems
 
 

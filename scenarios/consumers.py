@@ -127,8 +127,10 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(await self.state())
 
     async def scenario_event(self, message: dict[str, Any]) -> None:
-        if not self._closed:
-            await self.send_json(message["event"])
+        for event in message["events"]:
+            if self._closed:
+                return
+            await self.send_json(event)
 
     async def membership_changed(self, message: dict[str, Any]) -> None:
         # Only a wake-up: the database says whether the user may still see the scenario.

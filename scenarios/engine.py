@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from nodes.registry import NODE_TYPES
-from scenarios import events, executor, waiting
+from scenarios import events, executor, statements, waiting
 from scenarios.executor import db
 from scenarios.leases import Lease, LeaseLost, retry_locked
 from scenarios.models import Execution, NodeRun, Scenario
@@ -44,15 +44,17 @@ TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 
 
 # -- creating ----------------------------------------------------------------------------------------
+class Options(TypedDict, total=False):
+    """How `create_execution` / `new_execution` make an execution, beyond its scenario and input."""
+
+    execution_id: uuid.UUID | None
+    error: str
+    lease_owner: str
+    idempotency_key: str
+
+
 def create_execution(
-    scenario: Scenario,
-    trigger: str,
-    input: dict[str, Any],
-    user: Any = None,
-    *,
-    execution_id: uuid.UUID | None = None,
-    error: str = "",
-    lease_owner: str = "",
+    scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **options: Unpack[Options]
 ) -> Execution:
     """Commit a new execution of `scenario` (queued) and wake an executor.
 
@@ -61,6 +63,29 @@ def create_execution(
     for a reason the caller gives in `error` (e.g. an unreadable webhook body). With `lease_owner`
     the row is created already claimed by that executor, which must then run it (`start_here`).
     """
+    return _store(new_execution(scenario, trigger, input, user, **options))
+
+
+def _store(execution: Execution) -> Execution:
+    with transaction.atomic():
+        execution.save(force_insert=True)
+        transaction.on_commit(lambda: _announce_created(execution))
+    return execution
+
+
+def new_execution(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    user: Any = None,
+    *,
+    execution_id: uuid.UUID | None = None,
+    error: str = "",
+    lease_owner: str = "",
+    idempotency_key: str = "",
+) -> Execution:
+    """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
+    failed with the reasons the graph cannot run."""
     snapshot = snapshot_of(scenario)
     problems = [error] if error else run_problems(snapshot)
     try:
@@ -76,6 +101,7 @@ def create_execution(
         input=stored_input if isinstance(stored_input, dict) else {"value": stored_input},
         created_by=user if getattr(user, "is_authenticated", False) else None,
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
+        idempotency_key=idempotency_key,
     )
     now = timezone.now()
     if lease_owner and not problems:
@@ -88,9 +114,6 @@ def create_execution(
         execution.status = Execution.Status.FAILED
         execution.error = (error or "The scenario cannot run: " + " ".join(problems))[:MAX_EXECUTION_ERROR]
         execution.started_at = execution.finished_at = now
-    with transaction.atomic():
-        execution.save(force_insert=True)
-        transaction.on_commit(lambda: _announce_created(execution))
     return execution
 
 
@@ -110,7 +133,7 @@ def adopter() -> executor.Executor | None:
     if settings.EXECUTOR != "inprocess" or "executions" not in {s.name for s in executor.served_sources()}:
         return None
     local = executor.local_executor()
-    return local if local.running_jobs < local.concurrency else None
+    return local if local.can_adopt() else None
 
 
 async def start_here(execution: Execution, runner: executor.Executor) -> None:
@@ -124,6 +147,53 @@ async def start_here(execution: Execution, runner: executor.Executor) -> None:
     except RuntimeError:
         await db(lease.release)
         executor.notify()
+
+
+def prepare_here(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    owner: str,
+    *,
+    execution_id: uuid.UUID,
+    idempotency_key: str = "",
+) -> Job | Execution:
+    """A webhook's fast path, in one database call: the new execution claimed by `owner`, with what
+    running it needs, not stored yet (`begin_here` stores it together with its first node runs).
+    A graph that cannot run gets its failed execution stored now, as `create_execution` does."""
+    execution = new_execution(
+        scenario,
+        trigger,
+        input,
+        execution_id=execution_id,
+        lease_owner=owner,
+        idempotency_key=idempotency_key,
+    )
+    if execution.status != Execution.Status.RUNNING:
+        return _store(execution)
+    plan = Plan.of(execution.snapshot)
+    credentials = Credentials.load(scenario.team_id, _credential_ids(plan))
+    return Job(execution, scenario.team_id, plan, {}, credentials, stored=False)
+
+
+async def begin_here(job: Job, runner: executor.Executor) -> Run:
+    """Store a prepared execution with its first node runs, then let `runner` run the rest (with
+    its heartbeat and shutdown handling). Raises when the execution could not be stored: then
+    nothing was."""
+    lease = Lease(model=Execution, pk=job.execution.pk, attempt=1, owner=runner.owner)
+    run = Run(lease, job)
+    try:
+        await run.start()
+    except BaseException:
+        run.stop()
+        raise
+    try:
+        runner.adopt("executions", lease, run=lambda _lease: run.go(started=True))
+    except RuntimeError:  # the executor stopped meanwhile: any executor may claim the rest
+        run.stop()
+        await db(lease.release)
+        executor.notify()
+    return run
 
 
 async def acreate_execution(
@@ -140,6 +210,11 @@ class Job:
     plan: Plan
     previous: dict[int, NodeRun]  # the latest row of each node from earlier attempts
     credentials: Credentials
+    stored: bool = True  # False: the execution row is inserted with the first node runs
+
+
+def _credential_ids(plan: Plan) -> set[str]:
+    return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
 def load_job(lease: Lease) -> Job | None:
@@ -155,10 +230,7 @@ def load_job(lease: Lease) -> Job | None:
     if lease.attempt > 1:
         for run in NodeRun.objects.filter(execution=execution, attempt__lt=lease.attempt).order_by("attempt"):
             previous[run.node_number] = run
-    credential_ids = {
-        str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")
-    }
-    credentials = Credentials.load(execution.scenario.team_id, credential_ids)
+    credentials = Credentials.load(execution.scenario.team_id, _credential_ids(plan))
     return Job(execution, execution.scenario.team_id, plan, previous, credentials)
 
 
@@ -167,15 +239,7 @@ async def run_execution(lease: Lease) -> None:
     job = await db(load_job, lease)
     if job is None:
         return
-    run = _Run(lease, job)
-    try:
-        await run.start()
-        await run.loop()
-    except LeaseLost:
-        log.warning("execution %s attempt %s: lease lost, stopping", lease.pk, lease.attempt)
-    finally:
-        for task in run.tasks:
-            task.cancel()
+    await Run(lease, job).go()
 
 
 def as_response(output: Any) -> dict[str, Any]:
@@ -213,7 +277,7 @@ def _held(commit: functools.partial[None]) -> bool:
     return True
 
 
-class _Run:
+class Run:
     """One attempt at an execution: a coordinator that starts node tasks and commits their results."""
 
     def __init__(self, lease: Lease, job: Job) -> None:
@@ -228,6 +292,9 @@ class _Run:
         self.rows: dict[int, NodeRun] = {}
         self.tasks: dict[asyncio.Task[Outcome], int] = {}
         self.response_taken = self.execution.response is not None
+        # Resolved with the execution once it has its answer (or has ended), None if this attempt
+        # stopped first: a webhook caller in this process waits on it instead of the database.
+        self.answered: asyncio.Future[Execution | None] = asyncio.get_running_loop().create_future()
         for number, row in job.previous.items():
             if number in self.run_set and row.status in TERMINAL_NODE:
                 self.status[number] = row.status
@@ -235,6 +302,26 @@ class _Run:
                     self.outputs[number] = row.output
 
     # -- the loop ------------------------------------------------------------------------------------
+    async def go(self, *, started: bool = False) -> None:
+        """Run this attempt to its end, or until its lease is lost."""
+        try:
+            if not started:
+                await self.start()
+            await self.loop()
+        except LeaseLost:
+            log.warning("execution %s attempt %s: lease lost, stopping", self.lease.pk, self.lease.attempt)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self._answer(None)
+
+    def _answer(self, execution: Execution | None) -> None:
+        if not self.answered.done():
+            self.answered.set_result(execution)
+
     async def start(self) -> None:
         todo = sorted(self.run_set - set(self.status))
         for number in todo:
@@ -254,12 +341,14 @@ class _Run:
             fields.update(self._finish_fields())
         await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
-        await events.publish(
-            self.group,
-            [events.execution_event(self.execution)]
-            + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
-        )
+        if events.heard(self.group):
+            await events.publish(
+                self.group,
+                [events.execution_event(self.execution)]
+                + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
+            )
         if fields:
+            self._answer(self.execution)
             await waiting.progressed(self.execution.id)
         self._launch(ready)
 
@@ -286,11 +375,15 @@ class _Run:
             rows = [self.rows[n] for n in changed if n in self.rows]
             await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
-            messages = [events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows]
-            if "status" in fields:
-                messages.append(events.execution_event(self.execution))
-            await events.publish(self.group, messages)
+            if events.heard(self.group):
+                messages = [
+                    events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows
+                ]
+                if "status" in fields:
+                    messages.append(events.execution_event(self.execution))
+                await events.publish(self.group, messages)
             if "response" in fields or "status" in fields:
+                self._answer(self.execution)
                 await waiting.progressed(self.execution.id)
             self._launch(ready)
 
@@ -447,7 +540,11 @@ class _Run:
 
     def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
-            self._fence(fields)
+            if self.job.stored:
+                self._fence(fields)
+            else:  # created claimed by this lease: the row is new, nobody else can hold it
+                self._apply(fields)
+                statements.insert([self.execution])
             if self.lease.attempt > 1:
                 earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
                 earlier.filter(status=NS.QUEUED).delete()
@@ -458,21 +555,28 @@ class _Run:
                         "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
                     },
                 )
-            NodeRun.objects.bulk_create(rows)
+            statements.insert(rows)
+        self.job.stored = True  # only once committed: a retried transaction inserts again
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
             self._fence(fields)
             for row in rows:
-                NodeRun.objects.filter(
-                    execution_id=self.lease.pk, node_number=row.node_number, attempt=self.lease.attempt
-                ).update(
-                    status=row.status,
-                    params=row.params,
-                    output=row.output,
-                    error=row.error,
-                    started_at=row.started_at,
-                    finished_at=row.finished_at,
+                statements.update(
+                    NodeRun,
+                    {
+                        "execution": self.lease.pk,
+                        "node_number": row.node_number,
+                        "attempt": self.lease.attempt,
+                    },
+                    {
+                        "status": row.status,
+                        "params": row.params,
+                        "output": row.output,
+                        "error": row.error,
+                        "started_at": row.started_at,
+                        "finished_at": row.finished_at,
+                    },
                 )
 
 

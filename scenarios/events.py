@@ -28,22 +28,21 @@ one execution, a frame with a lower `seq` than one already applied for the same 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 if TYPE_CHECKING:
     from scenarios.models import Execution, NodeRun
 
 log = logging.getLogger(__name__)
 
-# The group_send message type; the consumer's handler is `scenario_event`.
+# The group_send message type, {"type": MESSAGE_TYPE, "events": [...]}; the consumer's handler is
+# `scenario_event`, which sends each event as a frame of its own.
 MESSAGE_TYPE = "scenario.event"
 
 _seq_lock = threading.Lock()
@@ -96,26 +95,33 @@ def state_event(execution: Execution | None, node_runs: Iterable[NodeRun]) -> di
     }
 
 
-async def publish(group: str, events: Iterable[dict[str, Any]]) -> None:
-    """Send events to a scenario's group. Never raises: a lost live update costs nothing durable."""
+def heard(group: str) -> bool:
+    """Whether events sent to `group` may reach anyone, so that they are worth building: always with
+    a shared channel layer (its members are elsewhere); with the in-memory layer only while a page
+    of this process listens."""
     layer = get_channel_layer()
     if layer is None:
+        return False
+    if isinstance(layer, InMemoryChannelLayer):
+        return bool(layer.groups.get(group))
+    return True
+
+
+async def publish(group: str, events: Iterable[dict[str, Any]]) -> None:
+    """Send events to a scenario's group, in one message (a commit's events travel together: one
+    round trip to Redis, not one per node). Never raises: a lost live update costs nothing durable."""
+    layer = get_channel_layer()
+    batch = list(events)
+    if layer is None or not batch:
         return
-    for event in events:
-        try:
-            await layer.group_send(group, {"type": MESSAGE_TYPE, "event": event})
-        except Exception:
-            log.warning("live event to %s dropped", group, exc_info=True)
-            return
+    try:
+        await layer.group_send(group, {"type": MESSAGE_TYPE, "events": batch})
+    except Exception:
+        log.warning("live events to %s dropped", group, exc_info=True)
 
 
 def publish_soon(group: str, events: list[dict[str, Any]]) -> None:
     """Publish from sync code (e.g. a `transaction.on_commit` hook), in or outside an event loop."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is not None:
-        loop.create_task(publish(group, events))
-    else:
-        async_to_sync(publish)(group, events)
+    from scenarios.executor import soon
+
+    soon(lambda: publish(group, events))

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import AsyncToSync, sync_to_async
+from asgiref.sync import AsyncToSync, async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -93,6 +94,12 @@ def _db_threads() -> ThreadPoolExecutor:
 
 
 def _under_async_to_sync() -> bool:
+    if _local is not None and _local._loop is not None:
+        try:
+            if asyncio.get_running_loop() is _local._loop:
+                return False  # the server's own loop (cheap to tell, and the usual case)
+        except RuntimeError:
+            pass
     return getattr(AsyncToSync.executors, "current", None) is not None
 
 
@@ -104,7 +111,43 @@ async def db[T](fn: Callable[..., T], *args: Any) -> T:
     """
     if _under_async_to_sync():
         return await sync_to_async(_call_db)(fn, *args)
-    return await sync_to_async(_call_db, thread_sensitive=False, executor=_db_threads())(fn, *args)
+    # Plainer than sync_to_async (a hot path): Django's connections are per thread anyway, and
+    # the caller's context variables (e.g. the active language) go along.
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    context.run(_caller_loop.set, loop)
+    return await loop.run_in_executor(_db_threads(), context.run, _call_db, fn, *args)
+
+
+# The event loop that handed the current database call to this thread: what the call wants done
+# asynchronously afterwards (a live event, a wake-up) goes back there, not to a loop of its own.
+_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "scenery_caller_loop", default=None
+)
+
+
+def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Run the coroutine `make()` returns without waiting for it: on the running loop, else on the
+    loop whose database call this thread is serving, else (a command, a test) to completion here.
+
+    Sync code such as an on_commit hook calls this; a loop of its own per call (`async_to_sync`)
+    would also open a channel-layer connection of its own each time."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        loop.create_task(make())
+        return
+    caller = _caller_loop.get()
+    if caller is not None and caller.is_running():
+        caller.call_soon_threadsafe(lambda: caller.create_task(make()))
+        return
+
+    async def complete() -> None:
+        await make()
+
+    async_to_sync(complete)()
 
 
 _db = db  # the name other modules imported first
@@ -229,15 +272,39 @@ class Executor:
             sources = busy
         return claimed
 
-    def adopt(self, source_name: str, lease: Lease) -> None:
+    def can_adopt(self) -> bool:
+        """Whether `adopt` would take a job now, from the running loop."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        serving = self._task is not None and not self._task.done() and not self._stopping
+        return serving and running is self._loop and len(self._running) < self.concurrency
+
+    def adopt(
+        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
+    ) -> None:
         """Run a job this process claimed itself (e.g. created already leased to `self.owner`),
-        with the same heartbeat and shutdown handling as a claimed one, without a claim round.
-        Must be called on the executor's event loop."""
+        with the same heartbeat and shutdown handling as a claimed one, without a claim round;
+        `run` instead of the source's when the job is already under way. Must be called on the
+        executor's event loop."""
         if self._loop is None or asyncio.get_running_loop() is not self._loop:
             raise RuntimeError("adopt() must be called on the executor's running loop")
         if self._stopping or self._task is None or self._task.done():
             raise RuntimeError("the executor is not serving")
-        self._launch(SOURCES[source_name], lease)
+        source = SOURCES[source_name]
+        self._launch(
+            source if run is None else JobSource(source.name, source.claim, run, source.sweep), lease
+        )
+
+    def stop_job(self, model: type[Any], pk: Any) -> bool:
+        """Cancel this process's task for that row, if it runs one (from any thread)."""
+        for task, lease in list(self._running.items()):
+            if lease.model is model and str(lease.pk) == str(pk):
+                if self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(task.cancel)
+                return True
+        return False
 
     async def sweep(self) -> None:
         for source in served_sources():
@@ -316,15 +383,16 @@ async def shutdown() -> None:
         await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
 
 
+def stop_job(model: type[Any], pk: Any) -> bool:
+    """Stop the job on that row now if this process runs it (it was cancelled); a job elsewhere
+    stops at its next write or heartbeat, when it finds its lease gone."""
+    return _local is not None and _local.stop_job(model, pk)
+
+
 def ensure_started() -> None:
     """Start this process's executor on the running loop when this process executes jobs."""
     if settings.EXECUTOR == "inprocess":
         local_executor().start()
-
-
-def _log_send_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("executor wake-up not sent (%s); workers will find the job by polling", task.exception())
 
 
 def notify() -> None:
@@ -336,21 +404,19 @@ def notify() -> None:
     if settings.EXECUTOR == "inprocess":
         local_executor().wake()
         return
-    from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+
+    async def send() -> None:
         try:
-            async_to_sync(layer.send)(WAKE_CHANNEL, dict(WAKE_MESSAGE))
+            await layer.send(WAKE_CHANNEL, dict(WAKE_MESSAGE))
         except Exception as exc:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
-    else:
-        loop.create_task(layer.send(WAKE_CHANNEL, dict(WAKE_MESSAGE))).add_done_callback(_log_send_failure)
+
+    soon(send)
 
 
 async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> None:

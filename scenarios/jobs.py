@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from scenarios import events, leases, waiting
+from scenarios import events, executor, leases, waiting
 from scenarios.executor import JobSource
 from scenarios.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
@@ -96,13 +96,13 @@ def fail_exhausted(now: Any | None = None) -> int:
                 finished_at=now,
                 error={"message": "Interrupted: the worker running this node was lost."},
             )
-            transaction.on_commit(functools.partial(_announce_failed, pk))
+            transaction.on_commit(functools.partial(_announce_ended, pk))
         failed += 1
         log.warning("execution %s failed: worker lost %s times", pk, attempt)
     return failed
 
 
-def _announce_failed(pk: Any) -> None:
+def _announce_ended(pk: Any) -> None:
     execution = Execution.objects.filter(pk=pk).first()
     if execution is None:
         return
@@ -112,6 +112,40 @@ def _announce_failed(pk: Any) -> None:
     ]
     events.publish_soon(Scenario.group_name_for(execution.scenario_id), messages)
     waiting.progressed_soon(pk)
+
+
+def cancel(execution: Execution, by: str) -> bool:
+    """End an execution that has not ended, as cancelled, saying by whom; False when it had ended.
+
+    Its lease is cleared, so the worker running it is fenced out: its next write or heartbeat finds
+    the lease gone and stops its nodes (in this process at once, see `executor.stop_job`). Node runs
+    not started are skipped; running ones fail, as they were cut short.
+    """
+    now = timezone.now()
+    reason = f"Cancelled by {by}."
+    with transaction.atomic():
+        stopped = leases.give_up(
+            Execution.objects.filter(pk=execution.pk, status__in=[ES.QUEUED, ES.RUNNING]),
+            status=ES.CANCELLED,
+            started_at=Coalesce(
+                models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
+            ),
+            finished_at=now,
+            error=reason,
+        )
+        if not stopped:
+            return False
+        runs = NodeRun.objects.filter(execution_id=execution.pk)
+        runs.filter(status=NodeRun.Status.QUEUED).update(
+            status=NodeRun.Status.SKIPPED, finished_at=now, error={"message": f"{reason} It did not run."}
+        )
+        runs.filter(status=NodeRun.Status.RUNNING).update(
+            status=NodeRun.Status.FAILED, finished_at=now, error={"message": f"{reason} It was cut short."}
+        )
+        transaction.on_commit(functools.partial(_announce_ended, execution.pk))
+        transaction.on_commit(functools.partial(executor.stop_job, Execution, execution.pk))
+    log.info("execution %s cancelled by %s", execution.pk, by)
+    return True
 
 
 def sweep() -> None:

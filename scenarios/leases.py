@@ -23,6 +23,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from scenarios import statements
 from scenarios.models import Leased
 
 LOCKED_RETRIES = 5
@@ -43,9 +44,12 @@ class Lease:
         """The job's row, only while this lease still holds it."""
         return self.model._default_manager.filter(pk=self.pk, attempt=self.attempt, lease_owner=self.owner)
 
+    def _where(self) -> dict[str, Any]:
+        return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
+
     def update(self, **fields: Any) -> None:
-        """Write the job's row, or raise LeaseLost if the lease was taken over."""
-        if not self.fenced().update(**fields):
+        """Write the job's row (plain values), or raise LeaseLost if the lease was taken over."""
+        if not statements.update(self.model, self._where(), fields):
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager
@@ -65,7 +69,8 @@ class Lease:
             yield
 
     def renew(self, seconds: float) -> bool:
-        return bool(self.fenced().update(lease_until=timezone.now() + timedelta(seconds=seconds)))
+        renewed = timezone.now() + timedelta(seconds=seconds)
+        return bool(statements.update(self.model, self._where(), {"lease_until": renewed}))
 
     def release(self) -> None:
         """Give the job back at once (graceful shutdown): another worker may take it now."""

@@ -129,6 +129,8 @@ class Execution(Leased):
     error = models.TextField(blank=True, default="")
     # What the Webhook response node answered: {"status": int, "headers": {...}, "body": ...}.
     response = models.JSONField(null=True, blank=True)
+    # A webhook caller's Idempotency-Key: a second call with it gets this execution's answer.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -139,6 +141,13 @@ class Execution(Leased):
         indexes = [
             models.Index(fields=["status", "lease_until"], name="execution_claim"),
             models.Index(fields=["scenario", "-created_at"], name="execution_history"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scenario", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_execution_idempotency_key",
+            )
         ]
 
     def __str__(self) -> str:

@@ -9,9 +9,12 @@ A snapshot is plain JSON stored on the Execution:
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
 
 from scenarios import expressions, graph
 from scenarios.graph import CycleError
@@ -21,24 +24,42 @@ if TYPE_CHECKING:
 
 
 def snapshot_of(scenario: Scenario) -> dict[str, Any]:
-    nodes = [
-        {
-            "number": row["number"],
-            "kind": row["kind"],
-            "label": row["label"],
-            "params": row["params"] if isinstance(row["params"], dict) else {},
-            "credential_id": str(row["credential_id"]) if row["credential_id"] else None,
-        }
-        for row in scenario.nodes.order_by("number").values(
-            "number", "kind", "label", "params", "credential_id"
+    """The scenario's graph as it is now, in two plain queries (every execution starts with this)."""
+    from scenarios.models import Edge, Node
+
+    connection = connections[router.db_for_read(Node)]
+    quote = connection.ops.quote_name
+    nodes_table, edges_table = quote(Node._meta.db_table), quote(Edge._meta.db_table)
+    scenario_id = Node._meta.get_field("scenario").get_db_prep_value(scenario.pk, connection)
+    params_field = Node._meta.get_field("params")
+    credential_field = Node._meta.get_field("credential").target_field
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT number, kind, label, params, credential_id FROM {nodes_table} "
+            "WHERE scenario_id = %s ORDER BY number",
+            [scenario_id],
         )
-    ]
-    edges = [
-        [source, target]
-        for source, target in scenario.edges.order_by("source__number", "target__number").values_list(
-            "source__number", "target__number"
+        node_rows = cursor.fetchall()
+        cursor.execute(
+            f"SELECT source.number, target.number FROM {edges_table} edge "
+            f"JOIN {nodes_table} source ON source.id = edge.source_id "
+            f"JOIN {nodes_table} target ON target.id = edge.target_id "
+            "WHERE edge.scenario_id = %s ORDER BY source.number, target.number",
+            [scenario_id],
         )
-    ]
+        edges = [[source, target] for source, target in cursor.fetchall()]
+    nodes = []
+    for number, kind, label, params, credential_id in node_rows:
+        params = params_field.from_db_value(params, None, connection)  # type: ignore[arg-type]
+        nodes.append(
+            {
+                "number": number,
+                "kind": kind,
+                "label": label,
+                "params": params if isinstance(params, dict) else {},
+                "credential_id": str(credential_field.to_python(credential_id)) if credential_id else None,
+            }
+        )
     return {"scenario_version": scenario.version, "nodes": nodes, "edges": edges}
 
 
@@ -126,7 +147,26 @@ def save_problems(snapshot: dict[str, Any]) -> list[str]:
 
 
 def run_problems(snapshot: dict[str, Any]) -> list[str]:
-    """What stops a graph from running: the save problems, and having no trigger."""
+    """What stops a graph from running: the save problems, and having no trigger.
+
+    Every execution asks, mostly of a graph it asked about just before: the answer for an equal
+    snapshot is remembered (compared whole, so any change is checked anew)."""
+    key = (snapshot.get("scenario_version"), tuple(node.get("number") for node in snapshot.get("nodes", [])))
+    remembered = _checked.get(key)
+    if remembered is not None and remembered[0] == snapshot:
+        return list(remembered[1])
+    problems = _run_problems(snapshot)
+    if len(_checked) >= MAX_CHECKED:
+        _checked.pop(next(iter(_checked)))
+    _checked[key] = (copy.deepcopy(snapshot), problems)
+    return list(problems)
+
+
+MAX_CHECKED = 256
+_checked: dict[tuple[Any, ...], tuple[dict[str, Any], list[str]]] = {}
+
+
+def _run_problems(snapshot: dict[str, Any]) -> list[str]:
     problems = save_problems(snapshot)
     if not Plan.of(snapshot).triggers:
         problems.insert(0, "The scenario has no trigger: add a Trigger on Webhook node and connect it.")

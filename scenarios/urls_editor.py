@@ -53,4 +53,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("scenarios/<uuid:scenario_id>/runs/", views_runs.runs, name="runs"),
     path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/", views_runs.run_detail, name="run_detail"),
     path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/rerun/", views_runs.rerun, name="rerun"),
+    path(
+        "scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/cancel/", views_runs.cancel, name="cancel_run"
+    ),
 ]

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from scenarios import picker
+from scenarios import jobs, picker
 from scenarios.engine import create_execution
 from scenarios.forms import SampleInputForm
 from scenarios.models import Execution, Scenario
@@ -91,6 +91,12 @@ def runs(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
 def run_detail(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: uuid.UUID) -> HttpResponse:
     scenario, membership = scenario_for(request, scenario_id)
     execution = get_object_or_404(scenario.executions, pk=execution_id)
+    return _detail(request, scenario, execution, can_edit=membership.allows(Role.EDITOR))
+
+
+def _detail(
+    request: HtmxHttpRequest, scenario: Scenario, execution: Execution, *, can_edit: bool
+) -> HttpResponse:
     node_runs = list(execution.node_runs.order_by("node_number", "attempt"))
     overlay = {
         str(r.node_number): {"status": r.status, "duration_ms": r.duration_ms} for r in node_runs
@@ -100,7 +106,7 @@ def run_detail(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: u
         "execution": execution,
         "node_runs": node_runs,
         "overlay": overlay,
-        "can_edit": membership.allows(Role.EDITOR),
+        "can_edit": can_edit,
         "in_editor": bool(request.htmx),
     }
     if request.htmx:
@@ -119,3 +125,16 @@ def rerun(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: uuid.U
     if not request.htmx:
         return redirect("scenarios:run_detail", scenario.pk, again.pk)
     return _started(request, scenario, again)
+
+
+@login_required
+@require_POST
+def cancel(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: uuid.UUID) -> HttpResponse:
+    """Stop a queued or running execution (an editor's call); one that has ended stays as it is."""
+    scenario, _ = scenario_for(request, scenario_id, Role.EDITOR)
+    execution = get_object_or_404(scenario.executions, pk=execution_id)
+    jobs.cancel(execution, by=user_of(request).get_username())
+    if not request.htmx:
+        return redirect("scenarios:run_detail", scenario.pk, execution.pk)
+    execution.refresh_from_db()
+    return _detail(request, scenario, execution, can_edit=True)

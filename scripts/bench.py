@@ -329,8 +329,9 @@ def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
         exits.callback(_postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         chosen.append(
             Config(
-                f"PostgreSQL + Redis ({args.web_processes} web, {args.workers} workers)",
-                {**common, "DATABASE_URL": f"{PG_URL}/{name}", "REDIS_URL": REDIS, "EXECUTOR": "worker"},
+                f"PostgreSQL + Redis ({args.web_processes} web{' executing' if args.executor == 'inprocess' else ''}, "
+                f"{args.workers} workers)",
+                {**common, "DATABASE_URL": f"{PG_URL}/{name}", "REDIS_URL": REDIS, "EXECUTOR": args.executor},
                 workers=args.workers,
                 web_processes=args.web_processes,
             )
@@ -354,6 +355,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["embedded", "scaled"])
     parser.add_argument("--workers", type=int, default=2, help="runworker processes (scaled)")
     parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument(
+        "--executor",
+        choices=["worker", "inprocess"],
+        default="worker",
+        help="scaled: web processes only queue (worker) or also run what they receive (inprocess)",
+    )
     parser.add_argument("--chain-runs", type=int, default=10)
     parser.add_argument("--event-runs", type=int, default=40)
     parser.add_argument(

@@ -136,7 +136,7 @@ async def _collect(channel: str) -> list[dict[str, Any]]:
             message = await asyncio.wait_for(layer.receive(channel), timeout=0.3)
         except TimeoutError:
             return received
-        received.append(message["event"])
+        received.extend(message["events"])
 
 
 def test_every_change_is_sent_to_the_scenario_group_without_secrets(

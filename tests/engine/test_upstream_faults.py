@@ -86,7 +86,7 @@ def test_a_429_then_an_answer_succeeds_and_streams_the_retry(ask, stub_provider)
         events = []
         while True:
             try:
-                events.append((await asyncio.wait_for(layer.receive(channel), 0.3))["event"])
+                events.extend((await asyncio.wait_for(layer.receive(channel), 0.3))["events"])
             except TimeoutError:
                 break
         await sync_to_async(execution.refresh_from_db)()

@@ -75,8 +75,58 @@ async def test_with_separate_workers_the_waiter_is_woken_through_the_channel_lay
     execution = await sync_to_async(_queued)(cast)
 
     async def from_another_process() -> None:  # what a worker's `progressed` sends
-        await get_channel_layer().group_send(waiting.group_of(execution.id), {"type": "execution.progress"})
+        await get_channel_layer().group_send(
+            waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+        )
 
     result, took = await _answered_after(execution, from_another_process)
     assert result is not None and result.response is not None
     assert took < waiting.FIRST_POLL
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
+)
+async def test_a_serving_loop_listens_on_one_channel_for_all_its_waiters_and_wakes_only_the_one_named(
+    cast, settings
+):
+    settings.EXECUTOR = "worker"
+    first, second = await sync_to_async(_queued)(cast), await sync_to_async(_queued)(cast)
+    waiting.serve_from_this_loop()  # what the ASGI lifespan startup does
+    try:
+        async with waiting.waiter(first.id) as one, waiting.waiter(second.id) as two:
+            listener = waiting._listeners[asyncio.get_running_loop()]
+            await get_channel_layer().group_send(
+                waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(second.id)}
+            )
+            await asyncio.wait_for(two.event.wait(), timeout=2)
+            assert not one.event.is_set()
+        async with waiting.waiter(first.id):
+            assert waiting._listeners[asyncio.get_running_loop()] is listener  # no new channel per request
+    finally:
+        await waiting.stop_listening()  # what the lifespan shutdown does
+    assert listener.task.cancelled()
+    assert asyncio.get_running_loop() not in waiting._listeners
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
+)
+def test_a_waiter_on_a_short_lived_loop_leaves_nothing_listening_that_would_wedge_the_next_loop(
+    cast, settings
+):
+    settings.EXECUTOR = "worker"
+    execution = _queued(cast)
+
+    async def wait_once() -> None:
+        async with waiting.waiter(execution.id) as w:
+            await get_channel_layer().group_send(
+                waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+            )
+            await asyncio.wait_for(w.event.wait(), timeout=2)
+
+    for _ in range(3):  # each asyncio.run is a new loop, as async_to_sync gives a view
+        asyncio.run(wait_once())
+    layer = get_channel_layer()
+    assert layer.receive_count == 0 and layer.receive_lock is None
+    assert not waiting._listeners

@@ -45,9 +45,13 @@ Webhooks
     H/test_webhook_inputs.py::test_every_wrong_token_gets_the_same_404_and_leaves_no_row
     H/test_webhook_inputs.py::test_webhook_tokens_are_long_random_secrets
     T/test_access_matrix.py::test_webhooks_are_authenticated_by_their_token_not_by_a_session
- 6. Same idempotency key twice → one execution. Instead: no idempotency keys; every call is exactly one
-    execution, visible in history, and its nodes run once even when calls race.
-    H/test_webhook_inputs.py::test_every_call_is_one_execution_run_once_even_when_calls_race
+ 6. Same idempotency key twice → one execution: an `Idempotency-Key` header makes every later call
+    with it (racing or not) get the first call's execution and answer, marked `Idempotent-Replayed`;
+    nodes run once; an unusable key is a clear 400.
+    H/test_webhook_inputs.py::test_calls_with_one_idempotency_key_are_one_execution_even_when_they_race
+    H/test_webhook_inputs.py::test_calls_without_a_key_or_with_different_keys_are_each_their_own_execution
+    H/test_webhook_inputs.py::test_a_replay_gets_the_first_calls_answer_and_nothing_runs_again
+    H/test_webhook_inputs.py::test_an_unusable_idempotency_key_is_a_clear_400
  7. 1 000 req/s → 429 + Retry-After, other teams unaffected. Instead: no rate limit; bodies are bounded,
     every call is queued as a row and answered, the executor's concurrency is bounded.
     H/test_webhook_inputs.py::test_a_burst_on_one_webhook_is_all_accepted_and_another_teams_webhook_still_answers
@@ -100,6 +104,8 @@ Expressions and node forms
     H/test_webhook_inputs.py::test_an_id_with_a_line_break_is_refused_before_any_request
     H/test_webhook_inputs.py::test_quotes_and_line_breaks_from_a_webhook_reach_the_provider_as_one_json_string
     H/test_webhook_inputs.py::test_a_line_break_from_a_webhook_never_splits_a_response_header
+    H/test_webhook_inputs.py::test_a_control_character_from_a_webhook_never_reaches_a_response_header
+    H/test_webhook_inputs.py::test_an_answer_never_carries_a_header_the_server_could_not_send
 15. `{{ credentials.x }}` / request headers in context → not available.
     E/test_webhooks.py::test_cookies_and_authorization_headers_never_reach_the_scenario
     H/test_expression_inputs.py::test_credentials_settings_and_the_raw_request_are_not_in_the_expression_language

@@ -88,7 +88,7 @@ def test_naming_another_teams_scenario_or_execution_on_ones_own_socket_streams_n
             {"type": "state", "scenario": str(alices.id), "execution_id": earlier.headers["x-execution-id"]},
             {"type": "subscribe", "group": alices.group_name},
             {"type": "subscribe", "execution_id": earlier.headers["x-execution-id"]},
-            {"type": "scenario.event", "event": {"type": "state"}},
+            {"type": "scenario.event", "events": [{"type": "state"}]},
         ):
             spy.send(json.dumps(ask))
         answer = httpx.post(hook_url(asgi_server, alices), json={}, timeout=30)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from scenarios import executor
+from scenarios import executor, webhooks
 from scenarios.models import Execution, Scenario
 from tests.engine.conftest import CALLS, build
 from tests.hostile.webhook_calls import hook_url, responder, wait_for_end, wait_until_all_ended
@@ -177,25 +177,67 @@ def test_webhook_tokens_are_long_random_secrets(cast):
 # -- 6. one call, one execution, run once ---------------------------------------------------------
 
 
-def test_every_call_is_one_execution_run_once_even_when_calls_race(asgi_server, cast):
+def test_calls_with_one_idempotency_key_are_one_execution_even_when_they_race(asgi_server, cast):
     scenario = build(
         cast.team, {1: ("webhook.trigger", {}), 2: ("test.echo", {"q": "{{$1.body.n}}"})}, [(1, 2)]
     )
     url = hook_url(asgi_server, scenario)
 
     def call(n: int) -> httpx.Response:
-        # The same delivery id each time: Scenery has no idempotency keys (see the map, item 6).
         return httpx.post(url, json={"n": n}, headers={"Idempotency-Key": "same-delivery"}, timeout=30)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(pool.map(call, range(10)))
     assert [r.status_code for r in responses] == [202] * 10
-    ids = [r.json()["execution_id"] for r in responses]
-    assert len(set(ids)) == 10
-    for execution_id in ids:
-        assert wait_for_end(execution_id).status == ES.SUCCEEDED
-        assert CALLS[f"{execution_id}:2"] == 1, "a node ran twice for one call"
-    assert Execution.objects.count() == 10
+    ids = {r.json()["execution_id"] for r in responses}
+    assert len(ids) == 1 and Execution.objects.count() == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 9
+    (execution_id,) = ids
+    assert wait_for_end(execution_id).status == ES.SUCCEEDED
+    assert CALLS[f"{execution_id}:2"] == 1, "a node ran twice for one delivery"
+
+
+def test_calls_without_a_key_or_with_different_keys_are_each_their_own_execution(asgi_server, cast):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("test.echo", {"q": "{{$1.body.n}}"})}, [(1, 2)]
+    )
+    url = hook_url(asgi_server, scenario)
+    keys: list[dict[str, str]] = [{}, {}, {"Idempotency-Key": "a"}, {"Idempotency-Key": "b"}]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda h: httpx.post(url, json={}, headers=h, timeout=30), keys))
+    assert len({r.json()["execution_id"] for r in responses}) == 4
+    other = build(cast.team, {1: ("webhook.trigger", {}), 2: ("test.echo", {"q": "x"})}, [(1, 2)])
+    elsewhere = httpx.post(
+        hook_url(asgi_server, other), json={}, headers={"Idempotency-Key": "a"}, timeout=30
+    )
+    assert elsewhere.status_code == 202 and "idempotent-replayed" not in elsewhere.headers
+
+
+def test_a_replay_gets_the_first_calls_answer_and_nothing_runs_again(asgi_server, cast):
+    scenario = responder(cast.team, body="first said {{$1.body.n}}")
+    url = hook_url(asgi_server, scenario)
+    first = httpx.post(url, json={"n": 1}, headers={"Idempotency-Key": "order-42"}, timeout=30)
+    again = httpx.post(url, json={"n": 2}, headers={"Idempotency-Key": "order-42"}, timeout=30)
+    assert first.text == again.text == "first said 1"
+    assert first.headers["x-execution-id"] == again.headers["x-execution-id"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert Execution.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "caf\u00e9", "a\tb"])
+def test_an_unusable_idempotency_key_is_a_clear_400(asgi_server, cast, key):
+    scenario = responder(cast.team)
+    response = httpx.post(
+        hook_url(asgi_server, scenario),
+        json={},
+        headers=[("Idempotency-Key", key.encode("utf-8"))],
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert (
+        "Idempotency-Key header must be one value of 1 to 200 visible ASCII characters"
+        in response.json()["error"]
+    )
 
 
 # -- 7. a burst ----------------------------------------------------------------------------------
@@ -302,3 +344,37 @@ def test_a_line_break_from_a_webhook_never_splits_a_response_header(asgi_server,
     assert response.status_code == 500
     execution = Execution.objects.get(pk=response.json()["execution_id"])
     assert "must be one line" in json.dumps(execution.node_runs.get(node_number=2).error)
+
+
+def test_a_control_character_from_a_webhook_never_reaches_a_response_header(asgi_server, cast):
+    scenario = responder(cast.team, body="ok", headers={"X-Echo": "{{$1.body.h}}"})
+    response = httpx.post(hook_url(asgi_server, scenario), json={"h": "a\x01b\x7fc"}, timeout=30)
+    assert response.status_code == 500
+    assert "x-echo" not in response.headers
+    execution = Execution.objects.get(pk=response.json()["execution_id"])
+    assert "control character" in json.dumps(execution.node_runs.get(node_number=2).error)
+
+
+def test_an_answer_never_carries_a_header_the_server_could_not_send():
+    """Stored data is checked again when answering (the node refuses these first)."""
+    execution = Execution(
+        response={
+            "status": 200,
+            "body": "ok",
+            "headers": {
+                "X-Fine": "yes\tplease",
+                "X Space": "no",
+                "X:Colon": "no",
+                "X-Control": "a\x01b",
+                "X-Delete": "a\x7fb",
+                "X-Snowman": "☃",
+                "Content-Type": "text/csv",
+            },
+        }
+    )
+    reply = webhooks.answer(execution)
+    assert {name for name in reply.headers if name.startswith("X-") and name != "X-Execution-Id"} == {
+        "X-Fine",
+        "X-Content-Type-Options",
+    }
+    assert reply.headers["Content-Type"] == "text/csv"

@@ -156,6 +156,7 @@ TABLE: dict[str, Access] = {
     "scenarios:runs": scoped(GET=VIEWER),
     "scenarios:run_detail": scoped(GET=VIEWER),
     "scenarios:rerun": scoped(POST=EDITOR),
+    "scenarios:cancel_run": scoped(POST=EDITOR),
     # ---- sharing between teams, export and import (scenarios/urls_sharing.py)
     "scenarios:share": scoped(GET=VIEWER),
     "scenarios:copy_to_team": scoped(POST=VIEWER),  # into a team where the user is an editor

@@ -1,0 +1,419 @@
+"""The webhook fast path (commit 1dda5f4), over the real server: `/hooks/<token>` served as plain ASGI,
+the new execution stored together with its first node runs, and the caller answered by the run
+itself; the database is read only when that run cannot answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.urls import resolve
+from django.utils import timezone
+
+from nodes.base import NodeContext, NodeError, NodeType
+from nodes.registry import NODE_TYPES
+from scenarios import executor, statements, waiting, webhooks
+from scenarios.models import Execution, NodeRun, Scenario
+from tests.engine.conftest import CALLS, build
+from tests.hostile.webhook_calls import hook_url, wait_for_end
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
+
+ES, NS = Execution.Status, NodeRun.Status
+NOT_FOUND = {"error": "Not found."}
+
+
+@pytest.fixture
+def waiter_timeouts(monkeypatch) -> list[float]:
+    """The timeout of every wait on the database for an answer (waiting.Waiter.answer), in order."""
+    calls: list[float] = []
+    real = waiting.Waiter.answer
+
+    async def answer(self: waiting.Waiter, timeout: float) -> Execution | None:
+        calls.append(timeout)
+        return await real(self, timeout)
+
+    monkeypatch.setattr(waiting.Waiter, "answer", answer)
+    return calls
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """A node type `test.gate` that runs until the test opens the gate (set the event)."""
+    opened = threading.Event()
+
+    async def wait(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while not opened.is_set():
+            if time.monotonic() > deadline:
+                raise NodeError("The gate never opened.")
+            await asyncio.sleep(0.01)
+        return {"passed": True}
+
+    NODE_TYPES["test.gate"] = NodeType(
+        key="test.gate", app="Test", title="Gate", description="", kind="action", fields=(), execute=wait
+    )
+    try:
+        yield opened
+    finally:
+        opened.set()
+        NODE_TYPES.pop("test.gate", None)
+
+
+# -- answered by the run itself ----------------------------------------------------------------------
+def test_the_caller_gets_the_answer_from_the_run_itself_and_every_node_run_is_stored(
+    asgi_server, cast, waiter_timeouts
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("test.echo", {"q": "{{$1.body.q}}", "n": "{{$1.query.n}}"}),
+            3: ("webhook.response", {"status": 201, "headers": {"X-Answer": "run"}, "body": "{{$2.params}}"}),
+        },
+        [(1, 2), (2, 3)],
+    )
+    response = httpx.post(f"{hook_url(asgi_server, scenario)}?n=7", json={"q": "héllo ☃"}, timeout=20)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"q": "héllo ☃", "n": "7"}
+    assert response.headers["x-answer"] == "run"
+    assert waiter_timeouts == []  # never read back from the database
+
+    # The answer was committed before the caller got it.
+    execution_id = response.headers["x-execution-id"]
+    answered = {
+        "status": 201,
+        "headers": {"X-Answer": "run", "Content-Type": "application/json"},
+        "body": {"q": "héllo ☃", "n": "7"},
+    }
+    assert Execution.objects.get(pk=execution_id).response == answered
+    execution = wait_for_end(execution_id)
+    assert execution.status == ES.SUCCEEDED and execution.trigger == Execution.Trigger.WEBHOOK
+    assert execution.attempt == 1 and execution.lease_owner == executor.local_executor().owner
+    assert execution.input["body"] == {"q": "héllo ☃"} and execution.input["query"] == {"n": "7"}
+    runs = list(execution.node_runs.order_by("node_number"))
+    assert [(r.node_number, r.attempt, r.status) for r in runs] == [
+        (1, 1, NS.SUCCEEDED),
+        (2, 1, NS.SUCCEEDED),
+        (3, 1, NS.SUCCEEDED),
+    ]
+    trigger_output = runs[0].output
+    assert isinstance(trigger_output, dict)
+    assert trigger_output["method"] == "POST" and trigger_output["body"] == {"q": "héllo ☃"}
+    assert trigger_output["query"] == {"n": "7"}
+    assert runs[1].output == {"params": {"q": "héllo ☃", "n": "7"}, "node": 2}
+    assert runs[2].output == answered
+    assert all(r.started_at is not None and r.finished_at is not None for r in runs)
+
+
+def test_a_scenario_answered_by_its_first_write_is_stored_with_its_node_runs(
+    asgi_server, cast, waiter_timeouts
+):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("webhook.response", {"body": "{{$1.body.q}}"})},
+        [(1, 2)],
+    )
+    response = httpx.post(hook_url(asgi_server, scenario), json={"q": "at once"}, timeout=20)
+    assert response.status_code == 200 and response.text == "at once"
+    assert waiter_timeouts == []
+    execution = Execution.objects.get(pk=response.headers["x-execution-id"])
+    assert execution.status == ES.SUCCEEDED and execution.attempt == 1  # ended in the same write
+    assert sorted(execution.node_runs.values_list("node_number", "attempt", "status")) == [
+        (1, 1, NS.SUCCEEDED),
+        (2, 1, NS.SUCCEEDED),
+    ]
+
+
+# -- storing the execution fails ---------------------------------------------------------------------
+def test_when_the_new_execution_cannot_be_stored_the_caller_gets_503_and_nothing_exists(
+    asgi_server, cast, monkeypatch
+):
+    real = statements.insert
+    inserted: list[list[str]] = []
+
+    def fails_once(objs: Any) -> None:
+        inserted.append([type(obj).__name__ for obj in objs])
+        if len(inserted) == 1:
+            raise OperationalError("disk I/O error")
+        real(objs)
+
+    monkeypatch.setattr(statements, "insert", fails_once)
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("test.echo", {"q": "{{$1.body.q}}"}),
+            3: ("webhook.response", {"body": "{{$2.params.q}}"}),
+        },
+        [(1, 2), (2, 3)],
+    )
+    response = httpx.post(hook_url(asgi_server, scenario), json={"q": "lost"}, timeout=20)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "error": "Scenery could not store the execution, so it did not run. Try again."
+    }
+    assert inserted == [["Execution"]]
+    assert not Execution.objects.exists() and not NodeRun.objects.exists()
+    assert not CALLS  # the echo node never started
+
+    again = httpx.post(hook_url(asgi_server, scenario), json={"q": "stored"}, timeout=20)
+    assert again.status_code == 200 and again.text == "stored"
+    assert list(Execution.objects.values_list("pk", flat=True)) == [
+        uuid.UUID(again.headers["x-execution-id"])
+    ]
+
+
+# -- what never starts anything ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    ["no-such-token", "{token}/more", "{token}%2Fmore", "{token}x", "t" * 201, ""],
+    ids=[
+        "unknown",
+        "a slash after a real token",
+        "an encoded slash",
+        "a real token extended",
+        "too long",
+        "empty",
+    ],
+)
+def test_tokens_that_name_no_active_scenario_are_404_json(asgi_server, cast, path):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {"body": "x"})}, [(1, 2)]
+    )
+    url = f"{asgi_server.url}/hooks/{path.format(token=scenario.webhook_token)}"
+    response = httpx.post(url, json={"q": 1}, timeout=20)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == NOT_FOUND
+    assert not Execution.objects.exists()
+
+
+def test_a_trailing_slash_after_a_real_token_still_runs_it(asgi_server, cast):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {"body": "ran"})}, [(1, 2)]
+    )
+    response = httpx.post(f"{hook_url(asgi_server, scenario)}/", json={}, timeout=20)
+    assert response.status_code == 200 and response.text == "ran"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_methods_other_than_get_and_post_are_405_with_allow(asgi_server, cast, method):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {"body": "x"})}, [(1, 2)]
+    )
+    response = httpx.request(method, hook_url(asgi_server, scenario), content=b"{}", timeout=20)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json() == {"error": "Use POST or GET."}
+    assert not Execution.objects.exists()
+
+
+def test_a_get_query_string_with_repeated_keys_becomes_lists(asgi_server, cast):
+    scenario = build(
+        cast.team, {1: ("webhook.trigger", {}), 2: ("webhook.response", {"body": "{{$1.query}}"})}, [(1, 2)]
+    )
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        ("tag", "été"),
+        ("tag", "x"),
+        ("one", "1"),
+        ("tag", "y"),
+        ("empty", ""),
+        ("pair", "a"),
+        ("pair", ""),
+    ]
+    response = httpx.get(hook_url(asgi_server, scenario), params=params, timeout=20)
+    expected = {"tag": ["été", "x", "y"], "one": "1", "empty": "", "pair": ["a", ""]}
+    assert response.status_code == 200 and response.json() == expected
+    execution = Execution.objects.get(pk=response.headers["x-execution-id"])
+    assert execution.input["method"] == "GET" and execution.input["query"] == expected
+    assert execution.input["body"] is None
+
+
+# -- the Django test-client adapter ------------------------------------------------------------------
+CASES = [
+    ("POST", "body", "?a=1", b'{"q": "h\xc3\xa9", "n": [1, true, null]}', "application/json"),
+    ("POST", "body", "", b"a=1&a=2&b=", "application/x-www-form-urlencoded"),
+    ("GET", "query", "?a=1&a=2&b=%C3%A9", b"", ""),
+    ("POST", "body", "", b'{"q": ', "application/json"),  # unreadable: 400
+    ("PUT", "body", "", b"{}", "application/json"),
+    ("POST", "unknown", "", b"{}", "application/json"),
+]
+
+
+def _comparable(status: int, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    names = ("content-type", "allow", "cache-control", "x-answer", "content-security-policy")
+    kept = {name: headers[name] for name in names if name in headers}
+    if kept.get("content-type") == "application/json":
+        # Compared as data: an answer read back from PostgreSQL's jsonb has its keys reordered.
+        data = json.loads(body)
+        if isinstance(data, dict) and "execution_id" in data:
+            data["execution_id"] = "…"
+        body = json.dumps(data, sort_keys=True).encode()
+    return status, kept, body
+
+
+@pytest.mark.parametrize(("method", "reads", "query", "content", "content_type"), CASES)
+def test_the_django_test_client_adapter_answers_as_the_asgi_endpoint(
+    asgi_server, cast, method, reads, query, content, content_type
+):
+    scenarios = {
+        reads: build(
+            cast.team,
+            {
+                1: ("webhook.trigger", {}),
+                2: (
+                    "webhook.response",
+                    {"status": 201, "headers": {"X-Answer": "yes"}, "body": f"{{{{$1.{reads}}}}}"},
+                ),
+            },
+            [(1, 2)],
+            name=reads,
+        )
+        for reads in ("body", "query")
+    }
+    token = scenarios[reads].webhook_token if reads in scenarios else "no-such-token"
+    path = f"/hooks/{token}{query}"
+    assert resolve(path.split("?")[0]).func is webhooks.webhook
+    headers = {"content-type": content_type} if content_type else {}
+
+    over_asgi = httpx.request(
+        method, f"{asgi_server.url}{path}", content=content, headers=headers, timeout=20
+    )
+    by_client = Client().generic(method, path, data=content, content_type=content_type or None)
+
+    asgi_side = _comparable(over_asgi.status_code, over_asgi.headers, over_asgi.content)
+    client_side = _comparable(by_client.status_code, by_client.headers, by_client.content)
+    assert client_side == asgi_side
+    assert asgi_side[0] in (201, 400, 404, 405)
+    executions = Execution.objects.count()
+    assert executions == {201: 2, 400: 2, 404: 0, 405: 0}[asgi_side[0]]
+
+
+def test_the_test_client_path_leaves_its_execution_to_the_executor_and_runs_each_node_once(asgi_server, cast):
+    """Outside the executor's loop the fast path cannot hand its run over; it must not start one
+    it would then have to cancel (a node run twice), but queue the execution for the executor."""
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("test.sleep", {"seconds": 0.2, "v": "{{$1.body.q}}"}),
+            3: ("webhook.response", {"body": "{{$1.body.q}}"}),
+        },
+        [(1, 2), (2, 3)],
+    )
+    answer = Client().post(f"/hooks/{scenario.webhook_token}", {"q": "once"}, content_type="application/json")
+    assert answer.status_code == 200 and answer.content == b"once"
+    execution = Execution.objects.get(scenario=scenario)
+    assert execution.attempt == 1
+    assert sorted(execution.node_runs.values_list("node_number", "attempt")) == [(1, 1), (2, 1), (3, 1)]
+
+
+# -- when the run cannot answer ----------------------------------------------------------------------
+def _running(scenario: Scenario, number: int) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = NodeRun.objects.filter(
+            execution__scenario=scenario, node_number=number, attempt=1, status=NS.RUNNING
+        ).values_list("execution_id", flat=True)
+        if found:
+            return str(found[0])
+        time.sleep(0.01)
+    raise AssertionError(f"node ${number} never started")
+
+
+def _take_over(execution_id: str) -> None:
+    """What another worker's claim does: the next attempt, under its own lease."""
+    taken = Execution.objects.filter(pk=execution_id, attempt=1).update(
+        attempt=2, lease_owner="another-worker", lease_until=timezone.now() + timedelta(seconds=120)
+    )
+    assert taken == 1
+
+
+def _until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened")
+        time.sleep(0.01)
+
+
+def _gated(cast) -> Scenario:
+    return build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("test.gate", {}),
+            3: ("webhook.response", {"body": "from attempt 1"}),
+        },
+        [(1, 2), (2, 3)],
+    )
+
+
+def test_when_the_run_loses_its_lease_the_caller_gets_the_answer_of_the_worker_that_took_over(
+    asgi_server, cast, gate, waiter_timeouts, settings
+):
+    """The run in the web process is taken over while its middle node runs: the test plays the
+    other worker (bumps the attempt and owner, as a claim does) and opens the gate. The first run's
+    next write is fenced out (LeaseLost), so its `answered` resolves with None and the webhook falls
+    back to waiting on the database (waiting.Waiter) for what is left of the deadline. The other
+    worker's answer, written then, is what the caller gets; the first run wrote nothing more."""
+    settings.WEBHOOK_RESPONSE_DEADLINE = 30
+    scenario = _gated(cast)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(httpx.post, hook_url(asgi_server, scenario), json={}, timeout=60)
+        execution_id = _running(scenario, 2)
+        _take_over(execution_id)
+        gate.set()
+        _until(lambda: waiter_timeouts, "the fallback to the database")
+        assert 0 < waiter_timeouts[0] < 30  # what was left of the deadline
+        Execution.objects.filter(pk=execution_id, attempt=2, lease_owner="another-worker").update(
+            status=ES.SUCCEEDED,
+            response={"status": 202, "headers": {"X-From": "attempt 2"}, "body": "from attempt 2"},
+            finished_at=timezone.now(),
+            lease_until=None,
+        )
+        response = call.result(timeout=60)
+    assert response.status_code == 202 and response.text == "from attempt 2"
+    assert response.headers["x-from"] == "attempt 2" and response.headers["x-execution-id"] == execution_id
+    assert len(waiter_timeouts) == 1
+    first_attempt = dict(
+        NodeRun.objects.filter(execution_id=execution_id).values_list("node_number", "status")
+    )
+    assert first_attempt == {1: NS.SUCCEEDED, 2: NS.RUNNING, 3: NS.QUEUED}  # fenced out: nothing written
+
+
+def test_when_the_run_loses_its_lease_and_nobody_answers_the_caller_gets_504_at_the_deadline(
+    asgi_server, cast, gate, waiter_timeouts, settings
+):
+    """As above, but the worker that took over never answers: the fallback waits on the database
+    for the rest of the deadline, then the caller gets 504 with the execution id."""
+    settings.WEBHOOK_RESPONSE_DEADLINE = 5
+    scenario = _gated(cast)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(httpx.post, hook_url(asgi_server, scenario), json={}, timeout=60)
+        execution_id = _running(scenario, 2)
+        _take_over(execution_id)
+        gate.set()
+        response = call.result(timeout=60)
+    assert response.status_code == 504
+    assert response.json() == {
+        "error": "The scenario did not answer within 5 seconds; it goes on running.",
+        "execution_id": execution_id,
+    }
+    assert len(waiter_timeouts) == 1 and 0 < waiter_timeouts[0] < 5
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.response is None and (execution.attempt, execution.lease_owner) == (2, "another-worker")
