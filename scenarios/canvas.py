@@ -27,6 +27,7 @@ from teams.models import Credential, User
 MAX_NODES = 1000
 MAX_PARAMS_BYTES = 256 * 1024
 MAX_COORDINATE = 1_000_000.0
+MAX_RETIRED_NODES = 1000  # deleted nodes an undo can bring back with their number
 
 
 class StaleVersion(Exception):
@@ -96,7 +97,12 @@ def graph_data(scenario: Scenario) -> dict[str, Any]:
     edges = [
         {"source": str(s), "target": str(t)} for s, t in scenario.edges.values_list("source_id", "target_id")
     ]
-    return {"version": scenario.version, "nodes": nodes, "edges": edges}
+    return {
+        "version": scenario.version,
+        "highest_number": scenario.highest_number_used(),
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def edge_numbers(scenario: Scenario) -> list[tuple[int, int]]:
@@ -141,6 +147,7 @@ class IncomingNode:
     y: float
     params: dict[str, Any]
     credential: Credential | None
+    former_id: str = ""  # a new node's id from before it was deleted (an undo brings it back)
 
     @classmethod
     def of(cls, node: Node) -> IncomingNode:
@@ -227,11 +234,37 @@ def _parse_nodes(scenario: Scenario, raw_nodes: Any) -> list[IncomingNode]:
             raise GraphInvalid("A node's title must be text.")
         # A credential pasted from another team's scenario is dropped, never borrowed.
         credential = credentials.get(str(raw.get("credential") or ""))
-        parsed.append(IncomingNode(key, None, number, kind, label[:200], x, y, params, credential))
-    numbers = [n.number for n in parsed]
-    if len(numbers) != len(set(numbers)):
-        raise GraphInvalid("Two nodes have the same number. Reload the page and try again.")
+        former = str(raw.get("former_id") or raw.get("id") or "")
+        parsed.append(IncomingNode(key, None, number, kind, label[:200], x, y, params, credential, former))
     return parsed
+
+
+def _renumber_new(scenario: Scenario, nodes: list[IncomingNode]) -> None:
+    """Never give a number twice: a new node that arrives with a number used before (a deleted
+    node's, from another tab or a stale page) gets the next number never used, unless it is that
+    deleted node itself, brought back by an undo. Call inside atomic(), after claim_version, which
+    holds the scenario's row."""
+    current = Scenario.objects.only("highest_node_number", "retired_nodes").get(pk=scenario.pk)
+    highest = current.highest_number_used()
+    retired = dict(current.retired_nodes) if isinstance(current.retired_nodes, dict) else {}
+    taken = {n.number for n in nodes if n.existing is not None}
+    fresh = max([highest, *(n.number for n in nodes)]) + 1
+    for incoming in nodes:
+        if incoming.existing is not None:
+            continue
+        returning = retired.get(incoming.former_id) == incoming.number
+        if (incoming.number <= highest and not returning) or incoming.number in taken:
+            incoming.number, fresh = fresh, fresh + 1
+        retired.pop(incoming.former_id, None)
+        taken.add(incoming.number)
+    kept = {str(n.existing.pk) for n in nodes if n.existing is not None}
+    for node_id, number in scenario.nodes.exclude(pk__in=kept).values_list("pk", "number"):
+        retired[str(node_id)] = number
+    scenario.highest_node_number = max([highest, *taken])
+    scenario.retired_nodes = dict(list(retired.items())[-MAX_RETIRED_NODES:])
+    Scenario.objects.filter(pk=scenario.pk).update(
+        highest_node_number=scenario.highest_node_number, retired_nodes=scenario.retired_nodes
+    )
 
 
 def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[IncomingNode, IncomingNode]]:
@@ -274,6 +307,7 @@ def check_edge(
 class SaveResult:
     version: int
     nodes: dict[str, Node]
+    highest_number: int
 
 
 def save_graph(scenario: Scenario, data: Any, user: User) -> SaveResult:
@@ -284,8 +318,8 @@ def save_graph(scenario: Scenario, data: Any, user: User) -> SaveResult:
     edges = _parse_edges(nodes, data.get("edges"))
     with transaction.atomic():
         version = claim_version(scenario, expected, user)
+        _renumber_new(scenario, nodes)
         keep = [n.existing.pk for n in nodes if n.existing is not None]
-        # Deleting first frees the numbers of removed nodes for the ones added in the same save.
         scenario.nodes.exclude(pk__in=keep).delete()
         saved: dict[str, Node] = {}
         moved = []
@@ -302,7 +336,7 @@ def save_graph(scenario: Scenario, data: Any, user: User) -> SaveResult:
         Edge.objects.bulk_create(
             [Edge(scenario=scenario, source=saved[s.key], target=saved[t.key]) for s, t in edges]
         )
-    return SaveResult(version=version, nodes=saved)
+    return SaveResult(version=version, nodes=saved, highest_number=scenario.highest_node_number)
 
 
 def duplicate(scenario: Scenario, user: User, name: str) -> Scenario:

@@ -28,6 +28,11 @@ class Scenario(models.Model):
     version = models.PositiveIntegerField(default=1)
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     active = models.BooleanField(default=True)
+    # The highest node number the scenario has had. Numbers are never given out again, so an
+    # expression such as {{$3.id}} and the past runs of $3 never come to mean another node.
+    highest_node_number = models.PositiveIntegerField(default=0)
+    # Node id → number of the latest deleted nodes: an undo that brings one back gives it its number.
+    retired_nodes = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -51,8 +56,11 @@ class Scenario(models.Model):
         return f"scenario-{scenario_id}"
 
     def next_node_number(self) -> int:
+        return self.highest_number_used() + 1
+
+    def highest_number_used(self) -> int:
         top = self.nodes.aggregate(top=models.Max("number"))["top"]
-        return (top or 0) + 1
+        return max(self.highest_node_number, top or 0)
 
 
 class Node(models.Model):

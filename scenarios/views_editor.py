@@ -97,6 +97,7 @@ def graph(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     return JsonResponse(
         {
             "version": result.version,
+            "highest_number": result.highest_number,
             "nodes": [
                 {"key": key, "id": str(node.pk), "number": node.number} for key, node in result.nodes.items()
             ],

@@ -67,6 +67,7 @@ const autosave = new Autosave({
         return {
           key: cell.id,
           id: data.id,
+          former_id: data.formerId || null,
           number: data.number,
           kind: data.kind,
           label: data.label,
@@ -83,9 +84,22 @@ const autosave = new Autosave({
     };
   },
   onSaved(result) {
+    highestNumber = Math.max(highestNumber, result.highest_number || 0);
+    const renumbered = [];
     for (const saved of result.nodes) {
       const cell = graph.getCellById(saved.key);
-      if (cell && cell.getData().id !== saved.id) cell.setData({ id: saved.id }, { ignoreHistory: true });
+      if (!cell) continue;
+      const data = cell.getData();
+      if (data.id !== saved.id) cell.setData({ id: saved.id, formerId: null }, { ignoreHistory: true });
+      if (data.number !== saved.number) {
+        // The server never gives a number twice (a deleted node's, after an undo): take the new one.
+        renumbered.push(`$${data.number} is now $${saved.number}`);
+        cell.setData({ number: saved.number }, { ignoreHistory: true });
+        cell.attr("num/text", `$${saved.number}`, { ignoreHistory: true });
+      }
+    }
+    if (renumbered.length) {
+      banner.show(`${renumbered.join(", ")}: a deleted node's number is never given to another node.`, { kind: "warn" });
     }
     panels.showProblems(result.problems || []);
     document.body.dispatchEvent(new CustomEvent("scenery:outlineStale"));
@@ -103,7 +117,9 @@ graph.on("cell:added", ({ cell }) => {
   if (!cell.isNode() || loading) return;
   // A node that comes back (undo of a delete, redo of an add) was deleted on the server: it gets a new
   // id when saved, and until then it has none (so nothing asks the server for the old one).
-  if (cell.getData().id) cell.setData({ id: null }, { ignoreHistory: true });
+  // Its old id still names it, so the server gives it back its number, which nothing else took.
+  const { id } = cell.getData();
+  if (id) cell.setData({ id: null, formerId: id }, { ignoreHistory: true });
   changed();
 });
 // Keyboard shortcuts belong to the canvas: whatever is pressed on it gives it the focus.
@@ -142,8 +158,11 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
 
 // -- adding, deleting, copying ---------------------------------------------------------------------
 
+// Numbers are never reused, even a deleted node's: {{$3}} and the past runs of $3 keep their meaning.
+let highestNumber = initial.highest_number || 0;
+
 function nextNumber() {
-  return Math.max(0, ...numbers()) + 1;
+  return Math.max(highestNumber, ...numbers()) + 1;
 }
 
 function freeSpot() {

@@ -13,13 +13,18 @@ from tests.editor.conftest import build, demo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_delete_key_undo_and_redo_are_saved(cast, open_tab):
+def _with_the_last_node_deleted(cast, open_tab):
     scenario = demo(cast.team)
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
     editor.click_node(3)
     tab.page.keyboard.press("Delete")
     editor.wait_saved()
+    return scenario, tab, editor
+
+
+def test_delete_key_undo_and_redo_are_saved(cast, open_tab):
+    scenario, tab, editor = _with_the_last_node_deleted(cast, open_tab)
     assert editor.numbers() == [1, 2]
     assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2]
     assert scenario.edges.count() == 1
@@ -36,6 +41,16 @@ def test_delete_key_undo_and_redo_are_saved(cast, open_tab):
     assert editor.numbers() == [1, 2]
     assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2]
     tab.shot("10-after-redo-delete")
+
+
+def test_a_node_added_after_deleting_the_last_one_does_not_take_its_number(cast, open_tab):
+    scenario, tab, editor = _with_the_last_node_deleted(cast, open_tab)
+    item = tab.page.locator(".catalog-item", has_text="Webhook response")
+    item.drag_to(tab.page.locator("#canvas"), target_position={"x": 500, "y": 300})
+    editor.wait_saved()
+    assert editor.numbers() == [1, 2, 4]  # $3's runs and {{$3...}} keep meaning the deleted node
+    assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2, 4]
+    expect(editor.node(4)).to_contain_text("$4")
 
 
 def test_the_delete_button_removes_the_selection(cast, open_tab):

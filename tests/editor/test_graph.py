@@ -105,6 +105,20 @@ def test_a_node_restored_by_undo_comes_back_with_its_params(cast, scenario):
     assert scenario.edges.filter(source__number=1, target__number=2).exists()
 
 
+def test_only_the_deleted_node_itself_gets_its_number_back(cast, scenario):
+    client = cast.client_for(cast.bob)
+    payload = current_payload(scenario)
+    deleted = next(n for n in payload["nodes"] if n["number"] == 3)
+    payload["nodes"].remove(deleted)
+    payload["edges"] = payload["edges"][:1]
+    assert save(client, scenario, payload).status_code == 200
+    again = current_payload(scenario)
+    impostor = {**deleted, "key": "other", "id": "not-the-deleted-one"}
+    again["nodes"].append(impostor)
+    response = save(client, scenario, again)
+    assert {n["key"]: n["number"] for n in response.json()["nodes"]}["other"] == 4
+
+
 def test_a_cycle_is_refused_with_a_message(cast, scenario):
     payload = current_payload(scenario)
     payload["edges"].append({"source": node_id(scenario, 3), "target": node_id(scenario, 2)})
@@ -140,11 +154,10 @@ def test_a_duplicate_edge_is_refused(cast, scenario):
     assert "already connected" in response.json()["error"]
 
 
-def test_unknown_kinds_duplicate_numbers_and_bad_positions_are_refused(cast, scenario):
+def test_unknown_kinds_and_bad_positions_are_refused(cast, scenario):
     client = cast.client_for(cast.bob)
     cases = [
         ({"key": "a", "number": 9, "kind": "nope.nope", "x": 0, "y": 0}, "no node type"),
-        ({"key": "a", "number": 2, "kind": SEND, "x": 0, "y": 0}, "same number"),
         ({"key": "a", "number": 9, "kind": SEND, "x": "left", "y": 0}, "must be a number"),
         ({"key": "a", "number": 9, "kind": SEND, "x": 0, "y": 0, "params": [1]}, "JSON object"),
     ]
@@ -155,6 +168,50 @@ def test_unknown_kinds_duplicate_numbers_and_bad_positions_are_refused(cast, sce
         assert response.status_code == 400, extra
         assert message in response.json()["error"], (extra, response.json())
     assert scenario.nodes.count() == 3
+
+
+def test_a_new_node_with_a_number_in_use_gets_the_next_free_one_instead_of_being_lost(cast, scenario):
+    payload = current_payload(scenario)
+    payload["nodes"].append({"key": "a", "number": 2, "kind": SEND, "x": 0, "y": 0})
+    payload["nodes"].append({"key": "b", "number": 2, "kind": SEND, "x": 0, "y": 0})
+    response = save(cast.client_for(cast.bob), scenario, payload)
+    assert response.status_code == 200, response.content
+    numbers = {n["key"]: n["number"] for n in response.json()["nodes"]}
+    assert (numbers["a"], numbers["b"]) == (4, 5)
+    assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2, 3, 4, 5]
+    assert response.json()["highest_number"] == 5
+
+
+def _delete_the_last_node(client, scenario: Scenario) -> None:
+    payload = current_payload(scenario)
+    payload["nodes"] = [n for n in payload["nodes"] if n["number"] != 3]
+    payload["edges"] = payload["edges"][:1]
+    assert save(client, scenario, payload).status_code == 200
+    scenario.refresh_from_db()
+
+
+def test_a_deleted_nodes_number_is_never_given_to_another_node(cast, scenario):
+    client = cast.client_for(cast.bob)
+    _delete_the_last_node(client, scenario)
+    assert scenario.next_node_number() == 4  # not 3, which {{$3...}} and the runs of $3 still name
+    again = current_payload(scenario)
+    again["nodes"].append({"key": "stale-tab", "number": 3, "kind": RESPOND, "x": 0, "y": 0})
+    response = save(client, scenario, again)
+    assert response.status_code == 200, response.content
+    assert {n["key"]: n["number"] for n in response.json()["nodes"]}["stale-tab"] == 4
+    graph = client.get(reverse("scenarios:graph", args=[scenario.pk])).json()
+    assert graph["highest_number"] == 4
+
+
+def test_adding_from_the_outline_after_deleting_the_last_node_takes_a_new_number(cast, scenario):
+    client = cast.client_for(cast.bob)
+    _delete_the_last_node(client, scenario)
+    response = client.post(
+        reverse("scenarios:outline_add_node", args=[scenario.pk]),
+        {"kind": RESPOND, "version": scenario.version},
+    )
+    assert response.status_code == 200
+    assert sorted(scenario.nodes.values_list("number", flat=True)) == [1, 2, 4]
 
 
 def test_a_save_without_a_version_or_json_is_refused(cast, scenario):
@@ -247,3 +304,18 @@ def test_a_pasted_node_with_code_in_braces_is_refused(cast, scenario):
         response.json()["error"].startswith("$4: ") and "not a valid expression" in response.json()["error"]
     )
     assert scenario.nodes.count() == 3
+
+
+def test_upgrading_remembers_the_numbers_of_nodes_deleted_before_but_still_in_the_history(cast, scenario):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from scenarios.models import Execution, NodeRun
+
+    execution = Execution.objects.create(scenario=scenario, snapshot={}, input={})
+    NodeRun.objects.create(execution=execution, node_number=7, node_kind=SEND, attempt=1)
+    Scenario.objects.filter(pk=scenario.pk).update(highest_node_number=0)
+    import_module("scenarios.migrations.0005_highest_node_number").remember_numbers_used(apps, None)
+    scenario.refresh_from_db()
+    assert scenario.highest_node_number == 7 and scenario.next_node_number() == 8
