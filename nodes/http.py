@@ -23,6 +23,7 @@ import logging
 import random
 import ssl
 import time
+import weakref
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class ProviderError(NodeError):
 # -- the shared client ----------------------------------------------------------------------------
 
 _clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+_transports: weakref.WeakKeyDictionary[httpx.AsyncClient, _Transport] = weakref.WeakKeyDictionary()
 # An aiohttp session must be closed inside its own loop. Each loop with a client gets an async
 # generator, kept here, whose `finally` closes the client: loops finalise their pending async
 # generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, runworker,
@@ -221,20 +223,27 @@ def shared_client() -> httpx.AsyncClient:
     client = _clients.get(loop)
     if client is None or client.is_closed:
         # trust_env=False: no proxy or .netrc from the environment, they would bypass the guard.
+        transport = _Transport(verify=_tls_context(), trust_env=False, limits=LIMITS)
         client = httpx.AsyncClient(
-            transport=_Transport(verify=_tls_context(), trust_env=False, limits=LIMITS),
+            transport=transport,
             follow_redirects=False,
             trust_env=False,
             timeout=_timeout(),
             cookies=_no_cookies(),
         )
         _clients[loop] = client
+        _transports[client] = transport
         if loop not in _closers:
             closer = _closer(loop)
             _closers[loop] = closer
             with contextlib.suppress(StopIteration):  # up to its `yield`: now the loop knows it
                 closer.asend(None).send(None)
     return client
+
+
+def shared_transport() -> _Transport:
+    """The transport of the running loop's shared client (its connection pool)."""
+    return _transports[shared_client()]
 
 
 def _no_cookies() -> CookieJar:
@@ -395,16 +404,18 @@ class ProviderClient:
         self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None
     ) -> _Answer:
         target, host_header, extensions = await pinned_target(url)
-        client = shared_client()
-        request = client.build_request(
+        # Straight to the shared client's transport: the client's cookie jar, auth flow and
+        # redirect handling would do nothing here (no cookies kept, the key is a header, redirects
+        # are refused) and cost a tenth of a call's CPU.
+        transport = shared_transport()
+        request = httpx.Request(
             method,
             target,
             headers={**headers, **host_header},
             content=content,
-            extensions=extensions,
-            timeout=_timeout(),
+            extensions={**extensions, "timeout": _timeout().as_dict()},
         )
-        response = await client.send(request, stream=True)
+        response = await transport.handle_async_request(request)
         try:
             data = await read_bounded(response)
         finally:
