@@ -11,7 +11,8 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - the editor with a 200-node scenario: server render time, browser load time (headless Chromium).
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
---web-processes, --profile (py-spy on the web process during the 8-client run).
+--web-processes, --profile (py-spy on the web process during the 8-client run), --no-calibration
+(skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py).
 """
 
 from __future__ import annotations
@@ -204,6 +205,36 @@ def start_profilers(
     return started
 
 
+def calibrate(args: argparse.Namespace, exits: ExitStack) -> str:
+    """The plain-Django probe of performance-anchors.md (scripts/bench_calibrate.py) at 8 clients."""
+    workdir = Path(tempfile.mkdtemp(prefix="scenery-bench-calibrate-"))
+    exits.callback(shutil.rmtree, workdir, True)
+    stack = Stack(Config("calibration", {}), workdir, exits)
+    stub_port, probe_port = free_port(), free_port()
+    stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port)])
+    wait_port(stub_port, stub, "the stub provider")
+    stack.env["PROBE_DB"] = str(workdir / "probe.sqlite3")
+    stack.env["PROBE_PROVIDER"] = f"http://127.0.0.1:{stub_port}/v1/chat/completions"
+    probe = stack.spawn(
+        "probe",
+        [PY, "-m", "uvicorn", "scripts.bench_calibrate:application", "--port", str(probe_port)]
+        + ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+    )
+    wait_port(probe_port, probe, "the calibration probe")
+    script = workdir / "post.lua"
+    script.write_text(LOAD)
+    url = f"http://127.0.0.1:{probe_port}/hook"
+    wrk(url, 8, args.warmup, script)
+    row = wrk(url, 8, args.duration, script)
+    stack.stop()
+    return (
+        f"calibration: plain Django (JSON, one httpx call, two SQLite inserts; scripts/bench_calibrate.py) "
+        f"at 8 clients: {row['rps']:.0f} req/s, p99 {row['p99']:.0f} ms, {row['non_2xx']} errors.\n"
+        "  performance-anchors.md measured 273 req/s, p99 44 ms on the day n8n stock did 32 req/s: "
+        "above 273 the machine is faster now than then."
+    )
+
+
 def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
     exits.callback(shutil.rmtree, workdir, True)
@@ -367,6 +398,7 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy the web and worker processes at 8 clients"
     )
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
@@ -376,6 +408,7 @@ def main() -> None:
     print(f"machine speed: a 3M-iteration Python loop took {speed:.0f} ms (lower is faster)\n")
     results = []
     with ExitStack() as exits:
+        calibration = "" if args.no_calibration else calibrate(args, exits)
         for config in configs(args, exits):
             print(f"== {config.name} ...", flush=True)
             results.append(run_config(config, args, exits))
@@ -397,6 +430,8 @@ def main() -> None:
         print(f"\n{result.config}:")
         for note in result.notes:
             print("  " + note.replace("\n", "\n  "))
+    if calibration:
+        print("\n" + calibration)
     print(f"\nmachine speed after: {machine_speed_ms():.0f} ms, load average {os.getloadavg()[0]:.1f}")
 
 
