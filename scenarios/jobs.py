@@ -44,7 +44,7 @@ def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
         if chosen is None:
             return None
         lease = leases.claim_one(
-            candidates.filter(pk=chosen),
+            candidates if chosen is OLDEST else candidates.filter(pk=chosen),
             owner,
             lease_seconds,
             status=ES.RUNNING,
@@ -58,12 +58,15 @@ def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
 
 
 FAIRNESS_WINDOW = 50
+# One team waiting: the claim takes the oldest row no other worker holds (SKIP LOCKED), so workers
+# racing for the queue each get their own instead of all trying the same one and choosing again.
+OLDEST = object()
 
 
 def _fairest(candidates: models.QuerySet[Execution], now: Any) -> Any:
     waiting = list(candidates.order_by("created_at").values_list("pk", "scenario__team_id")[:FAIRNESS_WINDOW])
     if len({team for _, team in waiting}) <= 1:
-        return waiting[0][0] if waiting else None
+        return OLDEST if waiting else None
     busy = dict(
         Execution.objects.filter(status=ES.RUNNING, lease_until__gte=now)
         .values_list("scenario__team_id")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connection, transaction
 from django.utils import timezone
 
 from scenarios import jobs
@@ -165,3 +167,32 @@ def test_a_claim_prefers_the_team_with_the_fewest_running_executions(cast):
     assert (first.pk, second.pk) == (backlog[0].pk, late.pk)
     third = jobs.claim("w", 30)
     assert third is not None and third.pk == backlog[1].pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_skips_an_execution_another_worker_is_claiming_and_takes_the_next(cast):
+    """With PostgreSQL's SKIP LOCKED, racing workers each get their own execution at once instead
+    of all choosing the oldest, failing and choosing again."""
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("SQLite serialises claims with an immediate transaction: no row locks to skip")
+
+    scenario = build(cast.team, {1: ("test.trigger", {})}, [])
+    oldest, next_one = (create_execution(scenario, Execution.Trigger.WEBHOOK, {}) for _ in range(2))
+    locked, release = threading.Event(), threading.Event()
+
+    def another_worker_mid_claim() -> None:
+        with transaction.atomic():
+            list(Execution.objects.select_for_update().filter(pk=oldest.pk))
+            locked.set()
+            release.wait(10)
+        connection.close()  # this thread's own connection
+
+    holder = threading.Thread(target=another_worker_mid_claim)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        lease = jobs.claim("w", 30)
+    finally:
+        release.set()
+        holder.join()
+    assert lease is not None and lease.pk == next_one.pk
