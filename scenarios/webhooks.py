@@ -28,7 +28,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from scenarios import engine, statements, waiting
+from scenarios import backlog, engine, statements, waiting
 from scenarios.engine import create_execution
 from scenarios.executor import db
 from scenarios.models import Execution, Scenario
@@ -246,12 +246,18 @@ class Replay:
     execution: Execution
 
 
+@dataclass
+class Busy:
+    """A call refused because its team has too many executions waiting (see scenarios.backlog)."""
+
+
 def _open(
     token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, owner: str, key: str
-) -> engine.Job | Execution | Replay | None:
+) -> engine.Job | Execution | Replay | Busy | None:
     """In one database call: the scenario of `token`, and its new execution — prepared for this
     process to run (`owner`) or stored for any executor — or the earlier execution of the same
-    Idempotency-Key; None for an unknown token."""
+    Idempotency-Key; Busy when it would wait behind too many of its team's; None for an unknown
+    token."""
     scenario = active_scenario(token)
     if scenario is None:
         return None
@@ -267,6 +273,8 @@ def _open(
                 execution_id=execution_id,
                 idempotency_key=key,
             )
+        if not problem and not backlog.admit(scenario.team_id):
+            return Busy()
         refused = f"The webhook request was refused: {problem}" if problem else ""
         return create_execution(
             scenario,
@@ -336,6 +344,8 @@ async def respond(token: str, call: Call) -> Reply:
             return Reply.json(NOT_FOUND, 404)
         if isinstance(opened, Replay):
             return await _replay(opened.execution)
+        if isinstance(opened, Busy):
+            return too_busy()
         run = None
         if isinstance(opened, engine.Job):
             assert runner is not None
@@ -407,6 +417,18 @@ async def _answered(
         # This attempt stopped (its lease was taken over): the answer may come from another worker.
         deadline -= loop.time() - began
     return await waiter.answer(max(0.0, deadline))
+
+
+def too_busy() -> Reply:
+    reply = Reply.json(
+        {
+            "error": "Too many executions of this team are waiting to run; nothing was started. "
+            f"Try again in {backlog.RETRY_AFTER_SECONDS} seconds."
+        },
+        429,
+    )
+    reply.headers["Retry-After"] = str(backlog.RETRY_AFTER_SECONDS)
+    return reply
 
 
 def too_large() -> Reply:

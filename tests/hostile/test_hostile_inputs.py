@@ -52,8 +52,11 @@ Webhooks
     H/test_webhook_inputs.py::test_calls_without_a_key_or_with_different_keys_are_each_their_own_execution
     H/test_webhook_inputs.py::test_a_replay_gets_the_first_calls_answer_and_nothing_runs_again
     H/test_webhook_inputs.py::test_an_unusable_idempotency_key_is_a_clear_400
- 7. 1 000 req/s → 429 + Retry-After, other teams unaffected. Instead: no rate limit; bodies are bounded,
-    every call is queued as a row and answered, the executor's concurrency is bounded.
+ 7. 1 000 req/s → 429 + Retry-After, other teams unaffected: a call that would only queue gets 429 +
+    Retry-After while its team has WEBHOOK_MAX_QUEUED_PER_TEAM executions waiting, and leaves no row;
+    other teams answer; calls an executor takes at once are never refused; the executor is fair.
+    H/test_webhook_inputs.py::test_a_team_with_too_many_executions_waiting_gets_429_and_other_teams_do_not
+    H/test_webhook_inputs.py::test_calls_the_executor_takes_at_once_are_never_refused_however_many
     H/test_webhook_inputs.py::test_a_burst_on_one_webhook_is_all_accepted_and_another_teams_webhook_still_answers
     H/test_webhook_inputs.py::test_one_teams_backlog_does_not_hold_up_another_teams_webhook (defect fixed in 2c2b2ba)
     E/test_durability.py::test_a_claim_prefers_the_team_with_the_fewest_running_executions

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from scenarios import executor, webhooks
+from scenarios import backlog, executor, webhooks
 from scenarios.models import Execution, Scenario
 from tests.engine.conftest import CALLS, build
 from tests.hostile.webhook_calls import hook_url, responder, wait_for_end, wait_until_all_ended
@@ -256,6 +256,43 @@ def test_a_burst_on_one_webhook_is_all_accepted_and_another_teams_webhook_still_
     assert statuses == [202] * 200
     wait_until_all_ended(60)
     assert Execution.objects.filter(scenario=busy, status=ES.SUCCEEDED).count() == 200
+
+
+def test_a_team_with_too_many_executions_waiting_gets_429_and_other_teams_do_not(
+    asgi_server, cast, settings, monkeypatch
+):
+    settings.WEBHOOK_MAX_QUEUED_PER_TEAM = 3
+    backlog.forget()
+    waiting = build(cast.team, {1: ("webhook.trigger", {}), 2: ("test.echo", {})}, [(1, 2)])
+    other = build(cast.other_team, {1: ("webhook.trigger", {}), 2: ("test.echo", {})}, [(1, 2)])
+    # As if every executor were busy: each call only queues its execution.
+    runner = executor.local_executor()
+    monkeypatch.setattr(runner, "can_adopt", lambda: False)
+    monkeypatch.setattr(executor, "served_sources", lambda: [])
+    accepted = [httpx.post(hook_url(asgi_server, waiting), json={}, timeout=30) for _ in range(3)]
+    refused = httpx.post(hook_url(asgi_server, waiting), json={}, timeout=30)
+    elsewhere = httpx.post(hook_url(asgi_server, other), json={}, timeout=30)
+    assert [r.status_code for r in accepted] == [202, 202, 202]
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == str(backlog.RETRY_AFTER_SECONDS)
+    assert "Too many executions of this team are waiting" in refused.json()["error"]
+    assert elsewhere.status_code == 202
+    assert Execution.objects.filter(scenario=waiting).count() == 3  # the refused call left no row
+    monkeypatch.undo()
+    runner.wake()
+    wait_until_all_ended(60)
+    backlog.forget()
+    assert httpx.post(hook_url(asgi_server, waiting), json={}, timeout=30).status_code == 202
+
+
+def test_calls_the_executor_takes_at_once_are_never_refused_however_many(asgi_server, cast, settings):
+    settings.WEBHOOK_MAX_QUEUED_PER_TEAM = 1
+    backlog.forget()
+    answering = responder(cast.team, body="ok")
+    statuses = [
+        httpx.post(hook_url(asgi_server, answering), json={}, timeout=30).status_code for _ in range(5)
+    ]
+    assert statuses == [200] * 5
 
 
 def test_one_teams_backlog_does_not_hold_up_another_teams_webhook(asgi_server, cast, settings, monkeypatch):
