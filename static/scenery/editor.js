@@ -4,6 +4,7 @@ import { createGraph, edgeCell, NODE_HEIGHT, NODE_WIDTH, nodeCell, setNodeTitle 
 import { createClipboard } from "./clipboard.js";
 import { connectionProblem, watchConnections } from "./connections.js";
 import { followRuns } from "./live.js";
+import { watchKeyboard } from "./navigation.js";
 import { initPanels } from "./panels.js";
 
 const root = document.getElementById("editor");
@@ -277,6 +278,14 @@ if (canEdit) {
   bind(["ctrl+a", "meta+a"], () => selection.reset(graph.getNodes()));
 }
 bind(["shift+1"], fit);
+watchKeyboard({
+  graph,
+  selection,
+  keyboard,
+  canEdit,
+  announcer: document.getElementById("canvas-announce"),
+  inspector: document.getElementById("inspector-panel"),
+});
 bind(["ctrl+=", "meta+="], actions["zoom-in"]);
 bind(["ctrl+-", "meta+-"], actions["zoom-out"]);
 

@@ -114,6 +114,12 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     const config = event.detail.requestConfig || {};
     if (!inspector || !String(config.path || "").includes(nodesPath)) return;
     if (config.verb === "get") {
+      if (openNode && inspector.dataset.nodeId !== openNode) {
+        // Another node was chosen while this one loaded (htmx drops a request made while the
+        // target is busy): load the one chosen last.
+        window.htmx.ajax("GET", inspectorUrl(openNode), { target: "#inspector", swap: "outerHTML" });
+        return;
+      }
       formDirty = false;
       restoreDraft();
     } else if (inspector.querySelector(".notice-ok")) {

@@ -3,6 +3,8 @@ copy/paste into another scenario, drag from the catalog, and the 409 of a stale 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -192,6 +194,33 @@ def test_a_second_tab_gets_409_and_is_told_instead_of_overwriting(cast, open_tab
     banner.get_by_role("button", name="Reload").click()
     second.page.wait_for_function(f"window.scenery && window.scenery.autosave.version === {a.version()}")
     assert data_of(second.page, 1)["number"] == 1
+
+
+def test_the_canvas_goes_from_node_to_node_moves_and_opens_details_from_the_keyboard(cast, open_tab):
+    scenario = demo(cast.team)
+    tab = open_tab(cast.bob)
+    EditorPage(tab, scenario).open()
+    tab.page.locator("#canvas").focus()
+    announce = tab.page.locator("#canvas-announce")
+    tab.page.keyboard.press("ArrowRight")  # nothing chosen yet: the first node
+    expect(announce).to_contain_text("$1 Trigger on Webhook")
+    tab.page.keyboard.press("ArrowRight")
+    expect(announce).to_have_text(re.compile(r"^\$2 Send Message, .*after \$1, before \$3\.$"))
+    expect(tab.page.locator('#inspector[data-node-number="2"]')).to_be_visible()
+    tab.page.keyboard.press("ArrowLeft")
+    expect(announce).to_contain_text("$1 Trigger on Webhook")
+    tab.page.keyboard.press("ArrowLeft")
+    expect(announce).to_have_text("Nothing further left of $1.")
+
+    tab.page.keyboard.press("ArrowRight")
+    expect(tab.page.locator('#inspector[data-node-number="2"]')).to_be_visible()
+    before = scenario.nodes.get(number=2).position_y
+    tab.page.keyboard.press("Shift+ArrowDown")
+    tab.page.wait_for_function("window.scenery.autosave.version > 1")
+    assert scenario.nodes.get(number=2).position_y == before + 16
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_function("document.activeElement.closest('#inspector') !== null")
+    tab.shot("15-keyboard-canvas")
 
 
 def test_the_outline_is_a_keyboard_way_to_open_connect_and_delete(cast, open_tab):
