@@ -87,7 +87,10 @@ export function watchKeyboard({ graph, selection, keyboard, canEdit, announcer, 
     if (!current || !current.getData().id) return;
     const focusFirst = () => {
       const form = inspector.querySelector(`#inspector[data-node-id="${current.getData().id}"]`);
-      const field = form?.querySelector("input:not([type=hidden]), select, textarea, button");
+      // The first field of the node's form, else (a viewer's read-only details) the first control.
+      const field =
+        form?.querySelector("form input:not([type=hidden]), form select, form textarea") ||
+        form?.querySelector("a[href], button");
       field?.focus();
       return Boolean(field);
     };

@@ -219,7 +219,7 @@ def test_the_canvas_goes_from_node_to_node_moves_and_opens_details_from_the_keyb
     tab.page.wait_for_function("window.scenery.autosave.version > 1")
     assert scenario.nodes.get(number=2).position_y == before + 16
     tab.page.keyboard.press("Enter")
-    tab.page.wait_for_function("document.activeElement.closest('#inspector') !== null")
+    expect(tab.page.get_by_label("Node title")).to_be_focused()
     tab.shot("15-keyboard-canvas")
 
 
