@@ -9,6 +9,7 @@ puts its credential's secret into its output (which must be redacted), `test.cou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -74,6 +75,16 @@ def _type(key: str, kind: str, execute: Any, fields: tuple[Field, ...] = ()) -> 
         fields=fields,
         execute=execute,
     )
+
+
+@contextlib.contextmanager
+def node_type(key: str, execute: Any) -> Iterator[None]:
+    """An action node type `key` (e.g. "test.stuck") registered for the block."""
+    NODE_TYPES[key] = _type(key, "action", execute)
+    try:
+        yield
+    finally:
+        NODE_TYPES.pop(key, None)
 
 
 def _loose(*names: str) -> tuple[Field, ...]:

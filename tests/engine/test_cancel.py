@@ -16,13 +16,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from nodes.base import NodeContext, NodeType
-from nodes.registry import NODE_TYPES
+from nodes.base import NodeContext
 from scenarios import jobs
 from scenarios.engine import create_execution
 from scenarios.leases import Lease, LeaseLost
 from scenarios.models import Execution, NodeRun, Scenario
-from tests.engine.conftest import build
+from tests.engine.conftest import build, node_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
 
@@ -43,13 +42,8 @@ def stuck() -> Iterator[threading.Event]:
             raise
         return {"woke": True}
 
-    NODE_TYPES["test.stuck"] = NodeType(
-        key="test.stuck", app="Test", title="Stuck", description="", kind="action", fields=(), execute=forever
-    )
-    try:
+    with node_type("test.stuck", forever):
         yield cancelled
-    finally:
-        NODE_TYPES.pop("test.stuck", None)
 
 
 def _stuck_scenario(cast) -> Scenario:

@@ -22,11 +22,10 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
 
-from nodes.base import NodeContext, NodeError, NodeType
-from nodes.registry import NODE_TYPES
+from nodes.base import NodeContext, NodeError
 from scenarios import executor, statements, waiting, webhooks
 from scenarios.models import Execution, NodeRun, Scenario
-from tests.engine.conftest import CALLS, build
+from tests.engine.conftest import CALLS, build, node_type
 from tests.hostile.webhook_calls import hook_url, wait_for_end
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
@@ -62,14 +61,11 @@ def gate() -> Iterator[threading.Event]:
             await asyncio.sleep(0.01)
         return {"passed": True}
 
-    NODE_TYPES["test.gate"] = NodeType(
-        key="test.gate", app="Test", title="Gate", description="", kind="action", fields=(), execute=wait
-    )
-    try:
-        yield opened
-    finally:
-        opened.set()
-        NODE_TYPES.pop("test.gate", None)
+    with node_type("test.gate", wait):
+        try:
+            yield opened
+        finally:
+            opened.set()
 
 
 # -- answered by the run itself ----------------------------------------------------------------------
