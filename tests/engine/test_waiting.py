@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 
 import pytest
@@ -130,3 +132,48 @@ def test_a_waiter_on_a_short_lived_loop_leaves_nothing_listening_that_would_wedg
     layer = get_channel_layer()
     assert layer.receive_count == 0 and layer.receive_lock is None
     assert not waiting._listeners
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
+)
+def test_a_waiter_is_woken_while_a_socket_on_another_loop_of_the_process_receives(cast, settings):
+    """A WebSocket consumer receives on a "specific." channel, and channels_redis lets one loop of a
+    process at a time do that: the waiters' listener must not be a second one (the live test server
+    and a test's own loop are two loops of one process)."""
+    settings.EXECUTOR = "worker"
+    execution = _queued(cast)
+    layer = get_channel_layer()
+    started, stop = threading.Event(), threading.Event()
+
+    def a_socket_on_its_own_loop() -> None:
+        async def receive_until_stopped() -> None:
+            channel = await layer.new_channel()
+            receiving = asyncio.ensure_future(layer.receive(channel))
+            await asyncio.sleep(0.2)  # inside receive() by now
+            started.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiving
+
+        asyncio.run(receive_until_stopped())
+
+    socket = threading.Thread(target=a_socket_on_its_own_loop)
+    socket.start()
+    try:
+        assert started.wait(5)
+
+        async def woken() -> None:
+            async with waiting.waiter(execution.id) as w:
+                await asyncio.sleep(0.1)
+                await layer.group_send(
+                    waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+                )
+                await asyncio.wait_for(w.event.wait(), timeout=waiting.MAX_POLL + 1)
+
+        asyncio.run(woken())
+    finally:
+        stop.set()
+        socket.join(10)
