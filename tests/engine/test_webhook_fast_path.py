@@ -359,6 +359,17 @@ def _gated(cast) -> Scenario:
     )
 
 
+def _called_and_taken_over_mid_run(pool, asgi_server, cast, gate) -> tuple[Any, str]:
+    """Call a gated scenario's webhook; once its middle node runs, take the execution over (as
+    another worker's claim does) and open the gate. Returns the pending call and the execution id."""
+    scenario = _gated(cast)
+    call = pool.submit(httpx.post, hook_url(asgi_server, scenario), json={}, timeout=60)
+    execution_id = _running(scenario, 2)
+    _take_over(execution_id)
+    gate.set()
+    return call, execution_id
+
+
 def test_when_the_run_loses_its_lease_the_caller_gets_the_answer_of_the_worker_that_took_over(
     asgi_server, cast, gate, waiter_timeouts, settings
 ):
@@ -368,12 +379,8 @@ def test_when_the_run_loses_its_lease_the_caller_gets_the_answer_of_the_worker_t
     back to waiting on the database (waiting.Waiter) for what is left of the deadline. The other
     worker's answer, written then, is what the caller gets; the first run wrote nothing more."""
     settings.WEBHOOK_RESPONSE_DEADLINE = 30
-    scenario = _gated(cast)
     with ThreadPoolExecutor(1) as pool:
-        call = pool.submit(httpx.post, hook_url(asgi_server, scenario), json={}, timeout=60)
-        execution_id = _running(scenario, 2)
-        _take_over(execution_id)
-        gate.set()
+        call, execution_id = _called_and_taken_over_mid_run(pool, asgi_server, cast, gate)
         _until(lambda: waiter_timeouts, "the fallback to the database")
         assert 0 < waiter_timeouts[0] < 30  # what was left of the deadline
         Execution.objects.filter(pk=execution_id, attempt=2, lease_owner="another-worker").update(
@@ -398,12 +405,8 @@ def test_when_the_run_loses_its_lease_and_nobody_answers_the_caller_gets_504_at_
     """As above, but the worker that took over never answers: the fallback waits on the database
     for the rest of the deadline, then the caller gets 504 with the execution id."""
     settings.WEBHOOK_RESPONSE_DEADLINE = 5
-    scenario = _gated(cast)
     with ThreadPoolExecutor(1) as pool:
-        call = pool.submit(httpx.post, hook_url(asgi_server, scenario), json={}, timeout=60)
-        execution_id = _running(scenario, 2)
-        _take_over(execution_id)
-        gate.set()
+        call, execution_id = _called_and_taken_over_mid_run(pool, asgi_server, cast, gate)
         response = call.result(timeout=60)
     assert response.status_code == 504
     assert response.json() == {
