@@ -245,7 +245,8 @@ def _renumber_new(scenario: Scenario, nodes: list[IncomingNode]) -> None:
     deleted node itself, brought back by an undo. Call inside atomic(), after claim_version, which
     holds the scenario's row."""
     current = Scenario.objects.only("highest_node_number", "retired_nodes").get(pk=scenario.pk)
-    highest = current.highest_number_used()
+    stored = {str(pk): number for pk, number in scenario.nodes.values_list("pk", "number")}
+    highest = max([current.highest_node_number, *stored.values()])
     retired = dict(current.retired_nodes) if isinstance(current.retired_nodes, dict) else {}
     taken = {n.number for n in nodes if n.existing is not None}
     fresh = max([highest, *(n.number for n in nodes)]) + 1
@@ -258,8 +259,7 @@ def _renumber_new(scenario: Scenario, nodes: list[IncomingNode]) -> None:
         retired.pop(incoming.former_id, None)
         taken.add(incoming.number)
     kept = {str(n.existing.pk) for n in nodes if n.existing is not None}
-    for node_id, number in scenario.nodes.exclude(pk__in=kept).values_list("pk", "number"):
-        retired[str(node_id)] = number
+    retired.update((node_id, number) for node_id, number in stored.items() if node_id not in kept)
     scenario.highest_node_number = max([highest, *taken])
     scenario.retired_nodes = dict(list(retired.items())[-MAX_RETIRED_NODES:])
     Scenario.objects.filter(pk=scenario.pk).update(
