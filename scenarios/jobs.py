@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from scenarios import events, executor, leases, waiting
+from scenarios import events, executor, leases, statements, waiting
 from scenarios.executor import JobSource
 from scenarios.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
@@ -55,6 +57,31 @@ def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
         if lease is not None:
             return lease  # else another worker took that one first: choose again
     return None
+
+
+def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
+    """Claim the execution a wake-up named, in one statement, if it still waits in the queue.
+
+    The executor does this only while it has room, so no other team's execution is waiting for
+    that room (when it was full, the slot that frees runs a fair `claim` round instead)."""
+    try:
+        pk = uuid.UUID(str(pk))
+    except ValueError:
+        return None
+    now = timezone.now()
+    attempt = leases.retry_locked(
+        lambda: statements.claim(
+            Execution,
+            {"pk": pk, "status": ES.QUEUED},
+            {
+                "status": ES.RUNNING,
+                "lease_owner": owner,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+            },
+            {"started_at": now},
+        )
+    )
+    return None if attempt is None else Lease(model=Execution, pk=pk, attempt=attempt, owner=owner)
 
 
 FAIRNESS_WINDOW = 50

@@ -19,6 +19,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 type Column = models.Field[Any, Any]
 _cache: dict[tuple[Any, ...], tuple[str, list[Column], list[Column]]] = {}
+# Rows per INSERT: well under SQLite's limit of bound parameters for any of our tables.
+INSERT_BATCH = 100
 
 
 def _connection(model: type[models.Model]) -> BaseDatabaseWrapper:
@@ -77,17 +79,17 @@ def insert(objs: Sequence[models.Model]) -> None:
         fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
         quote = connection.ops.quote_name
         sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})"
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) VALUES "
         )
         _cache[key] = (sql, fields, [])
     sql, fields, _ = _cache[key]
-    rows = [[_save_value(f, _value_of(f, obj), connection) for f in fields] for obj in objs]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    values = [[_save_value(f, _value_of(f, obj), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
-        if len(rows) == 1:
-            cursor.execute(sql, rows[0])
-        else:
-            cursor.executemany(sql, rows)
+        # One statement of many rows, not executemany: a round trip per batch instead of per row.
+        for start in range(0, len(values), INSERT_BATCH):
+            batch = values[start : start + INSERT_BATCH]
+            cursor.execute(sql + ", ".join([row] * len(batch)), [v for one in batch for v in one])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -121,6 +123,50 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         return int(cursor.rowcount)
 
 
+def claim(
+    model: type[models.Model], where: dict[str, Any], values: dict[str, Any], first: dict[str, Any]
+) -> int | None:
+    """Claim the row matching `where` in one statement: `attempt` goes up by one, `values` are set,
+    and each of `first` only where still NULL. Returns the new attempt, or None when no row
+    matched (another worker claimed it first, or it no longer waits)."""
+    if any(
+        value is None or _expression(value) for value in [*where.values(), *values.values(), *first.values()]
+    ):
+        raise ValueError("statements.claim takes plain values only; use the ORM")
+    connection = _connection(model)
+    key = ("claim", model, connection.alias, tuple(values), tuple(first), tuple(where))
+    if key not in _cache:
+        quote = connection.ops.quote_name
+        attempt = quote(str(_column(model, "attempt").column))
+        set_fields = [_column(model, name) for name in (*values, *first)]
+        assignments = [f"{attempt} = {attempt} + 1"]
+        assignments += [f"{quote(str(f.column))} = %s" for f in set_fields[: len(values)]]
+        assignments += [
+            f"{quote(str(f.column))} = COALESCE({quote(str(f.column))}, %s)"
+            for f in set_fields[len(values) :]
+        ]
+        where_fields = [_column(model, name) for name in where]
+        conditions = " AND ".join(f"{quote(str(f.column))} = %s" for f in where_fields)
+        sql = (
+            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} WHERE {conditions} "
+            f"RETURNING {attempt}"
+        )
+        _cache[key] = (sql, set_fields, where_fields)
+    sql, set_fields, where_fields = _cache[key]
+    params = [
+        _save_value(f, value, connection)
+        for f, value in zip(set_fields, [*values.values(), *first.values()], strict=True)
+    ]
+    params += [
+        f.get_db_prep_value(value, connection=connection, prepared=False)
+        for f, value in zip(where_fields, where.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
 def select[M: models.Model](model: type[M], names: Sequence[str], where: dict[str, Any]) -> list[M]:
     """The rows of `model` matching every `where` value (a list means IN), as instances with only
     the fields `names` loaded (the others are deferred, loaded on access as the ORM does)."""
@@ -133,7 +179,9 @@ def select[M: models.Model](model: type[M], names: Sequence[str], where: dict[st
     key = ("select", model, connection.alias, tuple(names), shape)
     if key not in _selects:
         meta = model._meta
-        fields = [_column(model, name) for name in names]
+        # In the model's order, whatever the caller's: `from_db` matches values to fields so.
+        wanted = {_column(model, name) for name in names}
+        fields = [f for f in meta.concrete_fields if f in wanted]
         quote = connection.ops.quote_name
         conditions = []
         for name, size in shape:

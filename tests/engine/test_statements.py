@@ -155,7 +155,7 @@ def test_inserted_node_runs_keep_sql_null_apart_from_every_json_value(cast):
         )
         for number, output in enumerate(outputs, start=1)
     ]
-    statements.insert(rows)  # several rows: one executemany
+    statements.insert(rows)  # several rows: one statement
     statements.insert([])  # nothing to do
     stored = {run.node_number: run for run in NodeRun.objects.filter(execution_id=execution.id)}
     assert sorted(stored) == list(range(1, len(outputs) + 1))
@@ -175,6 +175,20 @@ def test_inserted_node_runs_keep_sql_null_apart_from_every_json_value(cast):
     assert sorted(null_errors.values_list("node_number", flat=True)) == [1, 3, 5, 7, 9]
     assert stored[2].output is False and stored[9].output is True and stored[10].output == 1
     assert type(stored[10].output) is int and type(stored[3].output) is int
+
+
+def test_many_rows_are_inserted_a_batch_per_statement(cast, django_assert_num_queries):
+    execution = _execution(_scenario(cast))
+    statements.insert([execution])
+    count = statements.INSERT_BATCH * 2 + 1
+    rows = [
+        NodeRun(execution_id=execution.id, node_number=n, node_kind="test.echo", params={"n": n})
+        for n in range(count)
+    ]
+    with django_assert_num_queries(3):
+        statements.insert(rows)
+    stored = NodeRun.objects.filter(execution_id=execution.id).order_by("node_number")
+    assert [(run.node_number, run.params) for run in stored] == [(n, {"n": n}) for n in range(count)]
 
 
 def test_a_single_inserted_node_run_reads_back_with_its_defaults(cast):
@@ -339,6 +353,17 @@ def test_select_loads_only_the_named_fields_and_the_rest_on_access(cast):
     assert found.description == "Long text"  # loaded when asked for
 
 
+def test_select_gives_each_field_its_own_value_whatever_order_they_are_named_in(cast):
+    execution = _execution(_scenario(cast), response={"status": 201}, error="Not the response")
+    statements.insert([execution])
+    names = ["finished_at", "response", "id", "error", "status", "scenario"]  # not the model's order
+    (found,) = statements.select(Execution, names, {"pk": execution.pk})
+    assert found.response == {"status": 201}
+    assert found.error == "Not the response"
+    assert (found.pk, found.status, found.scenario_id) == (execution.pk, ES.RUNNING, execution.scenario_id)
+    assert found.finished_at is None
+
+
 def test_select_matches_every_value_and_refuses_none_and_expressions(cast):
     scenario = Scenario.objects.create(team=cast.team, name="Off", active=False)
     assert (
@@ -359,6 +384,50 @@ def _claimed_then_taken_over(cast) -> tuple[Execution, Lease, Lease]:
     second = jobs.claim("worker-b", 30)
     assert second is not None and second.pk == execution.pk and second.attempt == 2
     return execution, first, second
+
+
+def test_a_woken_claim_takes_a_queued_execution_in_one_statement_once(cast, django_assert_num_queries):
+    execution = create_execution(_scenario(cast), Execution.Trigger.MANUAL, {})
+    with django_assert_num_queries(1):
+        lease = jobs.claim_woken("worker-a", 30, str(execution.pk))
+    assert lease is not None and (lease.pk, lease.attempt, lease.owner) == (execution.pk, 1, "worker-a")
+    execution.refresh_from_db()
+    assert (execution.status, execution.attempt, execution.lease_owner) == (ES.RUNNING, 1, "worker-a")
+    assert execution.started_at is not None
+    assert execution.lease_until is not None and execution.lease_until > timezone.now() + timedelta(
+        seconds=25
+    )
+    assert jobs.claim_woken("worker-b", 30, str(execution.pk)) is None  # it no longer waits
+    assert jobs.claim("worker-b", 30) is None
+
+
+def test_a_woken_claim_leaves_running_ended_unknown_and_malformed_ids_alone(cast):
+    scenario = _scenario(cast)
+    ended = create_execution(scenario, Execution.Trigger.MANUAL, {}, error="Refused")
+    taken = create_execution(scenario, Execution.Trigger.MANUAL, {})
+    held = jobs.claim("worker-a", 30)
+    assert held is not None and held.pk == taken.pk
+    # Even with its lease run out, a running execution is a takeover: a whole round's (fenced) work.
+    Execution.objects.filter(pk=taken.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    for pk in (ended.pk, taken.pk, uuid.uuid4(), "not-a-uuid"):
+        assert jobs.claim_woken("worker-b", 30, str(pk)) is None
+    assert Execution.objects.get(pk=taken.pk).lease_owner == "worker-a"
+    assert Execution.objects.get(pk=ended.pk).status == ES.FAILED
+
+
+def test_a_woken_claim_keeps_a_start_time_set_earlier(cast):
+    execution = create_execution(_scenario(cast), Execution.Trigger.MANUAL, {})
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    Execution.objects.filter(pk=execution.pk).update(started_at=started, attempt=2)
+    lease = jobs.claim_woken("worker-a", 30, execution.pk)
+    assert lease is not None and lease.attempt == 3
+    assert Execution.objects.get(pk=execution.pk).started_at == started
+
+
+def test_claim_refuses_none_and_expressions(cast):
+    for where, values in (({"pk": None}, {}), ({"pk": uuid.uuid4()}, {"status": F("trigger")})):
+        with pytest.raises(ValueError):
+            statements.claim(Execution, where, values, {})
 
 
 def test_a_lease_writes_its_row_while_it_holds_it(cast):
