@@ -68,7 +68,7 @@ def create_execution(
 
 def _store(execution: Execution) -> Execution:
     with transaction.atomic():
-        execution.save(force_insert=True)
+        statements.insert([execution])
         transaction.on_commit(lambda: _announce_created(execution))
     return execution
 
@@ -121,7 +121,7 @@ def _announce_created(execution: Execution) -> None:
     if execution.status == Execution.Status.RUNNING:
         return  # created claimed: its run announces it
     if execution.status == Execution.Status.QUEUED:
-        executor.notify()
+        executor.notify("executions", execution.pk)
     else:
         waiting.progressed_soon(execution.id)
     events.publish_soon(Scenario.group_name_for(execution.scenario_id), [events.execution_event(execution)])
@@ -217,14 +217,21 @@ def _credential_ids(plan: Plan) -> set[str]:
     return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
+EXECUTION_FIELDS = [f.name for f in Execution._meta.concrete_fields]
+
+
 def load_job(lease: Lease) -> Job | None:
-    execution = (
-        Execution.objects.select_related("scenario")
-        .filter(pk=lease.pk, attempt=lease.attempt, lease_owner=lease.owner)
-        .first()
+    # Prebuilt statements, not the ORM: a worker loads a job for every execution it claims.
+    found = statements.select(
+        Execution, EXECUTION_FIELDS, {"pk": lease.pk, "attempt": lease.attempt, "lease_owner": lease.owner}
     )
-    if execution is None or execution.is_terminal:
+    if not found or found[0].is_terminal:
         return None
+    execution = found[0]
+    scenarios = statements.select(Scenario, ["id", "team"], {"pk": execution.scenario_id})
+    if not scenarios:
+        return None
+    execution.scenario = scenarios[0]
     plan = Plan.of(execution.snapshot)
     previous: dict[int, NodeRun] = {}
     if lease.attempt > 1:

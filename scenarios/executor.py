@@ -17,6 +17,7 @@ import contextvars
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 WAKE_CHANNEL = "scenery-executor"
 WAKE_MESSAGE = {"type": "executor.wake"}
 MAX_BACKOFF_SECONDS = 10.0
+SWEEP_SECONDS = 10.0
 # Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
 LISTEN_MAX_BACKOFF_SECONDS = 2.0
 
@@ -45,13 +47,16 @@ class JobSource:
     `claim(owner, lease_seconds)` runs in a thread and returns a Lease or None; it must also fail the
     rows whose attempts are exhausted (see `leases.exhausted` and `leases.give_up`). `run(lease)` does
     the job, writing only through the lease (`Lease.update`, `Lease.atomic`). `sweep()` is periodic
-    housekeeping (e.g. expiring runs that wait too long), run in a thread.
+    housekeeping (e.g. expiring runs that wait too long), run in a thread. `claim_woken(owner,
+    lease_seconds, pk)`, when given, claims the one row a wake-up named if it still waits: a cheap
+    claim for the common case of one new job and an executor with room, instead of a whole round.
     """
 
     name: str
     claim: Callable[[str, float], Lease | None]
     run: Callable[[Lease], Awaitable[None]]
     sweep: Callable[[], None] | None = None
+    claim_woken: Callable[[str, float, Any], Lease | None] | None = None
 
 
 SOURCES: dict[str, JobSource] = {}
@@ -171,6 +176,9 @@ class Executor:
     poll_seconds: float = field(default_factory=lambda: settings.EXECUTOR_POLL_SECONDS)
     _running: dict[asyncio.Task[None], Lease] = field(default_factory=dict)
     _wake: asyncio.Event | None = None
+    # What the wake-ups since the last round asked for: rows they named, or a whole round.
+    _named: list[tuple[str, str]] = field(default_factory=list)
+    _whole_round: bool = True
     _loop: asyncio.AbstractEventLoop | None = None
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
@@ -188,8 +196,9 @@ class Executor:
     def running_jobs(self) -> int:
         return len(self._running)
 
-    def wake(self) -> None:
-        """Ask for a claim round now. Safe from any thread."""
+    def wake(self, source: str | None = None, pk: Any = None) -> None:
+        """Ask for a claim round now, or only for row `pk` of `source` when it names one (a job
+        just queued). Safe from any thread."""
         if self._loop is None or self._wake is None or self._loop.is_closed():
             return
         try:
@@ -197,9 +206,18 @@ class Executor:
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._wake.set()
+            self._woken(source, pk)
         else:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._woken, source, pk)
+
+    def _woken(self, source: str | None, pk: Any) -> None:
+        assert self._wake is not None
+        named = SOURCES.get(source or "")
+        if named is not None and named.claim_woken is not None and pk is not None:
+            self._named.append((named.name, str(pk)))
+        else:
+            self._whole_round = True
+        self._wake.set()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running jobs finish within `grace`, then release the rest."""
@@ -232,28 +250,35 @@ class Executor:
         log.info(
             "executor %s serving %s", self.owner, ", ".join(s.name for s in served_sources()) or "nothing"
         )
-        sweep_every = max(1, int(10 / max(self.poll_seconds, 0.1)))
-        rounds = 0
+        swept = -SWEEP_SECONDS
         failures = 0
         while not self._stopping:
             self._wake.clear()
+            named, self._named = self._named, []
+            whole, self._whole_round = self._whole_round, False
             try:
-                await self.claim_round()
-                if rounds % sweep_every == 0:
+                if whole:
+                    await self.claim_round()
+                else:
+                    await self.claim_named(named)
+                if time.monotonic() - swept >= SWEEP_SECONDS:
                     await self.sweep()
+                    swept = time.monotonic()
                 failures = 0
             except Exception as exc:  # the loop must survive a database outage; it retries
                 failures += 1
+                self._whole_round = True
                 if failures == 1:
                     log.exception("executor %s: claim round failed", self.owner)
                 else:
                     log.warning("executor %s: claim round failed again (%s)", self.owner, exc)
-            rounds += 1
             wait = self.poll_seconds
             if failures:
                 wait = min(self.poll_seconds * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                self._whole_round = True  # the poll: whatever a lost wake-up would have said
 
     async def claim_round(self) -> int:
         """Claim from every source until each has nothing more (or the executor is full)."""
@@ -270,6 +295,24 @@ class Executor:
                     claimed += 1
                     busy.append(source)  # it may have more; an empty one is not asked again
             sources = busy
+        return claimed
+
+    async def claim_named(self, named: list[tuple[str, str]]) -> int:
+        """Claim the rows wake-ups named, while there is room. One that is gone (another executor
+        took it) costs one statement; those left over when full wait for the round a freed slot
+        starts (see `_finished`), which is fair between teams."""
+        claimed = 0
+        served = {s.name: s for s in served_sources()}
+        for name, pk in named:
+            source = served.get(name)
+            if source is None or source.claim_woken is None:
+                continue
+            if self._stopping or len(self._running) >= self.concurrency:
+                break
+            lease = await db(source.claim_woken, self.owner, self.lease_seconds, pk)
+            if lease is not None:
+                self._launch(source, lease)
+                claimed += 1
         return claimed
 
     def can_adopt(self) -> bool:
@@ -395,24 +438,29 @@ def ensure_started() -> None:
         local_executor().start()
 
 
-def notify() -> None:
-    """Wake an executor after a job row was committed. Losing this message only costs latency.
+def notify(source: str | None = None, pk: Any = None) -> None:
+    """Wake an executor after a job row was committed: to claim row `pk` of `source` when given
+    (a job just queued), else for a whole claim round. Losing this message only costs latency.
 
     It never raises: a full channel or an unreachable Redis must not fail the request that queued
-    the job; the workers' polling picks it up.
+    the job; the workers' polling picks it up. Each message reaches one worker (a plain channel,
+    not a group), so one new job costs one claim, not one per worker.
     """
     if settings.EXECUTOR == "inprocess":
-        local_executor().wake()
+        local_executor().wake(source, pk)
         return
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return
+    message = dict(WAKE_MESSAGE)
+    if source is not None and pk is not None:
+        message.update(source=source, pk=str(pk))
 
     async def send() -> None:
         try:
-            await layer.send(WAKE_CHANNEL, dict(WAKE_MESSAGE))
+            await layer.send(WAKE_CHANNEL, message)
         except Exception as exc:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
 
@@ -433,7 +481,7 @@ async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> Non
     failures = 0
     while not stopping.is_set():
         try:
-            await layer.receive(WAKE_CHANNEL)
+            message = await layer.receive(WAKE_CHANNEL)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -445,4 +493,5 @@ async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> Non
         if failures:
             log.info("listening for wake-ups again")
         failures = 0
-        executor.wake()
+        source, pk = message.get("source"), message.get("pk")
+        executor.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)

@@ -185,4 +185,4 @@ def sweep() -> None:
 def job_source() -> JobSource:
     from scenarios.engine import run_execution
 
-    return JobSource("executions", claim, run_execution, sweep)
+    return JobSource("executions", claim, run_execution, sweep, claim_woken)

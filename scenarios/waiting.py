@@ -19,6 +19,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from scenarios import statements
 from scenarios.executor import db, soon
 from scenarios.models import Execution
 
@@ -98,12 +99,12 @@ class Waiter:
             poll = min(poll * 1.5, MAX_POLL)
 
 
+ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", "started_at", "finished_at"]
+
+
 def _answer_state(execution_id: str) -> Execution | None:
-    return (
-        Execution.objects.filter(pk=execution_id)
-        .only("id", "scenario_id", "status", "response", "error", "created_at", "started_at", "finished_at")
-        .first()
-    )
+    found = statements.select(Execution, ANSWER_FIELDS, {"pk": execution_id})
+    return found[0] if found else None
 
 
 @contextlib.asynccontextmanager

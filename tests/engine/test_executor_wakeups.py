@@ -1,0 +1,213 @@
+"""What an executor does with a wake-up: one naming a queued row claims just that row (one
+statement), anything else runs a whole claim round; a full executor leaves named rows to the fair
+round its freed slot starts; the poll runs whole rounds whatever the wake-ups said; sweeps keep
+their own clock. A fake job source counts the calls; the real executions' part runs at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer
+
+from scenarios import executor
+from scenarios.engine import create_execution
+from scenarios.leases import Lease
+from scenarios.models import Execution
+from tests.engine.conftest import build
+
+
+@dataclass
+class Counted:
+    """A job source whose rows are plain names; claims and sweeps are counted."""
+
+    waiting: list[str] = field(default_factory=list)
+    whole_claims: int = 0
+    woken_claims: list[str] = field(default_factory=list)
+    sweeps: int = 0
+    ran: list[str] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def claim(self, owner: str, seconds: float) -> Lease | None:
+        self.whole_claims += 1
+        return self._take(self.waiting[0], owner) if self.waiting else None
+
+    def claim_woken(self, owner: str, seconds: float, pk: Any) -> Lease | None:
+        self.woken_claims.append(pk)
+        return self._take(pk, owner) if pk in self.waiting else None
+
+    def _take(self, pk: str, owner: str) -> Lease:
+        self.waiting.remove(pk)
+        return Lease(model=Execution, pk=pk, attempt=1, owner=owner)
+
+    async def run(self, lease: Lease) -> None:
+        self.ran.append(lease.pk)
+        await self.release.wait()
+
+    def sweep(self) -> None:
+        self.sweeps += 1
+
+    def source(self, *, named: bool = True) -> executor.JobSource:
+        return executor.JobSource(
+            "counted", self.claim, self.run, self.sweep, self.claim_woken if named else None
+        )
+
+
+@pytest.fixture
+def counted(monkeypatch, settings) -> Counted:
+    jobs = Counted()
+    monkeypatch.setitem(executor.SOURCES, "counted", jobs.source())
+    settings.EXECUTOR_SOURCES = ["counted"]  # the real sources stay out of these tests
+    return jobs
+
+
+async def until(condition, what: str, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def serving(jobs: Counted, **options: Any) -> executor.Executor:
+    """An executor serving on this loop once its first (whole) round and sweep are done."""
+    runner = executor.Executor(owner="test-owner", **options)
+    runner.start()
+    await until(lambda: jobs.whole_claims >= 1 and jobs.sweeps == 1, "the first round")
+    return runner
+
+
+async def stopped(runner: executor.Executor, jobs: Counted) -> None:
+    jobs.release.set()
+    await runner.stop(grace=5)
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_naming_a_waiting_row_claims_only_that_row(counted):
+    runner = await serving(counted, poll_seconds=60)
+    rounds_before = counted.whole_claims
+    counted.waiting += ["older", "named"]
+    runner.wake("counted", "named")
+    await until(lambda: counted.ran == ["named"], "the named row to run")
+    await asyncio.sleep(0.05)
+    assert counted.woken_claims == ["named"]
+    assert counted.whole_claims == rounds_before  # no round: "older" is left to the next one
+    assert counted.waiting == ["older"]
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_naming_nothing_runs_a_whole_round(counted):
+    runner = await serving(counted, poll_seconds=60)
+    counted.waiting += ["a", "b"]
+    runner.wake()
+    await until(lambda: counted.ran == ["a", "b"], "both rows to run")
+    assert counted.woken_claims == []
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_a_named_row_another_executor_took_costs_one_claim_and_nothing_else(counted):
+    runner = await serving(counted, poll_seconds=60)
+    rounds_before = counted.whole_claims
+    runner.wake("counted", "gone")
+    await until(lambda: counted.woken_claims == ["gone"], "the named claim")
+    await asyncio.sleep(0.05)
+    assert counted.ran == [] and counted.whole_claims == rounds_before
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_a_full_executor_leaves_named_rows_to_the_fair_round_a_freed_slot_starts(counted):
+    runner = await serving(counted, poll_seconds=60, concurrency=1)
+    counted.waiting.append("first")
+    runner.wake("counted", "first")
+    await until(lambda: counted.ran == ["first"], "the first row to run")
+    counted.waiting += ["second", "third"]
+    runner.wake("counted", "third")
+    await asyncio.sleep(0.05)
+    assert counted.woken_claims == ["first"]  # full: "third" was not claimed past "second"
+    rounds_before = counted.whole_claims
+    counted.release.set()  # "first" ends; its slot starts a whole round, oldest first
+    await until(lambda: counted.ran == ["first", "second", "third"], "the waiting rows to run")
+    assert counted.whole_claims > rounds_before
+    await runner.stop(grace=5)
+
+
+@pytest.mark.django_db
+async def test_the_poll_runs_a_whole_round_even_when_only_named_wake_ups_came(counted):
+    runner = await serving(counted, poll_seconds=0.2)
+    counted.waiting += ["missed", "named"]
+    runner.wake("counted", "named")
+    # "missed" had its wake-up lost: the poll finds it.
+    await until(lambda: sorted(counted.ran) == ["missed", "named"], "the poll to find the other row")
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_a_source_that_cannot_claim_a_named_row_gets_a_whole_round(counted, monkeypatch):
+    monkeypatch.setitem(executor.SOURCES, "counted", counted.source(named=False))
+    runner = await serving(counted, poll_seconds=60)
+    counted.waiting.append("only")
+    runner.wake("counted", "only")
+    await until(lambda: counted.ran == ["only"], "the row to run")
+    assert counted.woken_claims == []
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_sweeps_keep_their_own_clock_however_many_wake_ups_come(counted):
+    runner = await serving(counted, poll_seconds=60)
+    for n in range(20):
+        runner.wake()
+        runner.wake("counted", f"row {n}")
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)
+    assert counted.sweeps == 1
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    layer = channel_layers["default"]
+    assert isinstance(layer, InMemoryChannelLayer)
+    runner = await serving(counted, poll_seconds=60)
+    stopping = asyncio.Event()
+    listener = asyncio.create_task(executor.listen_for_wakeups(runner, stopping))
+    counted.waiting.append("sent")
+    await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": "sent"})
+    await until(lambda: counted.ran == ["sent"], "the named row to run")
+    assert counted.woken_claims == ["sent"]
+    stopping.set()
+    listener.cancel()
+    await stopped(runner, counted)
+    channel_layers.backends.pop("default", None)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("test_nodes")
+async def test_a_queued_execution_is_claimed_by_its_wake_up_and_runs_to_the_end(cast, settings):
+    settings.EXECUTOR_SOURCES = ["executions"]
+    scenario = await sync_to_async(build)(cast.team, {1: ("test.trigger", {})}, [])
+    runner = executor.Executor(poll_seconds=60)
+    runner.start()
+    await asyncio.sleep(0.05)  # its first round found nothing
+    settings.EXECUTOR = "worker"  # created queued, not claimed by the web process ...
+    execution = await sync_to_async(create_execution)(scenario, Execution.Trigger.WEBHOOK, {})
+    assert execution.status == Execution.Status.QUEUED
+    runner.wake("executions", execution.pk)  # ... and woken as a worker would be
+    done = sync_to_async(lambda: Execution.objects.get(pk=execution.pk))
+    for _ in range(500):
+        row = await done()
+        if row.is_terminal:
+            break
+        await asyncio.sleep(0.01)
+    assert (row.status, row.attempt, row.lease_owner) == (Execution.Status.SUCCEEDED, 1, runner.owner)
+    await runner.stop(grace=5)
