@@ -119,12 +119,13 @@ STATICFILES_DIRS = [
 ]
 
 # Channels: without Redis, an in-memory layer and an executor inside the web process;
-# with REDIS_URL, channels_redis and separate `manage.py runworker` processes.
+# with REDIS_URL, channels_redis (sends in fewer round trips: scenarios/channel_layer.py) and
+# separate `manage.py runworker` processes.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "scenarios.channel_layer.RedisChannelLayer",
             "CONFIG": {
                 # redis-py reads with a 5 s socket timeout by default, which is also how long
                 # channels_redis blocks on an idle channel: every idle receive then failed with
