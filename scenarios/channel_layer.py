@@ -57,11 +57,11 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         assert isinstance(message, dict), "message is not a dict"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
         assert "__asgi_channel__" not in message
-        name = channel
         if "!" in channel:  # a process-specific channel: its full name travels in the message
             message = {**message, "__asgi_channel__": channel}
-            name = self.non_local_name(channel)
-        index = self.consistent_hash(channel) if "!" in channel else next(self._send_index_generator)
+            name, index = self.non_local_name(channel), self.consistent_hash(channel)
+        else:
+            name, index = channel, next(self._send_index_generator)
         now = time.time()
         full = await self.connection(index).eval(
             SEND,

@@ -109,18 +109,33 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         where_fields = [_column(model, name) for name in where]
         quote = connection.ops.quote_name
         assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in set_fields)
-        conditions = " AND ".join(f"{quote(str(f.column))} = %s" for f in where_fields)
-        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {conditions}"
+        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {_conditions(where_fields, quote)}"
         _cache[key] = (sql, set_fields, where_fields)
     sql, set_fields, where_fields = _cache[key]
-    params = [_save_value(f, value, connection) for f, value in zip(set_fields, values.values(), strict=True)]
+    params = _update_params(set_fields, list(values.values()), where_fields, where, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _conditions(where_fields: list[Column], quote: Any) -> str:
+    return " AND ".join(f"{quote(str(f.column))} = %s" for f in where_fields)
+
+
+def _update_params(
+    set_fields: list[Column],
+    set_values: list[Any],
+    where_fields: list[Column],
+    where: dict[str, Any],
+    connection: BaseDatabaseWrapper,
+) -> list[Any]:
+    """An UPDATE's parameters: the values to set as saved, then the WHERE values as looked up."""
+    params = [_save_value(f, value, connection) for f, value in zip(set_fields, set_values, strict=True)]
     params += [
         f.get_db_prep_value(value, connection=connection, prepared=False)
         for f, value in zip(where_fields, where.values(), strict=True)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    return params
 
 
 def claim(
@@ -146,21 +161,13 @@ def claim(
             for f in set_fields[len(values) :]
         ]
         where_fields = [_column(model, name) for name in where]
-        conditions = " AND ".join(f"{quote(str(f.column))} = %s" for f in where_fields)
         sql = (
-            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} WHERE {conditions} "
-            f"RETURNING {attempt}"
+            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
+            f"WHERE {_conditions(where_fields, quote)} RETURNING {attempt}"
         )
         _cache[key] = (sql, set_fields, where_fields)
     sql, set_fields, where_fields = _cache[key]
-    params = [
-        _save_value(f, value, connection)
-        for f, value in zip(set_fields, [*values.values(), *first.values()], strict=True)
-    ]
-    params += [
-        f.get_db_prep_value(value, connection=connection, prepared=False)
-        for f, value in zip(where_fields, where.values(), strict=True)
-    ]
+    params = _update_params(set_fields, [*values.values(), *first.values()], where_fields, where, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
