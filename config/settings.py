@@ -79,6 +79,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend with writers queued across processes on a lock file (scenarios/sqlite3).
+    DATABASES["default"]["ENGINE"] = "scenarios.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets readers work while the executor writes; IMMEDIATE takes the write lock at BEGIN

@@ -22,7 +22,7 @@ EXECUTOR = os.environ.get("EXECUTOR", "inprocess")
 # A file (not :memory:) so live servers in other processes share it; one per test process so
 # concurrent runs do not collide.
 _suffix = os.environ.get("PYTEST_XDIST_WORKER", "") + str(os.getpid())
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": f"/tmp/scenery-test-{_suffix}.sqlite3"}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_scenery_{_suffix}"}

@@ -9,7 +9,7 @@ from tests.settings import *  # noqa: F403
 from tests.settings import CHANNEL_LAYERS, DATABASES, INSTALLED_APPS
 
 DATABASES["default"]["NAME"] = os.environ["SCENERY_TEST_DATABASE_NAME"]
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Lets a test find (and cut) the workers' PostgreSQL connections.
     DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "scenery-test-worker"
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.durability.apps.DurabilityJobsConfig"]
