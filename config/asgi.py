@@ -20,7 +20,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from scenarios import executor, waiting, webhooks  # noqa: E402
+from scenarios import events, executor, waiting, webhooks  # noqa: E402
 from scenarios.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -42,10 +42,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 gc.freeze()
                 executor.ensure_started()
                 waiting.serve_from_this_loop()
+                await events.join_siblings()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await waiting.stop_listening()
                 await executor.shutdown()
+                await events.leave_siblings()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     executor.ensure_started()

@@ -120,7 +120,7 @@ STATICFILES_DIRS = [
     ("vendor/x6", BASE_DIR / "node_modules/@antv/x6/dist"),
 ]
 
-# Channels: without Redis, an in-memory layer and an executor inside the web process;
+# Channels: without Redis, an in-memory layer and an executor inside each web process;
 # with REDIS_URL, channels_redis (sends in fewer round trips: scenarios/channel_layer.py) and
 # separate `manage.py runworker` processes.
 REDIS_URL = env("REDIS_URL", default="")
@@ -139,7 +139,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # In memory, and shared by the web processes of this machine on one SQLite file (see the module).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "scenarios.sibling_layer.SiblingChannelLayer"}}
 # "inprocess": the web process runs executions; "worker": only `manage.py runworker` processes do.
 EXECUTOR = env("EXECUTOR", default="worker" if REDIS_URL else "inprocess")
 EXECUTOR_POLL_SECONDS = env.float("EXECUTOR_POLL_SECONDS", default=2.0)
