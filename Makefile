@@ -10,6 +10,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	done; done)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Web processes of `make run`: one per core (they share the SQLite file and live events).
+WEB_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: run test setup lint bench clean browser wrk
 
@@ -36,7 +38,7 @@ browser:
 
 run: setup
 	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
-	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
+	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log --workers $(WEB_PROCESSES)
 
 test: $(VENV)/.installed node_modules/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -345,13 +345,14 @@ def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
     common = {"CREDENTIAL_KEYS": keys, "SECRET_KEY": "bench-" * 8, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     chosen = []
     if args.only in (None, "embedded"):
+        web = args.web_processes or os.cpu_count() or 1
         path = Path(tempfile.mkdtemp(prefix="scenery-bench-db-")) / "bench.sqlite3"
         exits.callback(shutil.rmtree, path.parent, True)
         chosen.append(
             Config(
-                f"embedded (SQLite, {args.web_processes} web process{'es' if args.web_processes > 1 else ''})",
+                f"embedded (SQLite, {web} web process{'es' if web > 1 else ''})",
                 {**common, "DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": ""},
-                web_processes=args.web_processes,
+                web_processes=web,
             )
         )
     if args.only in (None, "scaled"):
@@ -360,11 +361,11 @@ def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
         exits.callback(_postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         chosen.append(
             Config(
-                f"PostgreSQL + Redis ({args.web_processes} web{' executing' if args.executor == 'inprocess' else ''}, "
+                f"PostgreSQL + Redis ({args.web_processes or 1} web{' executing' if args.executor == 'inprocess' else ''}, "
                 f"{args.workers} workers)",
                 {**common, "DATABASE_URL": f"{PG_URL}/{name}", "REDIS_URL": REDIS, "EXECUTOR": args.executor},
                 workers=args.workers,
-                web_processes=args.web_processes,
+                web_processes=args.web_processes or 1,
             )
         )
     return chosen
@@ -385,7 +386,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--only", choices=["embedded", "scaled"])
     parser.add_argument("--workers", type=int, default=2, help="runworker processes (scaled)")
-    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        help="web processes (default: embedded one per core as `make run`, scaled 1)",
+    )
     parser.add_argument(
         "--executor",
         choices=["worker", "inprocess"],
