@@ -98,6 +98,8 @@ class SiblingChannelLayer(InMemoryChannelLayer):
         if self._path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._path.unlink()
+            with contextlib.suppress(OSError):  # the last sibling out removes the directory
+                self._path.parent.rmdir()
             self._path = None
         for writer in [*self._peers.values(), *self._incoming]:
             writer.close()
