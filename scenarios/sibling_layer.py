@@ -206,7 +206,7 @@ class SiblingChannelLayer(InMemoryChannelLayer):
 
     async def _discover(self, directory: Path) -> None:
         for entry in os.listdir(directory):
-            node, dot, extension = entry.partition(".")
+            node, _, extension = entry.partition(".")
             if extension != "sock" or node == self.node or node in self._peers:
                 continue
             path = directory / entry
