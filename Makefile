@@ -38,7 +38,7 @@ browser:
 
 run: setup
 	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
-	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log --workers $(WEB_PROCESSES)
+	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log --workers $(WEB_PROCESSES) --loop config.serving:balanced_loop
 
 test: $(VENV)/.installed node_modules/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -257,7 +257,8 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         "--port",
         str(web_port),
     ]
-    web_args += ["--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
+    web_args += ["--loop", "config.serving:balanced_loop", "--http", "httptools", "--lifespan", "on"]
+    web_args += ["--no-access-log"]
     web_args += ["--log-level", "warning", "--workers", str(config.web_processes)]
     web = stack.spawn("web", web_args)
     for n in range(config.workers):

@@ -53,6 +53,7 @@ def two_web_processes(tmp_path: Path):
     }
     log = (tmp_path / "web.log").open("wb")
     args = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--workers", "2"]
+    args += ["--loop", "config.serving:balanced_loop"]  # as `make run`
     proc = subprocess.Popen(
         [*args, "--lifespan", "on", "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log
     )
