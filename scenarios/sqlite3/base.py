@@ -9,6 +9,9 @@ SQLite lets one writer in at a time and makes the others wait in its busy handle
 next one goes in as soon as the last one leaves. The wait is bounded by the database's `timeout`
 and then fails as SQLite would ("database is locked"), never hangs. Writes outside a transaction
 (autocommit) do not take it: SQLite's own lock still guards them, only less promptly.
+
+Checkpoints (copying the WAL back into the database) are not left to whichever commit pushes the
+log past its limit: a thread of each process does them off the writers' path (checkpoint.py).
 """
 
 from __future__ import annotations
@@ -21,10 +24,7 @@ from typing import Any
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
-# Waiting for the lock: try again after 50 µs, doubling up to 1 ms (a transaction here takes
-# about 0.1 to 1 ms), so the wait costs a few wake-ups, not the 5 ms steps of SQLite's handler.
-FIRST_WAIT = 0.00005
-LONGEST_WAIT = 0.001
+from scenarios.sqlite3 import checkpoint, lockfile
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -34,7 +34,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
         if not self.is_in_memory_db():
-            self._lock_fd = os.open(f"{self.settings_dict['NAME']}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            name = str(self.settings_dict["NAME"])
+            self._lock_fd = os.open(f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            checkpoint.ensure_running(name, f"{name}.lock")
+            connection.execute("PRAGMA wal_autocheckpoint=0")
         return connection
 
     def _start_transaction_under_autocommit(self) -> None:
@@ -69,20 +72,31 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _lock(self) -> None:
         if self._lock_fd is None or self._locked:
             return
-        timeout = float(self.settings_dict["OPTIONS"].get("timeout", 5))
-        deadline = time.monotonic() + timeout
-        wait = FIRST_WAIT
-        while True:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise OperationalError("database is locked") from None
-                time.sleep(wait)
-                wait = min(wait * 2, LONGEST_WAIT)
-                continue
-            self._locked = True
-            return
+        if lockfile.no_wait.get():
+            lockfile.no_wait.set(False)
+            if not lockfile.acquire(self._lock_fd, 0):
+                raise lockfile.WouldWait
+        else:
+            timeout = float(self.settings_dict["OPTIONS"].get("timeout", 5))
+            if not lockfile.acquire(self._lock_fd, time.monotonic() + timeout):
+                raise OperationalError("database is locked")
+        self._locked = True
+
+    def take_lock(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the writers' lock, for this connection's next
+        transaction (blocking: meant for a thread while the connection's own thread does other
+        work) on an open connection. Call `adopt_lock` in the connection's thread once it returns True."""
+        if self._lock_fd is None:
+            return False
+        return lockfile.acquire(self._lock_fd, time.monotonic() + timeout)
+
+    def adopt_lock(self) -> None:
+        self._locked = True
+
+    def drop_unused_lock(self) -> None:
+        """Release a lock taken by `take_lock` that no transaction used."""
+        if not self.in_atomic_block:
+            self._unlock()
 
     def _unlock(self) -> None:
         if self._locked and self._lock_fd is not None:
