@@ -29,6 +29,7 @@ from django.utils import timezone
 from nodes.registry import NODE_TYPES
 from scenarios import events, executor, statements, waiting
 from scenarios.executor import db
+from scenarios.inline_db import quick_db
 from scenarios.leases import Lease, LeaseLost, retry_locked
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.running import Credentials, Outcome, Unstorable, run_node, safe
@@ -538,7 +539,7 @@ class Run:
     async def _write(self, commit: functools.partial[None]) -> None:
         # A lost lease comes back as a value: to the database wrapper an exception means a broken
         # connection, and this connection is fine.
-        if not await db(retry_locked, functools.partial(_held, commit)):
+        if not await quick_db(retry_locked, functools.partial(_held, commit)):
             raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
 
     def _fence(self, fields: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from scenarios.leases import Lease
+from scenarios.sqlite3 import lockfile
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def served_sources() -> list[JobSource]:
 def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
+    except lockfile.WouldWait:
+        raise  # nothing began: the connection is fine (see inline_db)
     except Exception:
         # A broken connection would fail every later call in this thread; drop it so the next
         # call opens a fresh one (Django closes only connections that saw errors or are too old).
@@ -423,6 +426,9 @@ async def shutdown() -> None:
         if _local is not None:
             await _local.stop()
     finally:
+        from scenarios import inline_db  # it builds on this module
+
+        inline_db.close()
         await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
 
 

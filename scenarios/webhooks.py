@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from scenarios import backlog, engine, statements, waiting
 from scenarios.engine import create_execution
 from scenarios.executor import db
+from scenarios.inline_db import quick_db
 from scenarios.models import Execution, Scenario
 from scenarios.snapshot import Plan
 
@@ -339,7 +340,7 @@ async def respond(token: str, call: Call) -> Reply:
         # comes from the run itself, not from the database. Separate workers claim it instead.
         runner = engine.adopter()
         owner = runner.owner if runner else ""
-        opened = await db(_open, token, request_input, problem, execution_id, owner, key)
+        opened = await quick_db(_open, token, request_input, problem, execution_id, owner, key)
         if opened is None:
             return Reply.json(NOT_FOUND, 404)
         if isinstance(opened, Replay):
