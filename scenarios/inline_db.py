@@ -68,8 +68,20 @@ async def quick_db[T](fn: Callable[..., T], *args: Any) -> T:
             pass
         connection = _run(here, _connected)
         timeout = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
-        if not await loop.run_in_executor(_lock_waiter(), connection.take_lock, timeout):
+        taking = loop.run_in_executor(_lock_waiter(), connection.take_lock, timeout)
+        cancelled = False
+        while not taking.done():
+            # Not cancellable halfway: a lock taken for the connection with no call to use it
+            # would stop every writer of every process. Wait for the thread, then let it go.
+            try:
+                await asyncio.shield(taking)
+            except asyncio.CancelledError:
+                cancelled = True
+        if not taking.result():
             raise OperationalError("database is locked")
+        if cancelled:
+            _run(here, _holding, connection, lambda: None)
+            raise asyncio.CancelledError
         return _run(here, _holding, connection, fn, *args)
 
 

@@ -114,3 +114,19 @@ async def test_with_the_setting_off_calls_go_to_the_database_threads(settings):
     settings.EXECUTOR_DB_ON_LOOP = False
     where, _, _ = await quick_db(where_and_how)
     assert where != threading.get_ident()
+
+
+@on_sqlite
+async def test_a_call_cancelled_while_it_waits_leaves_the_lock_free_and_writes_nothing(other_process):
+    begin(other_process)
+    call = asyncio.create_task(quick_db(add_team, "cancelled", []))
+    await asyncio.sleep(0.05)
+    call.cancel()
+    await asyncio.sleep(0.05)
+    assert not call.done(), "it waits for the lock it asked for before it stops"
+    other_process.rollback()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(call, 5)
+    begin(other_process)  # free again: no lock is left taken for nobody
+    other_process.rollback()
+    assert await quick_db(lambda: Team.objects.filter(name="cancelled").exists()) is False
