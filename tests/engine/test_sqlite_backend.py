@@ -200,6 +200,13 @@ def _fill(connection: DatabaseWrapper, rows: int) -> None:
         connection.commit()
 
 
+def _wait_for_restart(thread: checkpoint.Checkpointer, failure: str) -> None:
+    deadline = time.monotonic() + 10
+    while thread.restarts == 0:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def wal_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A WAL database whose connections leave checkpoints to a thread; the test starts its own
@@ -231,10 +238,7 @@ def test_the_thread_restarts_a_long_log_so_it_does_not_grow_forever(wal_database
     assert _log_frames(wal_database) >= checkpoint.RESTART_FRAMES
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while thread.restarts == 0:
-            assert time.monotonic() < deadline, "no restart"
-            time.sleep(0.02)
+        _wait_for_restart(thread, "no restart")
     finally:
         thread.stopping.set()
         thread.join(5)
@@ -255,10 +259,7 @@ def test_the_restart_waits_for_the_writers_lock_and_blocks_no_writer_for_long(wa
         time.sleep(0.5)
         assert thread.passes > 3 and thread.restarts == 0
         holder.rollback()
-        deadline = time.monotonic() + 10
-        while thread.restarts == 0:
-            assert time.monotonic() < deadline, "no restart after the writer left"
-            time.sleep(0.02)
+        _wait_for_restart(thread, "no restart after the writer left")
     finally:
         thread.stopping.set()
         thread.join(5)
