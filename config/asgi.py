@@ -20,8 +20,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from scenarios import events, executor, waiting, webhooks  # noqa: E402
-from scenarios.routing import websocket_urlpatterns  # noqa: E402
+from durable import executor  # noqa: E402
+from scenarios.runtime import events, waiting, webhooks  # noqa: E402
+from scenarios.runtime.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
     {

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     # Our apps come before `channels` so that scenarios' `runworker` (which also runs the durable
     # executor) takes the place of the stock command.
     "teams",
+    "durable",
     "scenarios",
     "nodes",
     "gateway",
@@ -172,14 +173,14 @@ WEBHOOK_MAX_QUEUED_PER_TEAM = env.int("WEBHOOK_MAX_QUEUED_PER_TEAM", default=100
 SCENARIO_SOCKET_RECHECK_SECONDS = env.float("SCENARIO_SOCKET_RECHECK_SECONDS", default=30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
-# Outbound HTTP to providers (one shared client, see nodes/http.py).
+# Outbound HTTP to providers (one shared client, see nodes/transport/http.py).
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=10.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=120.0)
 PROVIDER_TOTAL_TIMEOUT = env.float("PROVIDER_TOTAL_TIMEOUT", default=300.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 PROVIDER_MAX_RETRY_WAIT = env.float("PROVIDER_MAX_RETRY_WAIT", default=30.0)
 PROVIDER_MAX_RESPONSE_BYTES = env.int("PROVIDER_MAX_RESPONSE_BYTES", default=20 * 1024 * 1024)
-# The SSRF guard (nodes/outbound.py): outbound requests go to public addresses only, plus
+# The SSRF guard (nodes/transport/guard.py): outbound requests go to public addresses only, plus
 # - OUTBOUND_ALLOWED_ORIGINS: exact origins ("http://127.0.0.1:11434" for a local Ollama); Scenery's
 #   own origin (SCENERY_BASE_URL, the built-in gateway) is always allowed;
 # - OUTBOUND_ALLOWED_NETWORKS: whole networks ("192.168.1.0/24" for a LAN model server). Empty by

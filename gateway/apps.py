@@ -8,7 +8,7 @@ class GatewayAppConfig(AppConfig):
     verbose_name = "OpenAI-compatible gateway"
 
     def ready(self) -> None:
+        from durable import executor
         from gateway.runner import SOURCE
-        from scenarios import executor
 
         executor.register(SOURCE)

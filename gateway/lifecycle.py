@@ -3,7 +3,7 @@
 queued -> in_progress -> completed | requires_action | incomplete | failed, and cancelling -> cancelled,
 expired. Every change is a conditional update: through the lease when a worker holds the run, else
 on the (status, attempt) it was read with, bumping `attempt` so that a zombie worker's later writes
-are fenced out (scenarios/leases.py).
+are fenced out (durable/leases.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from durable import executor
+from durable.leases import Lease
 from gateway import resources
 from gateway.errors import invalid
 from gateway.models import Assistant, File, Run, RunStep, Thread, VectorStore
 from gateway.threads import add_message
-from scenarios import executor
-from scenarios.leases import Lease
 
 END_STEP_STATUS = {
     Run.Status.CANCELLED: (RunStep.Status.CANCELLED, "cancelled_at"),

@@ -1,4 +1,4 @@
-"""Gateway runs as jobs of the durable executor (scenarios/executor.py).
+"""Gateway runs as jobs of the durable executor (durable/executor.py).
 
 claim: fail runs whose workers kept dying, then lease the oldest queued (or abandoned) run.
 run:   one model call per claim — build the conversation, call the model while watching for cancel
@@ -17,6 +17,8 @@ from django.db import DatabaseError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from durable.executor import JobSource, db
+from durable.leases import Lease, LeaseLost, claim_one
 from gateway import conversation, ids, lifecycle, search, upstream
 from gateway.errors import GatewayError
 from gateway.models import Assistant, GatewayConfig, Message, Run, RunStep
@@ -24,8 +26,6 @@ from gateway.offline import count_tokens, prompt_tokens
 from gateway.resources import vector_store_ids
 from gateway.search import Hit
 from gateway.threads import text_part
-from scenarios.executor import JobSource, db
-from scenarios.leases import Lease, LeaseLost, claim_one
 
 log = logging.getLogger(__name__)
 

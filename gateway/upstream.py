@@ -1,6 +1,6 @@
 """Where a gateway request's model answers: the offline test model, or the team's provider.
 
-Provider calls go through nodes.http.ProviderClient (SSRF guard, retries, bounded reads, the key only
+Provider calls go through nodes.transport.http.ProviderClient (SSRF guard, retries, bounded reads, the key only
 sent to the credential's own origin).
 """
 
@@ -15,7 +15,7 @@ from gateway import ids, offline
 from gateway.errors import GatewayError
 from gateway.models import GatewayConfig
 from nodes.base import NodeError
-from nodes.http import ProviderClient, ProviderError
+from nodes.transport.http import ProviderClient, ProviderError
 from teams.models import Credential
 
 # OpenAI's completion-only models, shut down on 2026-09-28. No provider serves them any more, so a

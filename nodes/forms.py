@@ -19,10 +19,10 @@ from typing import Any
 from django import forms
 from django.forms import BoundField
 
+from nodes import expressions
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
 from nodes.widgets import JsonTextarea, ModelInput, PairsWidget
-from scenarios import expressions
 from teams.models import Credential, Team
 
 REQUIRED = "This field is required."

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from nodes.base import CheckFn, Field, NodeContext, NodeError, NodeKind, NodeType, as_bool
-from scenarios.expressions import as_text, has_expression
+from nodes.expressions import as_text, has_expression
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_KEYS = {"name", "description", "parameters", "strict"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes import assistants, completions, files, threads, webhook
 from nodes.base import NodeType
+from nodes.types import assistants, completions, files, threads, webhook
 
 NODE_TYPES: dict[str, NodeType] = {}
 

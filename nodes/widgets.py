@@ -8,8 +8,8 @@ from typing import Any
 
 from django import forms
 
+from nodes.expressions import as_text
 from nodes.params import Invalid, pairs_of
-from scenarios.expressions import as_text
 
 
 def _getlist(data: Any, key: str) -> list[Any]:

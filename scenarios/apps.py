@@ -10,7 +10,8 @@ class ScenariosConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from scenarios import consumers, executor, jobs
+        from durable import executor
+        from scenarios.runtime import consumers, jobs
         from teams.models import Membership
 
         executor.register(jobs.job_source())

@@ -18,9 +18,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from nodes import expressions
 from nodes.base import NodeType
 from nodes.registry import NODE_TYPES
-from scenarios import expressions, graph
+from scenarios import graph
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
 from teams.models import Credential, User
 

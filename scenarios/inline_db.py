@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
-from scenarios.executor import _call_db, _caller_loop, _under_async_to_sync, db
+from durable.executor import _call_db, _caller_loop, _under_async_to_sync, db
 from scenarios.sqlite3 import lockfile
 
 if TYPE_CHECKING:

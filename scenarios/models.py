@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from durable.models import Leased
 from teams.models import Credential, Team, User
 
 
@@ -95,17 +96,6 @@ class Edge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} -> {self.target_id}"
-
-
-class Leased(models.Model):
-    """Fields of a row that the durable executor claims with a lease (see scenarios/leases.py)."""
-
-    attempt = models.PositiveIntegerField(default=0)
-    lease_owner = models.CharField(max_length=100, blank=True, default="")
-    lease_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
 
 
 class Execution(Leased):

@@ -20,7 +20,7 @@ class UpstreamOutput:
 
 
 def latest_output(scenario: Scenario, node: Node) -> tuple[bool, Any, str]:
-    # The same choice as a single-node run makes (scenarios/single.py), so what is picked is what runs.
+    # The same choice as a single-node run makes (scenarios/runtime/single.py), so what is picked is what runs.
     run = (
         NodeRun.objects.filter(
             execution__scenario=scenario,

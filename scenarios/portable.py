@@ -20,7 +20,7 @@ from django.db import transaction
 from nodes.registry import NODE_TYPES
 from scenarios import graph
 from scenarios.models import Edge, Node, Scenario
-from scenarios.running import Unstorable, safe
+from scenarios.runtime.running import Unstorable, safe
 from scenarios.snapshot import validate_graph
 from teams.models import Credential, Team, secrets_of
 from teams.names import name_key

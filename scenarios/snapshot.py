@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router
 
-from scenarios import expressions, graph
+from nodes import expressions
+from scenarios import graph
 from scenarios.graph import CycleError
 
 if TYPE_CHECKING:

@@ -104,9 +104,9 @@ def chain_run(scenario_id: str, runs: int) -> list[float]:
     _django()
     from asgiref.sync import async_to_sync
 
-    from scenarios.engine import create_execution, run_execution
-    from scenarios.leases import Lease
+    from durable.leases import Lease
     from scenarios.models import Execution, Scenario
+    from scenarios.runtime.engine import create_execution, run_execution
 
     scenario = Scenario.objects.get(pk=scenario_id)
     owner = f"bench:{os.getpid()}"

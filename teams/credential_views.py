@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from scenarios.models import Node, Scenario
-from scenarios.sharing import node_name
+from scenarios.views.sharing import node_name
 from teams.forms import CredentialForm
 from teams.models import Credential, Membership, Role
 from teams.scoping import get_scoped, require_current, require_role

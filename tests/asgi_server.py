@@ -77,7 +77,7 @@ def asgi_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
 @pytest.fixture(autouse=True)
 def live_executor(request: pytest.FixtureRequest) -> Iterator[None]:
     """Start the in-process executor for tests that use the live server; stop it after every test."""
-    from scenarios import executor
+    from durable import executor
 
     if "asgi_server" in request.fixturenames:
         live: LiveASGIServer = request.getfixturevalue("asgi_server")
@@ -100,6 +100,6 @@ def live_executor(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 async def _start() -> None:
-    from scenarios import executor
+    from durable import executor
 
     executor.ensure_started()

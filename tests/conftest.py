@@ -82,7 +82,7 @@ def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from scenarios.executor import close_db_threads
+    from durable.executor import close_db_threads
 
     close_db_threads()
     for wrapper in gc.get_objects():

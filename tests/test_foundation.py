@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import expressions, graph
+from nodes import expressions
+from scenarios import graph
 from teams import crypto
 
 

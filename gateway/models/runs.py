@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db import models
 
+from durable.models import Leased
 from gateway import ids
 from gateway.models.assistants import TeamObject, Thread, auto
-from scenarios.models import Leased
 
 
 class Run(TeamObject, Leased):

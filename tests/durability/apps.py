@@ -10,7 +10,7 @@ class DurabilityJobsConfig(AppConfig):
     label = "durability_jobs"
 
     def ready(self) -> None:
-        from scenarios import executor
+        from durable import executor
         from tests.durability import jobs
 
         executor.register(executor.JobSource(jobs.SOURCE, jobs.claim, jobs.run))

@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
-from scenarios import leases
+from durable import leases
 from scenarios.models import Execution, NodeRun
 
 SOURCE = "durability-jobs"

@@ -9,7 +9,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from scenarios import executor, leases
+from durable import executor, leases
 from scenarios.models import Execution, NodeRun
 
 pytestmark = pytest.mark.django_db

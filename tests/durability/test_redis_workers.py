@@ -17,7 +17,7 @@ import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
-from scenarios import executor
+from durable import executor
 from scenarios.models import Execution
 from tests.durability.conftest import USES_REDIS, wait_for
 from tests.durability.lossy import HalfDeafRedisChannelLayer

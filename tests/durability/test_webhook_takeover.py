@@ -126,7 +126,7 @@ def rows_of(execution: Execution) -> list[tuple[Any, ...]]:
 
 
 def test_a_frozen_worker_that_wakes_after_the_takeover_changes_nothing(workers, ask_scenario, stub_provider):
-    from scenarios.engine import create_execution
+    from scenarios.runtime.engine import create_execution
 
     stub_provider.delay = 1.5
     zombie = workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)

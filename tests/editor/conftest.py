@@ -13,9 +13,9 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import reverse
 
-from scenarios import jobs
-from scenarios.engine import run_execution
 from scenarios.models import Edge, Execution, Node, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import run_execution
 from teams.models import Credential, Team
 
 TRIGGER = "webhook.trigger"

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from nodes import http
-from nodes.http import forget_models
+from nodes.transport import http
+from nodes.transport.http import forget_models
 from scenarios.models import Execution, NodeRun, Scenario
 from teams.models import Credential
 from tests.editor.conftest import SEND, THREAD, TRIGGER, build, demo

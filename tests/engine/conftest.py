@@ -20,9 +20,9 @@ from asgiref.sync import async_to_sync
 
 from nodes.base import Field, NodeContext, NodeError, NodeType
 from nodes.registry import NODE_TYPES
-from scenarios import jobs
-from scenarios.engine import create_execution, run_execution
 from scenarios.models import Edge, Execution, Node, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Credential, Team
 
 CALLS: Counter[str] = Counter()

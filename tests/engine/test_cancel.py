@@ -16,11 +16,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from durable.leases import Lease, LeaseLost
 from nodes.base import NodeContext
-from scenarios import jobs
-from scenarios.engine import create_execution
-from scenarios.leases import Lease, LeaseLost
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build, node_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]

@@ -14,10 +14,10 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection, transaction
 from django.utils import timezone
 
-from scenarios import jobs
-from scenarios.engine import create_execution, run_execution
-from scenarios.leases import Lease
+from durable.leases import Lease
 from scenarios.models import Execution, NodeRun
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from tests.engine.conftest import CALLS, build, run_now, runs_of
 
 pytestmark = pytest.mark.usefixtures("test_nodes")

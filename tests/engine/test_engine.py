@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.engine import create_execution, validate_graph
 from scenarios.models import Execution, NodeRun
+from scenarios.runtime.engine import create_execution, validate_graph
 from scenarios.snapshot import snapshot_of
 from tests.engine.conftest import CALLS, TIMES, build, run_now, runs_of, start_and_run
 

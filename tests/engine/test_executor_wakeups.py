@@ -13,10 +13,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
-from scenarios import executor
-from scenarios.engine import create_execution
-from scenarios.leases import Lease
+from durable import executor
+from durable.leases import Lease
 from scenarios.models import Execution
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build
 
 

@@ -11,9 +11,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import router
-from scenarios import consumers, jobs
-from scenarios.engine import create_execution, run_execution
 from scenarios.models import Execution, Scenario
+from scenarios.runtime import consumers, jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Membership
 from tests.engine.conftest import build
 

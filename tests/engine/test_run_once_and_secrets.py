@@ -9,9 +9,9 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
-from scenarios import jobs
-from scenarios.engine import create_execution, run_execution, run_node_once
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution, run_execution, run_node_once
 from teams.models import Credential
 from tests.engine.conftest import build, runs_of, start_and_run
 

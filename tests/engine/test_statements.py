@@ -25,11 +25,12 @@ from django.db.models import F, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from scenarios import events, jobs, statements
-from scenarios.engine import create_execution
-from scenarios.leases import Lease, LeaseLost
+from durable.leases import Lease, LeaseLost
+from scenarios import statements
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
-from scenarios.running import MIN_REDACTED_LENGTH, Credentials
+from scenarios.runtime import events, jobs
+from scenarios.runtime.engine import create_execution
+from scenarios.runtime.running import MIN_REDACTED_LENGTH, Credentials
 from scenarios.snapshot import run_problems, snapshot_of
 from teams import crypto
 from teams.models import Credential

@@ -12,9 +12,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
-from scenarios import waiting
-from scenarios.engine import create_execution
 from scenarios.models import Execution
+from scenarios.runtime import waiting
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build
 
 pytestmark = [

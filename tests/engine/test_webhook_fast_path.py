@@ -22,9 +22,11 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
 
+from durable import executor
 from nodes.base import NodeContext, NodeError
-from scenarios import executor, statements, waiting, webhooks
+from scenarios import statements
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import waiting, webhooks
 from tests.engine.conftest import CALLS, build, node_type
 from tests.hostile.webhook_calls import hook_url, wait_for_end
 

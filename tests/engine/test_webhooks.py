@@ -10,9 +10,10 @@ import httpx
 import pytest
 from asgiref.sync import async_to_sync
 
-from scenarios import engine, executor, jobs
-from scenarios.engine import create_execution
+from durable import executor
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import engine, jobs
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build, runs_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]

@@ -15,8 +15,8 @@ import pytest
 from django.conf import settings
 from openai import OpenAI
 
+from durable.executor import Executor
 from gateway.models import GatewayConfig, GatewayKey, Run
-from scenarios.executor import Executor
 
 BETA = {"OpenAI-Beta": "assistants=v2"}
 

@@ -14,9 +14,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from scenarios import jobs
-from scenarios.engine import create_execution, run_execution
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from tests.editor.conftest import RESPOND, TRIGGER, current_payload
 from tests.editor.conftest import build as build_editor
 from tests.engine.conftest import build, runs_of

@@ -9,9 +9,9 @@ import tracemalloc
 import pytest
 from django.urls import reverse
 
-from scenarios import expressions
-from scenarios.engine import create_execution
+from nodes import expressions
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build, run_now, runs_of, start_and_run
 
 pytestmark = pytest.mark.usefixtures("test_nodes")

@@ -19,10 +19,10 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 
 import config.settings as shipped
-from nodes import outbound
 from nodes.base import NodeContext
-from nodes.http import OutboundRefused, ProviderClient, ProviderError
 from nodes.registry import NODE_TYPES
+from nodes.transport import guard as outbound
+from nodes.transport.http import OutboundRefused, ProviderClient, ProviderError
 from teams.models import Credential
 from tests.editor.conftest import SEND, TRIGGER
 from tests.editor.conftest import build as build_editor

@@ -18,10 +18,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from config.asgi import router
-from scenarios import jobs
-from scenarios.consumers import CLOSE_FORBIDDEN
-from scenarios.engine import create_execution, run_execution
 from scenarios.models import Execution, Scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.consumers import CLOSE_FORBIDDEN
+from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Membership, Role, User
 from tests.engine.conftest import build
 from tests.hostile.webhook_calls import hook_url, responder, wait_for_end

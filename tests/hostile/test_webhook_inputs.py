@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from scenarios import backlog, executor, webhooks
+from durable import executor
 from scenarios.models import Execution, Scenario
+from scenarios.runtime import backlog, webhooks
 from tests.engine.conftest import CALLS, build
 from tests.hostile.webhook_calls import hook_url, responder, wait_for_end, wait_until_all_ended
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nodes import http
+from nodes.transport import http
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nodes.base import NodeError
-from nodes.completions import INSTRUCT_MAX_TOKENS
 from nodes.forms import params_from_form
+from nodes.types.completions import INSTRUCT_MAX_TOKENS
 from tests.nodes.helpers import error_texts, form_for, run_node, sent
 from tests.openapi_spec import validate_operation_response
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from nodes import outbound
 from nodes.base import NodeError
-from nodes.http import OutboundRefused, ProviderClient, ProviderError, list_models, shared_client
+from nodes.transport import guard as outbound
+from nodes.transport.http import OutboundRefused, ProviderClient, ProviderError, list_models, shared_client
 from teams.models import Credential
 from tests.nodes.helpers import openai_error
 from tests.stub_provider import StubProvider

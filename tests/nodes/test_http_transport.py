@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from nodes import http, outbound
-from nodes.http import ProviderClient, ProviderError
+from nodes.transport import guard as outbound
+from nodes.transport import http
+from nodes.transport.http import ProviderClient, ProviderError
 from teams.models import Credential
 from tests.hostile.raw_server import RawServer, raw_server, read_request_head, reset
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from nodes import outbound
-from nodes.outbound import OutboundRefused, Unresolvable
+from nodes.transport import guard as outbound
+from nodes.transport.guard import OutboundRefused, Unresolvable
 
 
 @pytest.fixture

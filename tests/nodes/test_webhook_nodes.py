@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from nodes import expressions
 from nodes.base import NodeError
 from nodes.forms import clean_for_run, params_from_form
 from nodes.registry import get_node_type
-from scenarios import expressions
 from tests.nodes.helpers import error_texts, form_for, run_node
 
 REQUEST = {

@@ -157,7 +157,7 @@ TABLE: dict[str, Access] = {
     "scenarios:run_detail": scoped(GET=VIEWER),
     "scenarios:rerun": scoped(POST=EDITOR),
     "scenarios:cancel_run": scoped(POST=EDITOR),
-    # ---- sharing between teams, export and import (scenarios/urls_sharing.py)
+    # ---- sharing between teams, export and import (scenarios/urls.py)
     "scenarios:share": scoped(GET=VIEWER),
     "scenarios:copy_to_team": scoped(POST=VIEWER),  # into a team where the user is an editor
     "scenarios:move_to_team": scoped(POST=EDITOR),
@@ -205,7 +205,7 @@ TABLE: dict[str, Access] = {
     "gateway:unknown": Access("not_found", {"GET": None, "POST": None}, lambda w: {"path": "no/such/thing"}),
 }
 
-# WebSocket routes (scenarios/routing.py), by route.
+# WebSocket routes (scenarios/runtime/routing.py), by route.
 WS_TABLE: dict[str, Access] = {
     "ws/scenarios/<uuid:scenario_id>/": scoped(CONNECT=VIEWER),
 }

@@ -24,7 +24,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from scenarios.routing import websocket_urlpatterns
+from scenarios.runtime.routing import websocket_urlpatterns
 from teams.models import Credential, Role
 from tests.teams.access_table import DJANGO_ADMIN, TABLE, WS_TABLE, Access
 

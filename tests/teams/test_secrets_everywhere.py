@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from scenarios.routing import websocket_urlpatterns
+from scenarios.runtime.routing import websocket_urlpatterns
 from teams.models import Credential
 from tests.teams.access_table import TABLE, WS_TABLE
 from tests.teams.conftest import SECRET

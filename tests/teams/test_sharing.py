@@ -187,7 +187,7 @@ def test_a_viewer_cannot_import(cast):
 
 
 def test_nodes_without_a_title_are_named_by_their_type(world):
-    from scenarios.sharing import node_name
+    from scenarios.views.sharing import node_name
 
     world.node.label = ""
     assert node_name(world.node) == "$2 Send Message"

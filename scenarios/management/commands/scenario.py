@@ -16,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from scenarios import jobs
-from scenarios.engine import create_execution, run_execution
-from scenarios.leases import Lease
+from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.portable import ImportProblem, export_scenario, import_scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from scenarios.snapshot import Plan, title_of
 from teams.models import Team, User
 

@@ -1,0 +1,503 @@
+"""The durable executor: claims jobs from the database and runs them, renewing their leases.
+
+Job sources (scenario executions, gateway runs) register here. A channel-layer message or an in-process
+call only *wakes* the executor; it also polls every EXECUTOR_POLL_SECONDS, so a lost wake-up costs
+time, never a job. In the embedded default the executor lives inside the web process; with Redis it
+runs in `manage.py runworker` processes, as many as wanted, on any machine.
+
+Every database call goes through `_db`, which throws away a connection that failed (PostgreSQL
+restarted, network cut) so the next call reconnects; the claim loop backs off and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import AsyncToSync, async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from durable.leases import Lease
+from scenarios.sqlite3 import lockfile
+
+log = logging.getLogger(__name__)
+
+WAKE_CHANNEL = "scenery-executor"
+WAKE_MESSAGE = {"type": "executor.wake"}
+MAX_BACKOFF_SECONDS = 10.0
+SWEEP_SECONDS = 10.0
+# Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
+LISTEN_MAX_BACKOFF_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """Where jobs come from and how one is run.
+
+    `claim(owner, lease_seconds)` runs in a thread and returns a Lease or None; it must also fail the
+    rows whose attempts are exhausted (see `leases.exhausted` and `leases.give_up`). `run(lease)` does
+    the job, writing only through the lease (`Lease.update`, `Lease.atomic`). `sweep()` is periodic
+    housekeeping (e.g. expiring runs that wait too long), run in a thread. `claim_woken(owner,
+    lease_seconds, pk)`, when given, claims the one row a wake-up named if it still waits: a cheap
+    claim for the common case of one new job and an executor with room, instead of a whole round.
+    """
+
+    name: str
+    claim: Callable[[str, float], Lease | None]
+    run: Callable[[Lease], Awaitable[None]]
+    sweep: Callable[[], None] | None = None
+    claim_woken: Callable[[str, float, Any], Lease | None] | None = None
+
+
+SOURCES: dict[str, JobSource] = {}
+
+
+def register(source: JobSource) -> None:
+    SOURCES[source.name] = source
+
+
+def served_sources() -> list[JobSource]:
+    """The registered sources this process serves: all, or those named in EXECUTOR_SOURCES.
+
+    Read on every round, so a test (or an operator's dedicated worker) can narrow it at run time.
+    """
+    names = getattr(settings, "EXECUTOR_SOURCES", None)
+    sources = list(SOURCES.values())
+    return sources if names is None else [s for s in sources if s.name in names]
+
+
+def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    except lockfile.WouldWait:
+        raise  # nothing began: the connection is fine (see inline_db)
+    except Exception:
+        # A broken connection would fail every later call in this thread; drop it so the next
+        # call opens a fresh one (Django closes only connections that saw errors or are too old).
+        close_old_connections()
+        raise
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _db_threads() -> ThreadPoolExecutor:
+    """The process's database threads: they keep their connections open between calls (no connect
+    per request) and, with one thread on SQLite, never contend with each other for the write lock."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=settings.EXECUTOR_DB_THREADS, thread_name_prefix="scenery-db")
+    return _pool
+
+
+def _under_async_to_sync() -> bool:
+    if _local is not None and _local._loop is not None:
+        try:
+            if asyncio.get_running_loop() is _local._loop:
+                return False  # the server's own loop (cheap to tell, and the usual case)
+        except RuntimeError:
+            pass
+    return getattr(AsyncToSync.executors, "current", None) is not None
+
+
+async def db[T](fn: Callable[..., T], *args: Any) -> T:
+    """Run a database function for the executor or a hot request path (webhooks).
+
+    Called from code under `async_to_sync` (a management command, a test holding a transaction), it
+    runs in that caller's thread, as `sync_to_async` would; otherwise in the database threads.
+    """
+    if _under_async_to_sync():
+        return await sync_to_async(_call_db)(fn, *args)
+    # Plainer than sync_to_async (a hot path): Django's connections are per thread anyway, and
+    # the caller's context variables (e.g. the active language) go along.
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    context.run(_caller_loop.set, loop)
+    return await loop.run_in_executor(_db_threads(), context.run, _call_db, fn, *args)
+
+
+# The event loop that handed the current database call to this thread: what the call wants done
+# asynchronously afterwards (a live event, a wake-up) goes back there, not to a loop of its own.
+_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "scenery_caller_loop", default=None
+)
+
+
+def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Run the coroutine `make()` returns without waiting for it: on the running loop, else on the
+    loop whose database call this thread is serving, else (a command, a test) to completion here.
+
+    Sync code such as an on_commit hook calls this; a loop of its own per call (`async_to_sync`)
+    would also open a channel-layer connection of its own each time."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        loop.create_task(make())
+        return
+    caller = _caller_loop.get()
+    if caller is not None and caller.is_running():
+        caller.call_soon_threadsafe(lambda: caller.create_task(make()))
+        return
+
+    async def complete() -> None:
+        await make()
+
+    async_to_sync(complete)()
+
+
+_db = db  # the name other modules imported first
+
+
+def close_db_threads() -> None:
+    """Close the database threads' connections (at shutdown, so a database can be dropped)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        for _ in range(settings.EXECUTOR_DB_THREADS):
+            pool.submit(connections.close_all)
+        pool.shutdown(wait=True)
+
+
+@dataclass
+class Executor:
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    concurrency: int = field(default_factory=lambda: settings.EXECUTOR_CONCURRENCY)
+    lease_seconds: float = field(default_factory=lambda: settings.EXECUTOR_LEASE_SECONDS)
+    poll_seconds: float = field(default_factory=lambda: settings.EXECUTOR_POLL_SECONDS)
+    _running: dict[asyncio.Task[None], Lease] = field(default_factory=dict)
+    _wake: asyncio.Event | None = None
+    # What the wake-ups since the last round asked for: rows they named, or a whole round.
+    _named: list[tuple[str, str]] = field(default_factory=list)
+    _whole_round: bool = True
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stopping: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    # -- control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start serving on the running event loop (idempotent)."""
+        if self._task is None or self._task.done():
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self._stopping = False
+            self._task = self._loop.create_task(self.serve(), name=f"executor {self.owner}")
+
+    @property
+    def running_jobs(self) -> int:
+        return len(self._running)
+
+    def wake(self, source: str | None = None, pk: Any = None) -> None:
+        """Ask for a claim round now, or only for row `pk` of `source` when it names one (a job
+        just queued). Safe from any thread."""
+        if self._loop is None or self._wake is None or self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._woken(source, pk)
+        else:
+            self._loop.call_soon_threadsafe(self._woken, source, pk)
+
+    def _woken(self, source: str | None, pk: Any) -> None:
+        assert self._wake is not None
+        named = SOURCES.get(source or "")
+        if named is not None and named.claim_woken is not None and pk is not None:
+            self._named.append((named.name, str(pk)))
+        else:
+            self._whole_round = True
+        self._wake.set()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming; let running jobs finish within `grace`, then release the rest."""
+        if grace is None:
+            grace = settings.EXECUTOR_GRACE_SECONDS
+        self._stopping = True
+        self.wake()
+        if self._running:
+            log.info("executor %s: waiting up to %ss for %d job(s)", self.owner, grace, len(self._running))
+            await asyncio.wait(list(self._running), timeout=grace)
+        unfinished = dict(self._running)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.wait(list(unfinished), timeout=5)
+        for lease in unfinished.values():
+            try:
+                await db(lease.release)
+                log.info("executor %s: released %s %s", self.owner, lease.model.__name__, lease.pk)
+            except Exception:  # the lease then simply expires; another worker takes the job later
+                log.exception("executor %s: could not release %s", self.owner, lease.pk)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        assert self._wake is not None
+        log.info(
+            "executor %s serving %s", self.owner, ", ".join(s.name for s in served_sources()) or "nothing"
+        )
+        swept = -SWEEP_SECONDS
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            named, self._named = self._named, []
+            whole, self._whole_round = self._whole_round, False
+            try:
+                if whole:
+                    await self.claim_round()
+                else:
+                    await self.claim_named(named)
+                if time.monotonic() - swept >= SWEEP_SECONDS:
+                    await self.sweep()
+                    swept = time.monotonic()
+                failures = 0
+            except Exception as exc:  # the loop must survive a database outage; it retries
+                failures += 1
+                self._whole_round = True
+                if failures == 1:
+                    log.exception("executor %s: claim round failed", self.owner)
+                else:
+                    log.warning("executor %s: claim round failed again (%s)", self.owner, exc)
+            wait = self.poll_seconds
+            if failures:
+                wait = min(self.poll_seconds * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                self._whole_round = True  # the poll: whatever a lost wake-up would have said
+
+    async def claim_round(self) -> int:
+        """Claim from every source until each has nothing more (or the executor is full)."""
+        claimed = 0
+        sources = served_sources()
+        while sources and not self._stopping and len(self._running) < self.concurrency:
+            busy = []
+            for source in sources:
+                if self._stopping or len(self._running) >= self.concurrency:
+                    break
+                lease = await db(source.claim, self.owner, self.lease_seconds)
+                if lease is not None:
+                    self._launch(source, lease)
+                    claimed += 1
+                    busy.append(source)  # it may have more; an empty one is not asked again
+            sources = busy
+        return claimed
+
+    async def claim_named(self, named: list[tuple[str, str]]) -> int:
+        """Claim the rows wake-ups named, while there is room. One that is gone (another executor
+        took it) costs one statement; those left over when full wait for the round a freed slot
+        starts (see `_finished`), which is fair between teams."""
+        claimed = 0
+        served = {s.name: s for s in served_sources()}
+        for name, pk in named:
+            source = served.get(name)
+            if source is None or source.claim_woken is None:
+                continue
+            if self._stopping or len(self._running) >= self.concurrency:
+                break
+            lease = await db(source.claim_woken, self.owner, self.lease_seconds, pk)
+            if lease is not None:
+                self._launch(source, lease)
+                claimed += 1
+        return claimed
+
+    def can_adopt(self) -> bool:
+        """Whether `adopt` would take a job now, from the running loop."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        serving = self._task is not None and not self._task.done() and not self._stopping
+        return serving and running is self._loop and len(self._running) < self.concurrency
+
+    def adopt(
+        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
+    ) -> None:
+        """Run a job this process claimed itself (e.g. created already leased to `self.owner`),
+        with the same heartbeat and shutdown handling as a claimed one, without a claim round;
+        `run` instead of the source's when the job is already under way. Must be called on the
+        executor's event loop."""
+        if self._loop is None or asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("adopt() must be called on the executor's running loop")
+        if self._stopping or self._task is None or self._task.done():
+            raise RuntimeError("the executor is not serving")
+        source = SOURCES[source_name]
+        self._launch(
+            source if run is None else JobSource(source.name, source.claim, run, source.sweep), lease
+        )
+
+    def stop_job(self, model: type[Any], pk: Any) -> bool:
+        """Cancel this process's task for that row, if it runs one (from any thread)."""
+        for task, lease in list(self._running.items()):
+            if lease.model is model and str(lease.pk) == str(pk):
+                if self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(task.cancel)
+                return True
+        return False
+
+    async def sweep(self) -> None:
+        for source in served_sources():
+            if source.sweep is not None:
+                await db(source.sweep)
+
+    def _launch(self, source: JobSource, lease: Lease) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._run(source, lease), name=f"{source.name} {lease.pk}"
+        )
+        self._running[task] = lease
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        was_full = len(self._running) >= self.concurrency
+        self._running.pop(task, None)
+        if was_full or self._stopping:
+            self.wake()  # a slot is free: jobs may be waiting for it
+
+    async def _run(self, source: JobSource, lease: Lease) -> None:
+        job = asyncio.current_task()
+        assert job is not None
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(lease, job))
+        try:
+            await source.run(lease)
+        except asyncio.CancelledError:
+            log.warning("%s %s (attempt %s) stopped", source.name, lease.pk, lease.attempt)
+        except Exception:
+            # Typically the database went away mid-job. Give the job back now rather than when the
+            # lease runs out; the next attempt resumes after its last committed step.
+            log.exception("%s %s (attempt %s) crashed; releasing it", source.name, lease.pk, lease.attempt)
+            heartbeat.cancel()
+            with contextlib.suppress(Exception):
+                await db(close_old_connections)  # a connection the job broke
+                await db(lease.release)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, lease: Lease, job: asyncio.Task[None]) -> None:
+        """Renew the lease while the job runs; a lost lease stops the job (it was taken over).
+
+        It runs on the event loop, not in a thread of its own: a job that blocks the loop stops its
+        heartbeat too, and a stuck worker must not look alive.
+        """
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                held = await db(lease.renew, self.lease_seconds)
+            except Exception as exc:
+                log.warning("heartbeat of %s failed (%s); will retry", lease.pk, exc)
+                continue
+            if not held:
+                log.warning("lease of %s attempt %s was taken over; stopping", lease.pk, lease.attempt)
+                job.cancel()
+                return
+
+
+_local: Executor | None = None
+
+
+def local_executor() -> Executor:
+    """The executor of this process (created on first use)."""
+    global _local
+    if _local is None:
+        _local = Executor()
+    return _local
+
+
+async def shutdown() -> None:
+    """At process exit: stop this process's executor (finish or release its jobs), close the
+    database threads' connections."""
+    try:
+        if _local is not None:
+            await _local.stop()
+    finally:
+        from scenarios import inline_db  # it builds on this module
+
+        inline_db.close()
+        await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
+
+
+def stop_job(model: type[Any], pk: Any) -> bool:
+    """Stop the job on that row now if this process runs it (it was cancelled); a job elsewhere
+    stops at its next write or heartbeat, when it finds its lease gone."""
+    return _local is not None and _local.stop_job(model, pk)
+
+
+def ensure_started() -> None:
+    """Start this process's executor on the running loop when this process executes jobs."""
+    if settings.EXECUTOR == "inprocess":
+        local_executor().start()
+
+
+def notify(source: str | None = None, pk: Any = None) -> None:
+    """Wake an executor after a job row was committed: to claim row `pk` of `source` when given
+    (a job just queued), else for a whole claim round. Losing this message only costs latency.
+
+    It never raises: a full channel or an unreachable Redis must not fail the request that queued
+    the job; the workers' polling picks it up. Each message reaches one worker (a plain channel,
+    not a group), so one new job costs one claim, not one per worker.
+    """
+    if settings.EXECUTOR == "inprocess":
+        local_executor().wake(source, pk)
+        return
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = dict(WAKE_MESSAGE)
+    if source is not None and pk is not None:
+        message.update(source=source, pk=str(pk))
+
+    async def send() -> None:
+        try:
+            await layer.send(WAKE_CHANNEL, message)
+        except Exception as exc:
+            log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
+
+    soon(send)
+
+
+async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> None:
+    """Wake `executor` on every message to WAKE_CHANNEL until `stopping` is set.
+
+    Survives the channel layer going away (Redis restarted): it backs off and reconnects, and the
+    executor's polling covers the gap.
+    """
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    failures = 0
+    while not stopping.is_set():
+        try:
+            message = await layer.receive(WAKE_CHANNEL)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
+            await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), LISTEN_MAX_BACKOFF_SECONDS))
+            continue
+        if failures:
+            log.info("listening for wake-ups again")
+        failures = 0
+        source, pk = message.get("source"), message.get("pk")
+        executor.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)

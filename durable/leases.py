@@ -1,0 +1,147 @@
+"""Claiming rows with a lease, renewing it, and fencing writes by attempt.
+
+The database is the queue: a row is claimable when it is waiting, or when it is running under a lease
+that has expired (its worker died). Claiming bumps `attempt`; every later write of the job names that
+attempt and owner, so a zombie worker whose lease was taken over writes nothing.
+
+PostgreSQL claims with `FOR UPDATE SKIP LOCKED`. SQLite has no row locks, but our settings open every
+transaction with `BEGIN IMMEDIATE`, so claims from several processes are serialised by the write lock;
+a claim that still finds the database locked after the busy timeout is retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import OperationalError, connection, models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from durable.models import Leased
+from scenarios import statements
+
+LOCKED_RETRIES = 5
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over; this one must stop writing."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    model: type[Leased]
+    pk: Any
+    attempt: int
+    owner: str
+
+    def fenced(self) -> models.QuerySet[Any]:
+        """The job's row, only while this lease still holds it."""
+        return self.model._default_manager.filter(pk=self.pk, attempt=self.attempt, lease_owner=self.owner)
+
+    def _where(self) -> dict[str, Any]:
+        return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
+
+    def update(self, **fields: Any) -> None:
+        """Write the job's row (plain values), or raise LeaseLost if the lease was taken over."""
+        if not statements.update(self.model, self._where(), fields):
+            raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A transaction that commits only while this lease holds the row.
+
+        Writes to other tables (a node run, an output) made inside it are fenced too: the job's row is
+        locked first (`FOR UPDATE` on PostgreSQL, the database write lock on SQLite), so no takeover can
+        slip in between the check and the commit. Raises LeaseLost, writing nothing, otherwise.
+        """
+        with transaction.atomic():
+            rows = self.fenced()
+            if connection.features.has_select_for_update:
+                rows = rows.select_for_update()
+            if not list(rows.values_list("pk", flat=True)[:1]):
+                raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
+            yield
+
+    def renew(self, seconds: float) -> bool:
+        renewed = timezone.now() + timedelta(seconds=seconds)
+        return bool(statements.update(self.model, self._where(), {"lease_until": renewed}))
+
+    def release(self) -> None:
+        """Give the job back at once (graceful shutdown): another worker may take it now."""
+        self.fenced().update(lease_until=timezone.now() - timedelta(seconds=1))
+
+
+def retry_locked[T](fn: Callable[[], T], retries: int = LOCKED_RETRIES) -> T:
+    """Run `fn`, retrying SQLite's "database is locked" (several processes writing one file)."""
+    for attempt in range(retries):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == retries - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)
+    raise AssertionError("unreachable")
+
+
+def claim_one(
+    candidates: models.QuerySet[Any],
+    owner: str,
+    lease_seconds: float,
+    order_by: str = "created_at",
+    **set_fields: Any,
+) -> Lease | None:
+    """Claim the oldest row of `candidates` for `owner`, setting `set_fields` on it."""
+    return retry_locked(lambda: _claim_one(candidates, owner, lease_seconds, order_by, set_fields))
+
+
+def _claim_one(
+    candidates: models.QuerySet[Any],
+    owner: str,
+    lease_seconds: float,
+    order_by: str,
+    set_fields: dict[str, Any],
+) -> Lease | None:
+    model = candidates.model
+    now = timezone.now()
+    with transaction.atomic():
+        rows = candidates.order_by(order_by)
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        row = rows.values("pk", "attempt").first()
+        if row is None:
+            return None
+        attempt = row["attempt"] + 1
+        # The attempt in the WHERE clause makes this a compare-and-set even without row locks.
+        updated = model._default_manager.filter(pk=row["pk"], attempt=row["attempt"]).update(
+            attempt=attempt,
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            **set_fields,
+        )
+        if not updated:
+            return None
+    return Lease(model=model, pk=row["pk"], attempt=attempt, owner=owner)
+
+
+def expired(now: Any | None = None) -> models.Q:
+    """Rows whose lease has run out (their worker is gone or stuck)."""
+    return models.Q(lease_until__lt=now or timezone.now())
+
+
+def exhausted(max_attempts: int | None = None) -> models.Q:
+    """Rows that have used every attempt they are allowed (by default their own `max_attempts`)."""
+    return models.Q(attempt__gte=F("max_attempts") if max_attempts is None else max_attempts)
+
+
+def give_up(stale: models.QuerySet[Any], **fields: Any) -> int:
+    """Mark rows that will not be retried (e.g. `status="failed", error=reason`).
+
+    Clearing the owner fences out the last worker too, should it still be alive somewhere.
+    """
+    return retry_locked(lambda: stale.update(lease_owner="", lease_until=None, **fields))

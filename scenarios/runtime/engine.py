@@ -1,0 +1,593 @@
+"""The scenario engine: creating executions and running them.
+
+An execution is a row; creating it commits the row and wakes an executor (durable/executor.py),
+which claims it with a lease (scenarios/runtime/jobs.py) and calls `run_execution`. Nodes run when all their
+upstream nodes have finished; independent branches run concurrently; a failed node skips its
+downstream nodes while other branches go on. Every change of a node run is committed through the
+lease (a worker whose lease was taken over writes nothing) before dependent nodes start, so a worker
+that takes over resumes: nodes that already succeeded keep their outputs, only the in-flight ones
+run again. Nodes that only compute (a trigger, a webhook response) are the exception: they run at
+once and are committed with the next write, as running them again has no effect outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypedDict, Unpack
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from durable import executor
+from durable.executor import db
+from durable.leases import Lease, LeaseLost, retry_locked
+from nodes.registry import NODE_TYPES
+from scenarios import statements
+from scenarios.inline_db import quick_db
+from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import events, waiting
+from scenarios.runtime.running import Credentials, Outcome, Unstorable, run_node, safe
+from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
+
+__all__ = ["acreate_execution", "create_execution", "run_execution", "run_node_once", "validate_graph"]
+
+log = logging.getLogger(__name__)
+
+MAX_EXECUTION_ERROR = 4000
+NS = NodeRun.Status
+TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
+
+
+# -- creating ----------------------------------------------------------------------------------------
+class Options(TypedDict, total=False):
+    """How `create_execution` / `new_execution` make an execution, beyond its scenario and input."""
+
+    execution_id: uuid.UUID | None
+    error: str
+    lease_owner: str
+    idempotency_key: str
+
+
+def create_execution(
+    scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **options: Unpack[Options]
+) -> Execution:
+    """Commit a new execution of `scenario` (queued) and wake an executor.
+
+    A graph that cannot run (no trigger, a cycle, a bad expression) still gets its execution, created
+    as failed with the reasons, so every attempt to run is visible in history; so does a start refused
+    for a reason the caller gives in `error` (e.g. an unreadable webhook body). With `lease_owner`
+    the row is created already claimed by that executor, which must then run it (`start_here`).
+    """
+    return _store(new_execution(scenario, trigger, input, user, **options))
+
+
+def _store(execution: Execution) -> Execution:
+    with transaction.atomic():
+        statements.insert([execution])
+        transaction.on_commit(lambda: _announce_created(execution))
+    return execution
+
+
+def new_execution(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    user: Any = None,
+    *,
+    execution_id: uuid.UUID | None = None,
+    error: str = "",
+    lease_owner: str = "",
+    idempotency_key: str = "",
+) -> Execution:
+    """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
+    failed with the reasons the graph cannot run."""
+    snapshot = snapshot_of(scenario)
+    problems = [error] if error else run_problems(snapshot)
+    try:
+        stored_input = safe(input, [])
+    except Unstorable as exc:
+        raise ValueError(f"The input is not JSON data: {exc}.") from exc
+    execution = Execution(
+        id=execution_id or uuid.uuid4(),
+        scenario=scenario,
+        snapshot=snapshot,
+        scenario_version=scenario.version,
+        trigger=trigger,
+        input=stored_input if isinstance(stored_input, dict) else {"value": stored_input},
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
+        idempotency_key=idempotency_key,
+    )
+    now = timezone.now()
+    if lease_owner and not problems:
+        execution.status = Execution.Status.RUNNING
+        execution.attempt = 1
+        execution.lease_owner = lease_owner
+        execution.lease_until = now + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
+        execution.started_at = now
+    if problems:
+        execution.status = Execution.Status.FAILED
+        execution.error = (error or "The scenario cannot run: " + " ".join(problems))[:MAX_EXECUTION_ERROR]
+        execution.started_at = execution.finished_at = now
+    return execution
+
+
+def _announce_created(execution: Execution) -> None:
+    if execution.status == Execution.Status.RUNNING:
+        return  # created claimed: its run announces it
+    if execution.status == Execution.Status.QUEUED:
+        executor.notify("executions", execution.pk)
+    else:
+        waiting.progressed_soon(execution.id)
+    events.publish_soon(Scenario.group_name_for(execution.scenario_id), [events.execution_event(execution)])
+
+
+def adopter() -> executor.Executor | None:
+    """This process's executor when it runs executions here and has room: it can run a new one at
+    once, without a claim round (a webhook's fast path)."""
+    if settings.EXECUTOR != "inprocess" or "executions" not in {s.name for s in executor.served_sources()}:
+        return None
+    local = executor.local_executor()
+    return local if local.can_adopt() else None
+
+
+async def start_here(execution: Execution, runner: executor.Executor) -> None:
+    """Hand an execution created with `lease_owner=runner.owner` to `runner`; should that fail
+    (the executor is not serving on this loop), give the lease back for any executor to claim."""
+    if execution.status != Execution.Status.RUNNING or execution.lease_owner != runner.owner:
+        return
+    lease = Lease(model=Execution, pk=execution.pk, attempt=1, owner=runner.owner)
+    try:
+        runner.adopt("executions", lease)
+    except RuntimeError:
+        await db(lease.release)
+        executor.notify()
+
+
+def prepare_here(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    owner: str,
+    *,
+    execution_id: uuid.UUID,
+    idempotency_key: str = "",
+) -> Job | Execution:
+    """A webhook's fast path, in one database call: the new execution claimed by `owner`, with what
+    running it needs, not stored yet (`begin_here` stores it together with its first node runs).
+    A graph that cannot run gets its failed execution stored now, as `create_execution` does."""
+    execution = new_execution(
+        scenario,
+        trigger,
+        input,
+        execution_id=execution_id,
+        lease_owner=owner,
+        idempotency_key=idempotency_key,
+    )
+    if execution.status != Execution.Status.RUNNING:
+        return _store(execution)
+    plan = Plan.of(execution.snapshot)
+    credentials = Credentials.load(scenario.team_id, _credential_ids(plan))
+    return Job(execution, scenario.team_id, plan, {}, credentials, stored=False)
+
+
+async def begin_here(job: Job, runner: executor.Executor) -> Run:
+    """Store a prepared execution with its first node runs, then let `runner` run the rest (with
+    its heartbeat and shutdown handling). Raises when the execution could not be stored: then
+    nothing was."""
+    lease = Lease(model=Execution, pk=job.execution.pk, attempt=1, owner=runner.owner)
+    run = Run(lease, job)
+    try:
+        await run.start()
+    except BaseException:
+        run.stop()
+        raise
+    try:
+        runner.adopt("executions", lease, run=lambda _lease: run.go(started=True))
+    except RuntimeError:  # the executor stopped meanwhile: any executor may claim the rest
+        run.stop()
+        await db(lease.release)
+        executor.notify()
+    return run
+
+
+async def acreate_execution(
+    scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **kwargs: Any
+) -> Execution:
+    return await sync_to_async(create_execution)(scenario, trigger, input, user, **kwargs)
+
+
+# -- running -----------------------------------------------------------------------------------------
+@dataclass
+class Job:
+    execution: Execution
+    team_id: Any
+    plan: Plan
+    previous: dict[int, NodeRun]  # the latest row of each node from earlier attempts
+    credentials: Credentials
+    stored: bool = True  # False: the execution row is inserted with the first node runs
+
+
+def _credential_ids(plan: Plan) -> set[str]:
+    return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
+
+
+EXECUTION_FIELDS = [f.name for f in Execution._meta.concrete_fields]
+
+
+def load_job(lease: Lease) -> Job | None:
+    # Prebuilt statements, not the ORM: a worker loads a job for every execution it claims.
+    found = statements.select(
+        Execution, EXECUTION_FIELDS, {"pk": lease.pk, "attempt": lease.attempt, "lease_owner": lease.owner}
+    )
+    if not found or found[0].is_terminal:
+        return None
+    execution = found[0]
+    scenarios = statements.select(Scenario, ["id", "team"], {"pk": execution.scenario_id})
+    if not scenarios:
+        return None
+    execution.scenario = scenarios[0]
+    plan = Plan.of(execution.snapshot)
+    previous: dict[int, NodeRun] = {}
+    if lease.attempt > 1:
+        for run in NodeRun.objects.filter(execution=execution, attempt__lt=lease.attempt).order_by("attempt"):
+            previous[run.node_number] = run
+    credentials = Credentials.load(execution.scenario.team_id, _credential_ids(plan))
+    return Job(execution, execution.scenario.team_id, plan, previous, credentials)
+
+
+async def run_execution(lease: Lease) -> None:
+    """Run a claimed execution to its end (or until its lease is lost)."""
+    job = await db(load_job, lease)
+    if job is None:
+        return
+    await Run(lease, job).go()
+
+
+def as_response(output: Any) -> dict[str, Any]:
+    """What a Webhook response node's output answers: {"status", "headers", "body"}."""
+    if not (isinstance(output, dict) and {"status", "headers", "body"} & output.keys()):
+        return {"status": 200, "headers": {}, "body": output}
+    try:
+        status = int(output.get("status") or 200)
+    except (TypeError, ValueError):
+        status = 200
+    if not 200 <= status <= 599:
+        status = 200
+    headers: dict[str, str] = {}
+    raw = output.get("headers") or {}
+    pairs: list[Any] = (
+        list(raw.items()) if isinstance(raw, dict) else list(raw) if isinstance(raw, list) else []
+    )
+    for pair in pairs:
+        if isinstance(pair, dict):
+            key, value = pair.get("key"), pair.get("value")
+        elif isinstance(pair, list | tuple) and len(pair) == 2:
+            key, value = pair
+        else:
+            continue
+        if key:
+            headers[str(key)] = "" if value is None else str(value)
+    return {"status": status, "headers": headers, "body": output.get("body")}
+
+
+def _held(commit: functools.partial[None]) -> bool:
+    try:
+        commit()
+    except LeaseLost:
+        return False
+    return True
+
+
+class Run:
+    """One attempt at an execution: a coordinator that starts node tasks and commits their results."""
+
+    def __init__(self, lease: Lease, job: Job) -> None:
+        self.lease = lease
+        self.job = job
+        self.execution = job.execution
+        self.plan = job.plan
+        self.run_set = job.plan.run_set()
+        self.group = Scenario.group_name_for(self.execution.scenario_id)
+        self.status: dict[int, str] = {}
+        self.outputs: dict[int, Any] = {}
+        self.rows: dict[int, NodeRun] = {}
+        self.tasks: dict[asyncio.Task[Outcome], int] = {}
+        self.response_taken = self.execution.response is not None
+        # Resolved with the execution once it has its answer (or has ended), None if this attempt
+        # stopped first: a webhook caller in this process waits on it instead of the database.
+        self.answered: asyncio.Future[Execution | None] = asyncio.get_running_loop().create_future()
+        for number, row in job.previous.items():
+            if number in self.run_set and row.status in TERMINAL_NODE:
+                self.status[number] = row.status
+                if row.status == NS.SUCCEEDED:
+                    self.outputs[number] = row.output
+
+    # -- the loop ------------------------------------------------------------------------------------
+    async def go(self, *, started: bool = False) -> None:
+        """Run this attempt to its end, or until its lease is lost."""
+        try:
+            if not started:
+                await self.start()
+            await self.loop()
+        except LeaseLost:
+            log.warning("execution %s attempt %s: lease lost, stopping", self.lease.pk, self.lease.attempt)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self._answer(None)
+
+    def _answer(self, execution: Execution | None) -> None:
+        if not self.answered.done():
+            self.answered.set_result(execution)
+
+    async def start(self) -> None:
+        todo = sorted(self.run_set - set(self.status))
+        for number in todo:
+            spec = self.plan.nodes[number]
+            self.rows[number] = NodeRun(
+                execution_id=self.execution.id,
+                node_number=number,
+                node_kind=spec["kind"],
+                label=spec.get("label") or "",
+                attempt=self.lease.attempt,
+                status=NS.QUEUED,
+            )
+        ready = self._advance()
+        fields: dict[str, Any] = {}
+        ready, _ = await self._inline(ready, fields)
+        if not ready:
+            fields.update(self._finish_fields())
+        await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
+        self._apply(fields)
+        if events.heard(self.group):
+            await events.publish(
+                self.group,
+                [events.execution_event(self.execution)]
+                + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
+            )
+        if fields:
+            self._answer(self.execution)
+            await waiting.progressed(self.execution.id)
+        self._launch(ready)
+
+    async def loop(self) -> None:
+        while self.tasks:
+            done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+            changed: list[int] = []
+            fields: dict[str, Any] = {}
+            for task in done:
+                number = self.tasks.pop(task)
+                outcome = self._outcome_of(task, number)
+                self._record(outcome, fields)
+                changed.append(number)
+            skipped_before = {n for n, s in self.status.items() if s == NS.SKIPPED}
+            ready = self._advance()
+            ready, inline = await self._inline(ready, fields)
+            changed += inline
+            changed += sorted(
+                n for n, s in self.status.items() if s == NS.SKIPPED and n not in skipped_before
+            )
+            changed += ready
+            if not self.tasks and not ready:
+                fields.update(self._finish_fields())
+            rows = [self.rows[n] for n in changed if n in self.rows]
+            await self._write(functools.partial(self._commit, rows, fields))
+            self._apply(fields)
+            if events.heard(self.group):
+                messages = [
+                    events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows
+                ]
+                if "status" in fields:
+                    messages.append(events.execution_event(self.execution))
+                await events.publish(self.group, messages)
+            if "response" in fields or "status" in fields:
+                self._answer(self.execution)
+                await waiting.progressed(self.execution.id)
+            self._launch(ready)
+
+    # -- deciding ------------------------------------------------------------------------------------
+    def _advance(self) -> list[int]:
+        """Skip nodes behind a failure; return the nodes now ready to run (and mark them running)."""
+        ready: list[int] = []
+        progress = True
+        while progress:
+            progress = False
+            for number in sorted(self.run_set):
+                if number in self.status or self.rows[number].status == NS.RUNNING:
+                    continue
+                parents = self.plan.parents.get(number, set())
+                reason = self._skip_reason(parents)
+                if reason:
+                    self._set_skipped(number, reason)
+                    progress = True
+                elif all(self.status.get(p) == NS.SUCCEEDED for p in parents):
+                    row = self.rows[number]
+                    row.status = NS.RUNNING
+                    row.started_at = timezone.now()
+                    ready.append(number)
+        return ready
+
+    def _skip_reason(self, parents: set[int]) -> str:
+        for parent in sorted(parents):
+            if parent not in self.run_set:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} is not connected to the trigger, so it never runs."
+            if self.status.get(parent) == NS.FAILED:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} failed."
+            if self.status.get(parent) == NS.SKIPPED:
+                return f"Skipped: {title_of(self.plan.nodes[parent])} was skipped."
+        return ""
+
+    def _set_skipped(self, number: int, reason: str) -> None:
+        self.status[number] = NS.SKIPPED
+        row = self.rows[number]
+        row.status = NS.SKIPPED
+        row.error = {"message": reason}
+        row.finished_at = timezone.now()
+
+    def _finish_fields(self) -> dict[str, Any]:
+        failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED)
+        fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
+        if failed:
+            fields["status"] = Execution.Status.FAILED
+            fields["error"] = "; ".join(
+                f"{title_of(self.plan.nodes[n])} failed: {self._error_message(n)}" for n in failed
+            )[:MAX_EXECUTION_ERROR]
+        else:
+            fields["status"] = Execution.Status.SUCCEEDED
+        return fields
+
+    def _error_message(self, number: int) -> str:
+        row = self.rows.get(number) or self.job.previous.get(number)
+        error = row.error if row is not None else None
+        return str(error.get("message")) if isinstance(error, dict) else "unknown error"
+
+    def _record(self, outcome: Outcome, fields: dict[str, Any]) -> None:
+        row = self.rows[outcome.number]
+        row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
+        row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
+        row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+        self.status[outcome.number] = row.status
+        if outcome.succeeded:
+            self.outputs[outcome.number] = outcome.output
+            kind = node_kind_of(self.plan.nodes[outcome.number]["kind"])
+            if kind == "response" and not self.response_taken:
+                self.response_taken = True
+                fields["response"] = as_response(outcome.output)
+
+    def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
+        if task.cancelled():
+            return Outcome(number, False, {}, None, {"message": "The node was cancelled."})
+        exc = task.exception()
+        if exc is not None:  # run_node catches node faults; this is a bug, but it must not stop the run
+            log.error("node task $%s crashed", number, exc_info=exc)
+            return Outcome(number, False, {}, None, {"message": f"The node crashed: {type(exc).__name__}."})
+        return task.result()
+
+    def _pure(self, number: int) -> bool:
+        """A node that only computes from its inputs (a trigger, a webhook response): running it
+        again after a crash has no effect outside, so it needs no checkpoint of its own."""
+        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
+        return node_type is not None and node_type.kind in ("trigger", "response")
+
+    async def _inline(self, ready: list[int], fields: dict[str, Any]) -> tuple[list[int], list[int]]:
+        """Run the ready pure nodes at once, in this task, and those they make ready; their results
+        go into the next write, together with the start of the nodes that do reach outside (whose
+        inputs are then committed before they begin). Fewer commits: the demo scenario writes twice,
+        not four times. Returns the nodes still to launch and the nodes run here."""
+        done: list[int] = []
+        while True:
+            pure = [n for n in ready if self._pure(n)]
+            if not pure:
+                return ready, done
+            ready = [n for n in ready if n not in pure]
+            for number in pure:
+                try:
+                    outcome = await self._node(number)
+                except Exception as exc:  # as in _outcome_of: a bug must not stop the run
+                    log.error("node $%s crashed", number, exc_info=exc)
+                    outcome = Outcome(
+                        number, False, {}, None, {"message": f"The node crashed: {type(exc).__name__}."}
+                    )
+                self._record(outcome, fields)
+                done.append(number)
+            ready += self._advance()
+
+    def _node(self, number: int) -> Coroutine[Any, Any, Outcome]:
+        spec = self.plan.nodes[number]
+        upstream = {n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs}
+        return run_node(
+            spec,
+            NODE_TYPES.get(spec["kind"]),
+            upstream=upstream,
+            trigger_input=self.execution.input,
+            credentials=self.job.credentials,
+            team_id=self.job.team_id,
+            execution_id=self.execution.id,
+            progress=functools.partial(self._progress, number),
+        )
+
+    def _launch(self, numbers: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        for number in numbers:
+            task = loop.create_task(self._node(number), name=f"execution {self.execution.id} ${number}")
+            self.tasks[task] = number
+
+    async def _progress(self, number: int, info: dict[str, Any]) -> None:
+        """Live news from a running node (e.g. "retrying 1/3 after HTTP 429"); not stored."""
+        event = events.node_event(self.execution.id, self.rows[number])
+        try:
+            event["node"]["progress"] = safe(info, self.job.credentials.secrets)
+        except Unstorable:
+            return
+        await events.publish(self.group, [event])
+
+    def _apply(self, fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            setattr(self.execution, name, value)
+
+    # -- writing (in a thread; every write is fenced by the lease) ---------------------------------
+    async def _write(self, commit: functools.partial[None]) -> None:
+        # A lost lease comes back as a value: to the database wrapper an exception means a broken
+        # connection, and this connection is fine.
+        if not await quick_db(retry_locked, functools.partial(_held, commit)):
+            raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
+
+    def _fence(self, fields: dict[str, Any]) -> None:
+        renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
+        self.lease.update(**{"lease_until": renewed, **fields})
+
+    def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+        with transaction.atomic():
+            if self.job.stored:
+                self._fence(fields)
+            else:  # created claimed by this lease: the row is new, nobody else can hold it
+                self._apply(fields)
+                statements.insert([self.execution])
+            if self.lease.attempt > 1:
+                earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
+                earlier.filter(status=NS.QUEUED).delete()
+                earlier.filter(status=NS.RUNNING).update(
+                    status=NS.FAILED,
+                    finished_at=timezone.now(),
+                    error={
+                        "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
+                    },
+                )
+            statements.insert(rows)
+        self.job.stored = True  # only once committed: a retried transaction inserts again
+
+    def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+        with transaction.atomic():
+            self._fence(fields)
+            for row in rows:
+                statements.update(
+                    NodeRun,
+                    {
+                        "execution": self.lease.pk,
+                        "node_number": row.node_number,
+                        "attempt": self.lease.attempt,
+                    },
+                    {
+                        "status": row.status,
+                        "params": row.params,
+                        "output": row.output,
+                        "error": row.error,
+                        "started_at": row.started_at,
+                        "finished_at": row.finished_at,
+                    },
+                )
+
+
+from scenarios.runtime.single import run_node_once  # noqa: E402  (re-exported: the engine's public face)

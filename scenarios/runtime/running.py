@@ -1,0 +1,225 @@
+"""Running one node: resolve its expressions, validate its parameters, call its execute function, and
+make what gets recorded safe to store and show (secrets redacted, JSON only, no NUL characters).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from nodes import expressions
+from nodes.base import NodeContext, NodeError, NodeType
+from scenarios import statements
+from teams import crypto
+from teams.models import Credential
+
+log = logging.getLogger(__name__)
+
+REDACTED = "••••"
+# Shorter secrets cannot be redacted without mangling ordinary text (and protect nothing anyway).
+MIN_REDACTED_LENGTH = 4
+MAX_ERROR_TEXT = 2000
+
+
+@dataclass
+class Credentials:
+    """The team's credentials a run uses, by id, with their plaintext secrets for redaction."""
+
+    by_id: dict[str, Credential] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)
+    secrets: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, team_id: Any, ids: set[str]) -> Credentials:
+        """Load (in sync code) the credentials with `ids` that belong to the team; others are absent."""
+        found = cls()
+        if not ids:
+            return found
+        for credential in _team_credentials(team_id, ids):
+            key = str(credential.pk)
+            found.by_id[key] = credential
+            try:
+                secret = credential.get_secret()
+            except crypto.SecretUnreadable:
+                found.unreadable.add(key)
+                continue
+            if len(secret) >= MIN_REDACTED_LENGTH:
+                found.secrets.append(secret)
+        return found
+
+
+def _team_credentials(team_id: Any, ids: set[str]) -> list[Credential]:
+    """`Credential.objects.filter(team_id=team_id, pk__in=ids)` without compiling a query: this
+    runs for every execution."""
+    names = [field.name for field in Credential._meta.concrete_fields]
+    return statements.select(Credential, names, {"team": team_id, "pk": sorted(ids)})
+
+
+@dataclass
+class Outcome:
+    """What a node run produced, ready to store."""
+
+    number: int
+    succeeded: bool
+    params: dict[str, Any]
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: datetime = field(default_factory=timezone.now)
+    finished_at: datetime = field(default_factory=timezone.now)
+
+
+class Unstorable(TypeError):
+    pass
+
+
+def safe(value: Any, secrets: list[str], depth: int = 0) -> Any:
+    """`value` as storable JSON: secrets replaced by ••••, NUL and lone surrogates replaced by U+FFFD."""
+    if depth > 200:
+        raise Unstorable("the data is nested too deeply")
+    if isinstance(value, str):
+        return _safe_text(value, secrets)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unstorable(f"{value} is not a JSON number")
+        return value
+    if isinstance(value, dict):
+        return {_safe_text(str(k), secrets): safe(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe(item, secrets, depth + 1) for item in value]
+    raise Unstorable(f"a {type(value).__name__} is not JSON data")
+
+
+def _safe_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _clean_for_run(node_type: NodeType, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from nodes.forms import clean_for_run
+    except ImportError:  # the form builder has not landed yet: run with the resolved params as they are
+        return params
+    try:
+        return clean_for_run(node_type, params)
+    except ValidationError as exc:
+        raise NodeError("The node's parameters are invalid: " + _validation_text(exc)) from exc
+
+
+def _validation_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+async def run_node(
+    spec: dict[str, Any],
+    node_type: NodeType | None,
+    *,
+    upstream: dict[int, Any],
+    trigger_input: dict[str, Any],
+    credentials: Credentials,
+    team_id: Any,
+    execution_id: Any,
+    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> Outcome:
+    """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
+    number = int(spec["number"])
+    secrets = credentials.secrets
+    started = timezone.now()
+    params: Any = spec.get("params") or {}
+    try:
+        if node_type is None:
+            raise NodeError(f"Unknown node type '{spec['kind']}': it is not in this Scenery's catalog.")
+        try:
+            params = expressions.resolve(params, upstream)
+        except expressions.ExpressionError as exc:
+            raise NodeError(str(exc)) from exc
+        params = _clean_for_run(node_type, params)
+        credential = _credential_for(spec, node_type, credentials)
+        ctx = NodeContext(
+            team_id=team_id,
+            execution_id=execution_id,
+            node_number=number,
+            credential=credential,
+            trigger_input=trigger_input,
+            upstream=upstream,
+            secrets=list(secrets),
+            progress=progress,
+        )
+        output = await node_type.execute(ctx, params)
+        stored = safe(output, secrets)
+    except NodeError as exc:
+        error = exc.as_dict()
+    except Unstorable as exc:
+        error = {"message": f"The node returned data that cannot be stored: {exc}."}
+    except Exception as exc:
+        # The traceback is for operators, and redacted too: the exception may quote the key.
+        details = _safe_text("".join(traceback.format_exception(exc)), secrets)
+        log.error(
+            "node $%s (%s) of execution %s raised:\n%s", number, spec.get("kind"), execution_id, details
+        )
+        error = {"message": f"The node failed unexpectedly: {type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]}
+    else:
+        return Outcome(number, True, _safe_params(params, secrets), stored, None, started, timezone.now())
+    return Outcome(
+        number,
+        False,
+        _safe_params(params, secrets),
+        None,
+        _safe_error(error, secrets),
+        started,
+        timezone.now(),
+    )
+
+
+def _credential_for(spec: dict[str, Any], node_type: NodeType, credentials: Credentials) -> Credential | None:
+    credential_id = spec.get("credential_id")
+    if not node_type.uses_credential:
+        return None
+    if not credential_id:
+        raise NodeError("This node needs a credential: choose one in its settings.")
+    credential = credentials.by_id.get(str(credential_id))
+    if credential is None:
+        raise NodeError("This node's credential no longer exists in this team: choose another one.")
+    if str(credential_id) in credentials.unreadable:
+        raise NodeError(
+            f"The API key of credential '{credential.name}' can no longer be decrypted: enter it again."
+        )
+    return credential
+
+
+def _safe_params(params: Any, secrets: list[str]) -> dict[str, Any]:
+    try:
+        value = safe(params, secrets)
+    except Unstorable:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _safe_error(error: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    try:
+        value = safe(error, secrets)
+    except Unstorable:
+        value = {"message": safe(str(error.get("message", "The node failed.")), secrets)}
+    if not isinstance(value.get("message"), str):
+        value["message"] = "The node failed."
+    return value

@@ -1,0 +1,223 @@
+"""Waiting for an execution's answer (a Webhook response node, or the end of the run) with a deadline.
+
+The answer is read from the database; wake-ups only say "look again". They come from this process
+(the embedded executor shares the event loop with the web server) or, with separate workers, from a
+channel-layer group per execution. A lost wake-up costs at most one polling interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+
+from durable.executor import db, soon
+from scenarios import statements
+from scenarios.models import Execution
+
+FIRST_POLL = 0.25
+MAX_POLL = 2.0
+
+_events: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+
+
+# Every process that has a webhook caller waiting listens on one channel of its own in this group;
+# a worker's `progressed` is one group message naming the execution, not a group per execution
+# (which cost three round trips to Redis per request: a channel, joining, leaving).
+WAITERS_GROUP = "execution-waiters"
+PROGRESS = "execution.progress"
+# Join again now and then: channels_redis forgets members after a day, and a restarted Redis at once.
+REJOIN_SECONDS = 60.0
+
+
+def _own_channel() -> str:
+    """A channel name of its own for a listener. A plain name, not `layer.new_channel()`'s
+    "specific." one: channels_redis lets only one event loop of a process at a time receive on
+    those (the WebSocket consumers'), and a process may run several loops (a server's and an
+    async_to_sync call's, or a test's)."""
+    return f"{WAITERS_GROUP}.{uuid.uuid4().hex}"
+
+
+@dataclass
+class _Listener:
+    channel: str
+    task: asyncio.Task[None]
+    joined: float
+
+
+_listeners: dict[asyncio.AbstractEventLoop, _Listener] = {}
+
+
+def _uses_layer() -> bool:
+    """Wake-ups cross processes only when executions run in other processes over a shared layer."""
+    return settings.EXECUTOR != "inprocess" and not isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+async def progressed(execution_id: Any) -> None:
+    """Tell waiters of `execution_id` that its answer or status changed (after the commit)."""
+    key = str(execution_id)
+    _wake(key)
+    if _uses_layer():
+        layer = get_channel_layer()
+        if layer is not None:
+            with contextlib.suppress(Exception):
+                await layer.group_send(WAITERS_GROUP, {"type": PROGRESS, "execution_id": key})
+
+
+def _wake(execution_id: str) -> None:
+    for loop, event in list(_events.get(execution_id, ())):
+        loop.call_soon_threadsafe(event.set)
+
+
+@dataclass
+class Waiter:
+    execution_id: str
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def answer(self, timeout: float) -> Execution | None:
+        """The execution once it has a response or has ended; None when `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        poll = FIRST_POLL
+        while True:
+            remaining = deadline - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), timeout=max(0.0, min(poll, remaining)))
+            self.event.clear()
+            execution = await db(_answer_state, self.execution_id)
+            if execution is not None and (execution.response is not None or execution.is_terminal):
+                return execution
+            if deadline - time.monotonic() <= 0:
+                return None
+            poll = min(poll * 1.5, MAX_POLL)
+
+
+ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", "started_at", "finished_at"]
+
+
+def _answer_state(execution_id: str) -> Execution | None:
+    found = statements.select(Execution, ANSWER_FIELDS, {"pk": execution_id})
+    return found[0] if found else None
+
+
+@contextlib.asynccontextmanager
+async def waiter(execution_id: Any) -> AsyncIterator[Waiter]:
+    """Listen for wake-ups of `execution_id`; enter it before the execution is committed."""
+    w = Waiter(str(execution_id))
+    loop = asyncio.get_running_loop()
+    entry = (loop, w.event)
+    _events[w.execution_id].add(entry)
+    try:
+        if not _uses_layer():
+            yield w
+        elif loop in _serving:
+            await _listening()
+            yield w
+        else:
+            async with _listening_for_now():
+                yield w
+    finally:
+        _events[w.execution_id].discard(entry)
+        if not _events[w.execution_id]:
+            _events.pop(w.execution_id, None)
+
+
+# Loops that live as long as their process (an ASGI server's, from lifespan startup to shutdown)
+# keep one listener for all their waiters. Any other loop (async_to_sync, a test's) may close at
+# any moment, and a receive() left pending on a dead loop wedges channels_redis's receive lock for
+# every later loop of the process: there each waiter listens for its own duration only.
+_serving: set[asyncio.AbstractEventLoop] = set()
+
+
+def serve_from_this_loop() -> None:
+    """Declare the running loop long-lived (lifespan startup); undo with `stop_listening`."""
+    _serving.add(asyncio.get_running_loop())
+
+
+async def stop_listening() -> None:
+    """Leave the waiters' group and stop this loop's listener (lifespan shutdown)."""
+    loop = asyncio.get_running_loop()
+    _serving.discard(loop)
+    listener = _listeners.pop(loop, None)
+    if listener is None:
+        return
+    await _stop(listener.task)
+    layer = get_channel_layer()
+    if layer is not None:
+        with contextlib.suppress(Exception):
+            await layer.group_discard(WAITERS_GROUP, listener.channel)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _listening() -> None:
+    """Make sure this loop listens to the waiters' group (once per loop, joined again now and then)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = asyncio.get_running_loop()
+    listener = _listeners.get(loop)
+    try:
+        if listener is None or listener.task.done():
+            channel = _own_channel()
+            await layer.group_add(WAITERS_GROUP, channel)
+            task = loop.create_task(_listen(layer, channel), name="scenery execution waiters")
+            _listeners[loop] = _Listener(channel, task, time.monotonic())
+        elif time.monotonic() - listener.joined > REJOIN_SECONDS:
+            await layer.group_add(WAITERS_GROUP, listener.channel)
+            listener.joined = time.monotonic()
+    except Exception:  # the layer is down: polling carries on
+        return
+
+
+@contextlib.asynccontextmanager
+async def _listening_for_now() -> AsyncIterator[None]:
+    """A channel in the waiters' group for as long as the block runs (a short-lived loop)."""
+    layer = get_channel_layer()
+    channel = ""
+    task: asyncio.Task[None] | None = None
+    try:
+        if layer is not None:
+            with contextlib.suppress(Exception):  # the layer is down: polling carries on
+                channel = _own_channel()
+                await layer.group_add(WAITERS_GROUP, channel)
+                task = asyncio.get_running_loop().create_task(_listen(layer, channel))
+        yield
+    finally:
+        if task is not None:
+            await _stop(task)
+        if layer is not None and channel:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(WAITERS_GROUP, channel)
+
+
+async def _listen(layer: Any, channel: str) -> None:
+    while True:
+        try:
+            message = await layer.receive(channel)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            listener = _listeners.get(asyncio.get_running_loop())
+            if listener is not None:
+                listener.joined = 0.0  # Redis may have restarted empty: the next waiter joins again
+            await asyncio.sleep(MAX_POLL)  # the layer is down; polling carries on
+            continue
+        if message.get("type") == PROGRESS:
+            _wake(str(message.get("execution_id", "")))
+
+
+def progressed_soon(execution_id: Any) -> None:
+    """`progressed` from sync code (an on_commit hook), in or outside an event loop."""
+    soon(lambda: progressed(execution_id))

@@ -1,0 +1,512 @@
+"""Webhooks: `/hooks/<token>` starts the scenario with the request as its trigger's output.
+
+We choose how a body is read, never the sender's Content-Type alone: a body that is JSON is parsed
+as JSON (bounded depth), a urlencoded form becomes a dict of fields (never files), anything else is
+text. Nothing in a request is ever evaluated: `{{$1.x}}` in a body is data. Bodies are bounded
+(`WEBHOOK_MAX_BODY_BYTES`) by counting the bytes read, so a missing or understated Content-Length
+cannot get past it.
+
+Webhooks are the hot path, so the server's traffic reaches them as plain ASGI (`app`, routed in
+config/asgi.py) rather than through Django's request handling; `webhook` is the same endpoint for
+Django's test client and `reverse()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from durable.executor import db
+from scenarios import statements
+from scenarios.inline_db import quick_db
+from scenarios.models import Execution, Scenario
+from scenarios.runtime import backlog, engine, waiting
+from scenarios.runtime.engine import create_execution
+from scenarios.snapshot import Plan
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_LENGTH = 200
+MAX_IDEMPOTENCY_KEY = 200
+MAX_JSON_DEPTH = 64
+MAX_FORM_FIELDS = 1000
+STRIPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+# Headers the Webhook response node may not set: framing is ours, and the sandbox CSP stays.
+RESERVED_RESPONSE_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "content-security-policy"}
+)
+NOT_FOUND = {"error": "Not found."}
+
+
+class BadBody(ValueError):
+    """The request cannot become a trigger input; the message says why (400)."""
+
+
+# -- reading the request -----------------------------------------------------------------------------
+def parse_body(raw: bytes, content_type: str) -> Any:
+    """The body as data: JSON, a form's fields, text, or None when empty."""
+    if not raw:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"The body is not valid UTF-8 (byte {exc.start}).") from exc
+    stripped = text.lstrip()
+    says_json = media == "application/json" or media.endswith("+json")
+    if says_json or stripped[:1] in ("{", "["):
+        try:
+            value = json.loads(text)
+        except RecursionError as exc:
+            raise BadBody(f"The JSON body is nested too deeply (more than {MAX_JSON_DEPTH} levels).") from exc
+        except ValueError as exc:
+            if says_json:
+                raise BadBody(f"The body is not valid JSON: {exc}.") from exc
+        else:
+            check_data(value, "body")
+            return value
+    if media == "application/x-www-form-urlencoded":
+        return _form(text)
+    check_data(text, "body")
+    return text
+
+
+def _form(text: str) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(f"The form body cannot be read: {exc}.") from exc
+    fields = multi_dict(pairs)
+    check_data(fields, "body")
+    return fields
+
+
+def multi_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Fields by name; a name given several times holds a list."""
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in fields:
+            existing = fields[key]
+            fields[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            fields[key] = value
+    return fields
+
+
+def check_data(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse what cannot be stored faithfully (PostgreSQL jsonb holds no NUL nor lone surrogate)."""
+    if depth > MAX_JSON_DEPTH:
+        raise BadBody(f"The JSON {where} is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadBody(f"The {where} contains a NUL character (\\u0000), which cannot be stored.")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BadBody(
+                    f"The {where} contains an unpaired surrogate (\\u{ord(value[exc.start]):04x})."
+                ) from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_data(key, where, depth + 1)
+            check_data(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_data(item, where, depth + 1)
+
+
+def trigger_input(call: Call) -> dict[str, Any]:
+    """The trigger's output: {method, headers, query, body}, without cookies or credentials."""
+    headers: dict[str, str] = {}
+    for name, value in call.headers:
+        if name not in STRIPPED_HEADERS:
+            # Repeated headers are joined, as Django and most servers do.
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+    try:
+        pairs = parse_qsl(call.query_string, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError as exc:
+        raise BadBody(f"The query string cannot be read: {exc}.") from exc
+    query = multi_dict(pairs)
+    check_data(query, "query string")
+    check_data(headers, "headers")
+    body = parse_body(call.body, headers.get("content-type", ""))
+    return {"method": call.method, "headers": headers, "query": query, "body": body}
+
+
+# -- answering ---------------------------------------------------------------------------------------
+@dataclass
+class Call:
+    """A webhook request as we read it: from the ASGI server, or from a Django request (tests)."""
+
+    method: str
+    headers: list[tuple[str, str]]  # lower-case names, in order
+    query_string: str
+    body: bytes
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: dict[str, Any], status: int) -> Reply:
+        return cls(
+            status,
+            json.dumps(data).encode(),
+            {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        )
+
+    def asgi_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"content-length", str(len(self.body)).encode())]
+        headers += [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()
+        ]
+        return headers
+
+
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_safe(name: str, value: str) -> bool:
+    """What the HTTP server can send as it is: a token for a name, a value in Latin-1 without
+    control characters (the node checks this too; stored data is checked again here)."""
+    if not HEADER_NAME.fullmatch(name):
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value)
+
+
+def answer(execution: Execution) -> Reply:
+    """The Webhook response node's answer, or an error when the run ended without one."""
+    if execution.response is None and execution.status == Execution.Status.CANCELLED:
+        return Reply.json(
+            {
+                "error": f"The run was cancelled before it answered. {execution.error}".strip(),
+                "execution_id": str(execution.id),
+            },
+            409,
+        )
+    if execution.response is None:
+        return Reply.json(
+            {
+                "error": "The scenario failed before its Webhook response node answered.",
+                "execution_id": str(execution.id),
+            },
+            500,
+        )
+    status = int(execution.response.get("status") or 200)
+    headers = execution.response.get("headers") or {}
+    body = execution.response.get("body")
+    if status in (204, 304):
+        body = None  # these statuses carry no body
+    if isinstance(body, str):
+        reply = Reply(status, body.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8"})
+    elif body is None:
+        reply = Reply(status, b"", {"Content-Type": "text/plain; charset=utf-8"})
+    else:
+        reply = Reply(
+            status, json.dumps(body, ensure_ascii=False).encode("utf-8"), {"Content-Type": "application/json"}
+        )
+    chosen = {name.lower(): name for name in reply.headers}
+    for name, value in headers.items():
+        name, value = str(name), str(value)
+        if name.lower() in RESERVED_RESPONSE_HEADERS or not _header_safe(name, value):
+            continue
+        reply.headers.pop(chosen.pop(name.lower(), name), None)  # the node's header replaces ours
+        reply.headers[name] = value
+        chosen[name.lower()] = name
+    # The body is the scenario's, served from our origin: it must never run as our page.
+    reply.headers["Content-Security-Policy"] = "sandbox"
+    reply.headers["X-Content-Type-Options"] = "nosniff"
+    reply.headers["X-Execution-Id"] = str(execution.id)
+    return reply
+
+
+# -- the endpoint ------------------------------------------------------------------------------------
+@dataclass
+class Replay:
+    """A call with an Idempotency-Key an earlier call used: it gets that call's execution."""
+
+    execution: Execution
+
+
+@dataclass
+class Busy:
+    """A call refused because its team has too many executions waiting (see scenarios.runtime.backlog)."""
+
+
+def _open(
+    token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, owner: str, key: str
+) -> engine.Job | Execution | Replay | Busy | None:
+    """In one database call: the scenario of `token`, and its new execution — prepared for this
+    process to run (`owner`) or stored for any executor — or the earlier execution of the same
+    Idempotency-Key; Busy when it would wait behind too many of its team's; None for an unknown
+    token."""
+    scenario = active_scenario(token)
+    if scenario is None:
+        return None
+    if key and (earlier := _keyed(scenario.pk, key)) is not None:
+        return Replay(earlier)
+    try:
+        if owner and not problem:
+            return engine.prepare_here(
+                scenario,
+                Execution.Trigger.WEBHOOK,
+                request_input,
+                owner,
+                execution_id=execution_id,
+                idempotency_key=key,
+            )
+        if not problem and not backlog.admit(scenario.team_id):
+            return Busy()
+        refused = f"The webhook request was refused: {problem}" if problem else ""
+        return create_execution(
+            scenario,
+            Execution.Trigger.WEBHOOK,
+            request_input,
+            execution_id=execution_id,
+            error=refused,
+            idempotency_key=key,
+        )
+    except IntegrityError:
+        # Another call with the same key was stored first (they raced): this one is its replay.
+        earlier = _keyed(scenario.pk, key) if key else None
+        if earlier is None:
+            raise
+        return Replay(earlier)
+
+
+def _keyed(scenario_id: Any, key: str) -> Execution | None:
+    return Execution.objects.filter(scenario_id=scenario_id, idempotency_key=key).first()
+
+
+def idempotency_key(headers: list[tuple[str, str]]) -> str:
+    """The caller's Idempotency-Key header ("" without one); BadBody when it cannot be one."""
+    values = [value for name, value in headers if name == "idempotency-key"]
+    if not values:
+        return ""
+    key = values[0].strip()
+    if len(values) > 1 or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(" " <= ch <= "~" for ch in key):
+        raise BadBody(
+            f"The Idempotency-Key header must be one value of 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters."
+        )
+    return key
+
+
+def active_scenario(token: str) -> Scenario | None:
+    """The active scenario of `token` with what starting it needs (id, team, version), without
+    compiling a query on every webhook call."""
+    found = statements.select(Scenario, ["id", "team", "version"], {"webhook_token": token, "active": True})
+    return found[0] if found else None
+
+
+async def respond(token: str, call: Call) -> Reply:
+    """Start the scenario of `token` with `call` and answer as its Webhook response node does."""
+    if call.method not in ("GET", "POST"):
+        reply = Reply.json({"error": "Use POST or GET."}, 405)
+        reply.headers["Allow"] = "GET, POST"
+        return reply
+    if not token or "\x00" in token or len(token) > MAX_TOKEN_LENGTH:
+        return Reply.json(NOT_FOUND, 404)
+    if len(call.body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return too_large()
+    problem = key = ""
+    try:
+        key = idempotency_key(call.headers)
+        request_input = trigger_input(call)
+    except BadBody as exc:
+        problem, key = str(exc), ""
+        request_input = {"method": call.method, "headers": {}, "query": {}, "body": None}
+    execution_id = uuid.uuid4()
+    async with waiting.waiter(execution_id) as waiter:
+        # The embedded executor runs the execution here at once: no claim round, and the answer
+        # comes from the run itself, not from the database. Separate workers claim it instead.
+        runner = engine.adopter()
+        owner = runner.owner if runner else ""
+        opened = await quick_db(_open, token, request_input, problem, execution_id, owner, key)
+        if opened is None:
+            return Reply.json(NOT_FOUND, 404)
+        if isinstance(opened, Replay):
+            return await _replay(opened.execution)
+        if isinstance(opened, Busy):
+            return too_busy()
+        run = None
+        if isinstance(opened, engine.Job):
+            assert runner is not None
+            try:
+                run = await engine.begin_here(opened, runner)
+            except IntegrityError:
+                # A call with the same Idempotency-Key was stored first (they raced).
+                earlier = await db(_keyed, opened.execution.scenario_id, key) if key else None
+                if earlier is None:
+                    raise
+                return await _replay(earlier)
+            except Exception:
+                log.exception("webhook execution %s could not be stored", execution_id)
+                return Reply.json(
+                    {"error": "Scenery could not store the execution, so it did not run. Try again."}, 503
+                )
+            execution, plan = opened.execution, opened.plan
+        else:
+            execution, plan = opened, Plan.of(opened.snapshot)
+        if problem:
+            return Reply.json({"error": problem, "execution_id": str(execution.id)}, 400)
+        if not plan.responds():
+            return Reply.json({"execution_id": str(execution.id)}, 202)
+        deadline = settings.WEBHOOK_RESPONSE_DEADLINE
+        answered = await _answered(execution, run, waiter, deadline)
+    if answered is None:
+        return _too_slow(execution, deadline)
+    return answer(answered)
+
+
+async def _replay(execution: Execution) -> Reply:
+    """The answer of the earlier call with the same Idempotency-Key (waited for while it runs),
+    marked as replayed; nothing runs again."""
+    if not Plan.of(execution.snapshot).responds():
+        reply = Reply.json({"execution_id": str(execution.id)}, 202)
+    else:
+        deadline = settings.WEBHOOK_RESPONSE_DEADLINE
+        async with waiting.waiter(execution.id) as waiter:
+            answered = await _answered(execution, None, waiter, deadline)
+        reply = answer(answered) if answered is not None else _too_slow(execution, deadline)
+    reply.headers["Idempotent-Replayed"] = "true"
+    return reply
+
+
+def _too_slow(execution: Execution, deadline: float) -> Reply:
+    return Reply.json(
+        {
+            "error": f"The scenario did not answer within {deadline:g} seconds; it goes on running.",
+            "execution_id": str(execution.id),
+        },
+        504,
+    )
+
+
+async def _answered(
+    execution: Execution, run: engine.Run | None, waiter: waiting.Waiter, deadline: float
+) -> Execution | None:
+    if execution.is_terminal or execution.response is not None:
+        return execution
+    if run is not None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            answered = await asyncio.wait_for(asyncio.shield(run.answered), deadline)
+        except TimeoutError:
+            return None
+        if answered is not None:
+            return answered
+        # This attempt stopped (its lease was taken over): the answer may come from another worker.
+        deadline -= loop.time() - began
+    return await waiter.answer(max(0.0, deadline))
+
+
+def too_busy() -> Reply:
+    reply = Reply.json(
+        {
+            "error": "Too many executions of this team are waiting to run; nothing was started. "
+            f"Try again in {backlog.RETRY_AFTER_SECONDS} seconds."
+        },
+        429,
+    )
+    reply.headers["Retry-After"] = str(backlog.RETRY_AFTER_SECONDS)
+    return reply
+
+
+def too_large() -> Reply:
+    return Reply.json(
+        {"error": f"The request body is over the limit of {settings.WEBHOOK_MAX_BODY_BYTES} bytes."}, 413
+    )
+
+
+@csrf_exempt
+async def webhook(request: HttpRequest, token: str) -> HttpResponse:
+    """`respond` for Django's request handling (the test client; `reverse()`). Served traffic comes
+    through `app`, which skips Django's middleware: webhooks use no session, user, CSRF token or
+    messages, and each of those middleware costs thread hops per request under ASGI."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE is below the webhook limit
+        raw = b""
+        reply = too_large()
+    else:
+        headers = [(name.lower(), value) for name, value in request.headers.items()]
+        call = Call(request.method or "GET", headers, request.META.get("QUERY_STRING", ""), raw)
+        reply = await respond(token, call)
+    return as_response(reply)
+
+
+def as_response(reply: Reply) -> HttpResponse:
+    response = HttpResponse(reply.body, status=reply.status)
+    for name, value in reply.headers.items():
+        response[name] = value
+    return response
+
+
+# -- the ASGI endpoint: `/hooks/<token>` before Django ---------------------------------------------
+PREFIX = "/hooks/"
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve `/hooks/<token>`: read the body within WEBHOOK_MAX_BODY_BYTES (whatever Content-Length
+    says, chunked bodies too: 413 as soon as it passes), then `respond`."""
+    token = scope["path"][len(PREFIX) :]
+    token = token[:-1] if token.endswith("/") else token
+    if "/" in token:
+        await _send(send, Reply.json(NOT_FOUND, 404))
+        return
+    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]]
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    declared = next((value for name, value in headers if name == "content-length"), "")
+    if declared.isdigit() and int(declared) > limit:
+        await _send(send, too_large(), close=True)
+        return
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            await _send(send, too_large(), close=True)
+            return
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    call = Call(scope["method"], headers, scope.get("query_string", b"").decode("latin-1"), b"".join(chunks))
+    try:
+        reply = await respond(token, call)
+    except Exception:
+        log.exception("webhook %s… failed", token[:6])
+        reply = Reply.json({"error": "Scenery failed to handle this webhook; see the server log."}, 500)
+    await _send(send, reply)
+
+
+async def _send(send: Any, reply: Reply, *, close: bool = False) -> None:
+    headers = reply.asgi_headers()
+    if close:  # the rest of an oversized body is not read
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
