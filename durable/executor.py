@@ -5,7 +5,7 @@ call only *wakes* the executor; it also polls every EXECUTOR_POLL_SECONDS, so a 
 time, never a job. In the embedded default the executor lives inside the web process; with Redis it
 runs in `manage.py runworker` processes, as many as wanted, on any machine.
 
-Every database call goes through `_db`, which throws away a connection that failed (PostgreSQL
+Every database call goes through `db`, which throws away a connection that failed (PostgreSQL
 restarted, network cut) so the next call reconnects; the claim loop backs off and carries on.
 """
 
@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import AsyncToSync, async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 from durable.leases import Lease
-from scenarios.sqlite3 import lockfile
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +77,6 @@ def served_sources() -> list[JobSource]:
 def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
-    except lockfile.WouldWait:
-        raise  # nothing began: the connection is fine (see inline_db)
     except Exception:
         # A broken connection would fail every later call in this thread; drop it so the next
         # call opens a fresh one (Django closes only connections that saw errors or are too old).
@@ -89,67 +84,27 @@ def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
-_pool: ThreadPoolExecutor | None = None
-
-
-def _db_threads() -> ThreadPoolExecutor:
-    """The process's database threads: they keep their connections open between calls (no connect
-    per request) and, with one thread on SQLite, never contend with each other for the write lock."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=settings.EXECUTOR_DB_THREADS, thread_name_prefix="scenery-db")
-    return _pool
-
-
-def _under_async_to_sync() -> bool:
-    if _local is not None and _local._loop is not None:
-        try:
-            if asyncio.get_running_loop() is _local._loop:
-                return False  # the server's own loop (cheap to tell, and the usual case)
-        except RuntimeError:
-            pass
-    return getattr(AsyncToSync.executors, "current", None) is not None
+_call_in_db_thread = sync_to_async(_call_db, thread_sensitive=True)
 
 
 async def db[T](fn: Callable[..., T], *args: Any) -> T:
-    """Run a database function for the executor or a hot request path (webhooks).
-
-    Called from code under `async_to_sync` (a management command, a test holding a transaction), it
-    runs in that caller's thread, as `sync_to_async` would; otherwise in the database threads.
-    """
-    if _under_async_to_sync():
-        return await sync_to_async(_call_db)(fn, *args)
-    # Plainer than sync_to_async (a hot path): Django's connections are per thread anyway, and
-    # the caller's context variables (e.g. the active language) go along.
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    context.run(_caller_loop.set, loop)
-    return await loop.run_in_executor(_db_threads(), context.run, _call_db, fn, *args)
-
-
-# The event loop that handed the current database call to this thread: what the call wants done
-# asynchronously afterwards (a live event, a wake-up) goes back there, not to a loop of its own.
-_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
-    "scenery_caller_loop", default=None
-)
+    """Run a database function from async code, as Django's own async paths do: asgiref's
+    thread-sensitive `sync_to_async`, so a process keeps one connection (one SQLite writer), and code
+    under `async_to_sync` (a management command, a test holding a transaction) runs it in its own
+    thread."""
+    return await _call_in_db_thread(fn, *args)
 
 
 def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    """Run the coroutine `make()` returns without waiting for it: on the running loop, else on the
-    loop whose database call this thread is serving, else (a command, a test) to completion here.
-
-    Sync code such as an on_commit hook calls this; a loop of its own per call (`async_to_sync`)
-    would also open a channel-layer connection of its own each time."""
+    """Run the coroutine `make()` returns: without waiting on the running loop; from sync code (an
+    on_commit hook in the database thread) with asgiref's `async_to_sync`, which runs it on the
+    event loop that called into this thread, or on a loop of its own outside any."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
         loop.create_task(make())
-        return
-    caller = _caller_loop.get()
-    if caller is not None and caller.is_running():
-        caller.call_soon_threadsafe(lambda: caller.create_task(make()))
         return
 
     async def complete() -> None:
@@ -158,17 +113,9 @@ def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
     async_to_sync(complete)()
 
 
-_db = db  # the name other modules imported first
-
-
-def close_db_threads() -> None:
-    """Close the database threads' connections (at shutdown, so a database can be dropped)."""
-    global _pool
-    pool, _pool = _pool, None
-    if pool is not None:
-        for _ in range(settings.EXECUTOR_DB_THREADS):
-            pool.submit(connections.close_all)
-        pool.shutdown(wait=True)
+async def close_connections() -> None:
+    """Close the database thread's connections (at shutdown, so a database can be dropped)."""
+    await _call_in_db_thread(connections.close_all)
 
 
 @dataclass
@@ -421,15 +368,12 @@ def local_executor() -> Executor:
 
 async def shutdown() -> None:
     """At process exit: stop this process's executor (finish or release its jobs), close the
-    database threads' connections."""
+    database thread's connections."""
     try:
         if _local is not None:
             await _local.stop()
     finally:
-        from scenarios import inline_db  # it builds on this module
-
-        inline_db.close()
-        await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
+        await close_connections()
 
 
 def stop_job(model: type[Any], pk: Any) -> bool:

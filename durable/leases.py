@@ -24,7 +24,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from durable.models import Leased
-from scenarios import statements
 
 LOCKED_RETRIES = 5
 
@@ -44,12 +43,9 @@ class Lease:
         """The job's row, only while this lease still holds it."""
         return self.model._default_manager.filter(pk=self.pk, attempt=self.attempt, lease_owner=self.owner)
 
-    def _where(self) -> dict[str, Any]:
-        return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
-
     def update(self, **fields: Any) -> None:
-        """Write the job's row (plain values), or raise LeaseLost if the lease was taken over."""
-        if not statements.update(self.model, self._where(), fields):
+        """Write the job's row, or raise LeaseLost if the lease was taken over."""
+        if not self.fenced().update(**fields):
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager
@@ -70,7 +66,7 @@ class Lease:
 
     def renew(self, seconds: float) -> bool:
         renewed = timezone.now() + timedelta(seconds=seconds)
-        return bool(statements.update(self.model, self._where(), {"lease_until": renewed}))
+        return bool(self.fenced().update(lease_until=renewed))
 
     def release(self) -> None:
         """Give the job back at once (graceful shutdown): another worker may take it now."""

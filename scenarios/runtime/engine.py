@@ -30,8 +30,6 @@ from durable import executor
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
 from nodes.registry import NODE_TYPES
-from scenarios import statements
-from scenarios.inline_db import quick_db
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
 from scenarios.runtime.running import Credentials, Outcome, Unstorable, run_node, safe
@@ -44,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
+# What a commit of the run changes on its node runs.
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "started_at", "finished_at"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def create_execution(
 
 def _store(execution: Execution) -> Execution:
     with transaction.atomic():
-        statements.insert([execution])
+        execution.save(force_insert=True)
         transaction.on_commit(lambda: _announce_created(execution))
     return execution
 
@@ -220,21 +220,10 @@ def _credential_ids(plan: Plan) -> set[str]:
     return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
-EXECUTION_FIELDS = [f.name for f in Execution._meta.concrete_fields]
-
-
 def load_job(lease: Lease) -> Job | None:
-    # Prebuilt statements, not the ORM: a worker loads a job for every execution it claims.
-    found = statements.select(
-        Execution, EXECUTION_FIELDS, {"pk": lease.pk, "attempt": lease.attempt, "lease_owner": lease.owner}
-    )
-    if not found or found[0].is_terminal:
+    execution = lease.fenced().select_related("scenario").first()
+    if execution is None or execution.is_terminal:
         return None
-    execution = found[0]
-    scenarios = statements.select(Scenario, ["id", "team"], {"pk": execution.scenario_id})
-    if not scenarios:
-        return None
-    execution.scenario = scenarios[0]
     plan = Plan.of(execution.snapshot)
     previous: dict[int, NodeRun] = {}
     if lease.attempt > 1:
@@ -541,7 +530,7 @@ class Run:
     async def _write(self, commit: functools.partial[None]) -> None:
         # A lost lease comes back as a value: to the database wrapper an exception means a broken
         # connection, and this connection is fine.
-        if not await quick_db(retry_locked, functools.partial(_held, commit)):
+        if not await db(retry_locked, functools.partial(_held, commit)):
             raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
 
     def _fence(self, fields: dict[str, Any]) -> None:
@@ -554,7 +543,7 @@ class Run:
                 self._fence(fields)
             else:  # created claimed by this lease: the row is new, nobody else can hold it
                 self._apply(fields)
-                statements.insert([self.execution])
+                self.execution.save(force_insert=True)
             if self.lease.attempt > 1:
                 earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
                 earlier.filter(status=NS.QUEUED).delete()
@@ -565,29 +554,14 @@ class Run:
                         "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
                     },
                 )
-            statements.insert(rows)
+            NodeRun.objects.bulk_create(rows)
         self.job.stored = True  # only once committed: a retried transaction inserts again
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
             self._fence(fields)
-            for row in rows:
-                statements.update(
-                    NodeRun,
-                    {
-                        "execution": self.lease.pk,
-                        "node_number": row.node_number,
-                        "attempt": self.lease.attempt,
-                    },
-                    {
-                        "status": row.status,
-                        "params": row.params,
-                        "output": row.output,
-                        "error": row.error,
-                        "started_at": row.started_at,
-                        "finished_at": row.finished_at,
-                    },
-                )
+            if rows:
+                NodeRun.objects.bulk_update(rows, NODE_RUN_CHANGES)
 
 
 from scenarios.runtime.single import run_node_once  # noqa: E402  (re-exported: the engine's public face)

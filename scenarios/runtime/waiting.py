@@ -20,7 +20,6 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from durable.executor import db, soon
-from scenarios import statements
 from scenarios.models import Execution
 
 FIRST_POLL = 0.25
@@ -103,8 +102,7 @@ ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", 
 
 
 def _answer_state(execution_id: str) -> Execution | None:
-    found = statements.select(Execution, ANSWER_FIELDS, {"pk": execution_id})
-    return found[0] if found else None
+    return Execution.objects.filter(pk=execution_id).only(*ANSWER_FIELDS).first()
 
 
 @contextlib.asynccontextmanager

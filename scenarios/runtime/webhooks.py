@@ -29,8 +29,6 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from durable.executor import db
-from scenarios import statements
-from scenarios.inline_db import quick_db
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import backlog, engine, waiting
 from scenarios.runtime.engine import create_execution
@@ -312,10 +310,8 @@ def idempotency_key(headers: list[tuple[str, str]]) -> str:
 
 
 def active_scenario(token: str) -> Scenario | None:
-    """The active scenario of `token` with what starting it needs (id, team, version), without
-    compiling a query on every webhook call."""
-    found = statements.select(Scenario, ["id", "team", "version"], {"webhook_token": token, "active": True})
-    return found[0] if found else None
+    """The active scenario of `token`."""
+    return Scenario.objects.filter(webhook_token=token, active=True).first()
 
 
 async def respond(token: str, call: Call) -> Reply:
@@ -341,7 +337,7 @@ async def respond(token: str, call: Call) -> Reply:
         # comes from the run itself, not from the database. Separate workers claim it instead.
         runner = engine.adopter()
         owner = runner.owner if runner else ""
-        opened = await quick_db(_open, token, request_input, problem, execution_id, owner, key)
+        opened = await db(_open, token, request_input, problem, execution_id, owner, key)
         if opened is None:
             return Reply.json(NOT_FOUND, 404)
         if isinstance(opened, Replay):

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from durable import executor
 from nodes.base import NodeContext, NodeError
-from scenarios import statements
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import waiting, webhooks
 from tests.engine.conftest import CALLS, build, node_type
@@ -139,16 +138,16 @@ def test_a_scenario_answered_by_its_first_write_is_stored_with_its_node_runs(
 def test_when_the_new_execution_cannot_be_stored_the_caller_gets_503_and_nothing_exists(
     asgi_server, cast, monkeypatch
 ):
-    real = statements.insert
-    inserted: list[list[str]] = []
+    real = Execution.save
+    inserted: list[str] = []
 
-    def fails_once(objs: Any) -> None:
-        inserted.append([type(obj).__name__ for obj in objs])
+    def fails_once(self: Execution, *args: Any, **kwargs: Any) -> None:
+        inserted.append(type(self).__name__)
         if len(inserted) == 1:
             raise OperationalError("disk I/O error")
-        real(objs)
+        real(self, *args, **kwargs)
 
-    monkeypatch.setattr(statements, "insert", fails_once)
+    monkeypatch.setattr(Execution, "save", fails_once)
     scenario = build(
         cast.team,
         {
@@ -164,7 +163,7 @@ def test_when_the_new_execution_cannot_be_stored_the_caller_gets_503_and_nothing
     assert response.json() == {
         "error": "Scenery could not store the execution, so it did not run. Try again."
     }
-    assert inserted == [["Execution"]]
+    assert inserted == ["Execution"]
     assert not Execution.objects.exists() and not NodeRun.objects.exists()
     assert not CALLS  # the echo node never started
 

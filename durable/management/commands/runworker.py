@@ -74,5 +74,5 @@ async def serve(worker: executor.Executor, grace: float) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await listener
     await worker.stop(grace)
-    await loop.run_in_executor(None, executor.close_db_threads)
+    await executor.close_connections()
     log.info("worker %s stopped", worker.owner)
