@@ -3,7 +3,7 @@
 Job sources (scenario executions, gateway runs) register here. A channel-layer message or an in-process
 call only *wakes* the executor; it also polls every EXECUTOR_POLL_SECONDS, so a lost wake-up costs
 time, never a job. In the embedded default the executor lives inside the web process; with Redis it
-runs in `manage.py runworker` processes, as many as wanted, on any machine.
+runs in `manage.py executor` processes (durable/worker.py), as many as wanted, on any machine.
 
 Every database call goes through `db`, which throws away a connection that failed (PostgreSQL
 restarted, network cut) so the next call reconnects; the claim loop backs off and carries on.
@@ -34,8 +34,6 @@ WAKE_CHANNEL = "scenery-executor"
 WAKE_MESSAGE = {"type": "executor.wake"}
 MAX_BACKOFF_SECONDS = 10.0
 SWEEP_SECONDS = 10.0
-# Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
-LISTEN_MAX_BACKOFF_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -415,33 +413,3 @@ def notify(source: str | None = None, pk: Any = None) -> None:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
 
     soon(send)
-
-
-async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> None:
-    """Wake `executor` on every message to WAKE_CHANNEL until `stopping` is set.
-
-    Survives the channel layer going away (Redis restarted): it backs off and reconnects, and the
-    executor's polling covers the gap.
-    """
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    failures = 0
-    while not stopping.is_set():
-        try:
-            message = await layer.receive(WAKE_CHANNEL)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            failures += 1
-            if failures == 1:
-                log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
-            await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), LISTEN_MAX_BACKOFF_SECONDS))
-            continue
-        if failures:
-            log.info("listening for wake-ups again")
-        failures = 0
-        source, pk = message.get("source"), message.get("pk")
-        executor.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)

@@ -1,7 +1,7 @@
 """`make bench`: Scenery's performance figures on this machine, printed as a table.
 
 For each configuration — the embedded default (SQLite, in-memory channel layer, the executor inside
-the web process) and PostgreSQL + Redis with N `runworker` processes — it starts the app with
+the web process) and PostgreSQL + Redis with N `manage.py executor` workers — it starts the app with
 uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 
 - the demo scenario (Trigger on Webhook → Send Message → Webhook response, every execution and node
@@ -262,7 +262,7 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     web_args += ["--log-level", "warning", "--workers", str(config.web_processes)]
     web = stack.spawn("web", web_args)
     for n in range(config.workers):
-        stack.spawn(f"worker{n + 1}", [PY, "manage.py", "runworker"])
+        stack.spawn(f"worker{n + 1}", [PY, "manage.py", "executor"])
     wait_port(web_port, web, "the web server")
     base = f"http://127.0.0.1:{web_port}"
     script = workdir / "post.lua"
@@ -384,7 +384,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--only", choices=["embedded", "scaled"])
-    parser.add_argument("--workers", type=int, default=2, help="runworker processes (scaled)")
+    parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
         type=int,

@@ -79,7 +79,7 @@ _clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 _transports: weakref.WeakKeyDictionary[httpx.AsyncClient, _Transport] = weakref.WeakKeyDictionary()
 # An aiohttp session must be closed inside its own loop. Each loop with a client gets an async
 # generator, kept here, whose `finally` closes the client: loops finalise their pending async
-# generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, runworker,
+# generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, the executor worker,
 # pytest-asyncio) and asgiref's async_to_sync call before they close the loop.
 _closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None]] = {}
 

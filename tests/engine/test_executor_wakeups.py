@@ -13,7 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
-from durable import executor
+from durable import executor, worker
 from durable.leases import Lease
 from scenarios.models import Execution
 from scenarios.runtime.engine import create_execution
@@ -179,13 +179,11 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     layer = channel_layers["default"]
     assert isinstance(layer, InMemoryChannelLayer)
     runner = await serving(counted, poll_seconds=60)
-    stopping = asyncio.Event()
-    listener = asyncio.create_task(executor.listen_for_wakeups(runner, stopping))
+    listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
     await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": "sent"})
     await until(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
-    stopping.set()
     listener.cancel()
     await stopped(runner, counted)
     channel_layers.backends.pop("default", None)
