@@ -199,13 +199,19 @@ class Executor:
             "executor %s serving %s", self.owner, ", ".join(s.name for s in served_sources()) or "nothing"
         )
         swept = -SWEEP_SECONDS
+        last_round = -self.poll_seconds
         failures = 0
         while not self._stopping:
             self._wake.clear()
             named, self._named = self._named, []
             whole, self._whole_round = self._whole_round, False
+            # The whole round also takes over expired leases: it runs at least every poll interval,
+            # however many wake-ups naming new rows arrive meanwhile (a dead worker's jobs must not
+            # wait for a lull).
+            whole = whole or time.monotonic() - last_round >= self.poll_seconds
             try:
                 if whole:
+                    last_round = time.monotonic()
                     await self.claim_round()
                 else:
                     await self.claim_named(named)
@@ -220,13 +226,11 @@ class Executor:
                     log.exception("executor %s: claim round failed", self.owner)
                 else:
                     log.warning("executor %s: claim round failed again (%s)", self.owner, exc)
-            wait = self.poll_seconds
+            wait = max(0.0, last_round + self.poll_seconds - time.monotonic())
             if failures:
                 wait = min(self.poll_seconds * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                self._whole_round = True  # the poll: whatever a lost wake-up would have said
 
     async def claim_round(self) -> int:
         """Claim from every source until each has nothing more (or the executor is full)."""

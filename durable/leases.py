@@ -12,6 +12,7 @@ a claim that still finds the database locked after the busy timeout is retried.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from django.utils import timezone
 from durable.models import Leased
 
 LOCKED_RETRIES = 5
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -109,7 +112,7 @@ def _claim_one(
         rows = candidates.order_by(order_by)
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
-        row = rows.values("pk", "attempt").first()
+        row = rows.values("pk", "attempt", "lease_owner", "lease_until").first()
         if row is None:
             return None
         attempt = row["attempt"] + 1
@@ -122,6 +125,18 @@ def _claim_one(
         )
         if not updated:
             return None
+    if row["lease_owner"]:
+        # An operator's trace of a lost (or stopped) worker: whose job moved where, and when.
+        log.warning(
+            "takeover at %s: %s %s from %s (lease ended %s) to %s, attempt %d",
+            now.isoformat(),
+            model.__name__,
+            row["pk"],
+            row["lease_owner"],
+            row["lease_until"].isoformat() if row["lease_until"] else "never",
+            owner,
+            attempt,
+        )
     return Lease(model=model, pk=row["pk"], attempt=attempt, owner=owner)
 
 

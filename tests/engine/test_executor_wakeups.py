@@ -148,6 +148,22 @@ async def test_the_poll_runs_a_whole_round_even_when_only_named_wake_ups_came(co
 
 
 @pytest.mark.django_db
+async def test_named_wake_ups_arriving_faster_than_the_poll_never_postpone_the_whole_round(counted):
+    runner = await serving(counted, poll_seconds=0.3)
+    rounds_before = counted.whole_claims
+    counted.waiting.append("stranded")  # like a dead worker's job: no wake-up will ever name it
+    sent = 0
+    while "stranded" not in counted.ran:
+        assert sent < 600, "only the poll's whole round finds the stranded row, and it never ran"
+        runner.wake("counted", f"new row {sent}")  # a wake-up every 0.05 s, far ahead of each poll
+        sent += 1
+        await asyncio.sleep(0.05)
+    assert counted.whole_claims > rounds_before
+    assert counted.woken_claims and len(counted.woken_claims) <= sent  # named claims went on meanwhile
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
 async def test_a_source_that_cannot_claim_a_named_row_gets_a_whole_round(counted, monkeypatch):
     monkeypatch.setitem(executor.SOURCES, "counted", counted.source(named=False))
     runner = await serving(counted, poll_seconds=60)
