@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -27,6 +28,23 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from durable.leases import Lease
+
+# The public face other layers use (the scenarios runtime, the gateway); the rest is the executor's own.
+__all__ = [
+    "WAKE_CHANNEL",
+    "Executor",
+    "JobSource",
+    "close_connections",
+    "db",
+    "ensure_started",
+    "local_executor",
+    "notify",
+    "register",
+    "served_sources",
+    "shutdown",
+    "soon",
+    "stop_job",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +146,7 @@ class Executor:
     _named: list[tuple[str, str]] = field(default_factory=list)
     _whole_round: bool = True
     _loop: asyncio.AbstractEventLoop | None = None
+    _context: contextvars.Context = field(default_factory=contextvars.copy_context)
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
 
@@ -136,6 +155,9 @@ class Executor:
         """Start serving on the running event loop (idempotent)."""
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
+            # Jobs run in the context the executor started in, whoever hands them over: a handover
+            # from a database thread must not carry that thread's context (asgiref marks it busy).
+            self._context = contextvars.copy_context()
             self._wake = asyncio.Event()
             self._stopping = False
             self._task = self._loop.create_task(self.serve(), name=f"executor {self.owner}")
@@ -267,30 +289,41 @@ class Executor:
                 claimed += 1
         return claimed
 
-    def can_adopt(self) -> bool:
-        """Whether `adopt` would take a job now, from the running loop."""
+    def has_room(self) -> bool:
+        """Whether this executor serves and could run one more job now (from any thread)."""
+        serving = self._task is not None and not self._task.done() and not self._stopping
+        return serving and len(self._running) < self.concurrency
+
+    def hand_over(
+        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
+    ) -> None:
+        """Run a job created already leased to this executor (from any thread), with the same
+        heartbeat and shutdown handling as a claimed one; `run` instead of the source's (e.g. with
+        the row as it was created). Should the executor have stopped meanwhile, the lease is given
+        back at once for any executor to claim."""
+        if self._loop is None or self._loop.is_closed():
+            return  # nothing serves here any more: the lease runs out and another executor claims it
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
-            return False
-        serving = self._task is not None and not self._task.done() and not self._stopping
-        return serving and running is self._loop and len(self._running) < self.concurrency
+            running = None
+        if running is self._loop:
+            self._take(source_name, lease, run)
+        else:
+            self._loop.call_soon_threadsafe(self._take, source_name, lease, run, context=self._context.copy())
 
-    def adopt(
-        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
-    ) -> None:
-        """Run a job this process claimed itself (e.g. created already leased to `self.owner`),
-        with the same heartbeat and shutdown handling as a claimed one, without a claim round;
-        `run` instead of the source's when the job is already under way. Must be called on the
-        executor's event loop."""
-        if self._loop is None or asyncio.get_running_loop() is not self._loop:
-            raise RuntimeError("adopt() must be called on the executor's running loop")
-        if self._stopping or self._task is None or self._task.done():
-            raise RuntimeError("the executor is not serving")
+    def _take(self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None) -> None:
         source = SOURCES[source_name]
+        if self._stopping or self._task is None or self._task.done():
+            asyncio.get_running_loop().create_task(self._give_back(lease))
+            return
         self._launch(
             source if run is None else JobSource(source.name, source.claim, run, source.sweep), lease
         )
+
+    async def _give_back(self, lease: Lease) -> None:
+        await db(lease.release)
+        notify()
 
     def stop_job(self, model: type[Any], pk: Any) -> bool:
         """Cancel this process's task for that row, if it runs one (from any thread)."""
@@ -308,7 +341,7 @@ class Executor:
 
     def _launch(self, source: JobSource, lease: Lease) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._run(source, lease), name=f"{source.name} {lease.pk}"
+            self._run(source, lease), name=f"{source.name} {lease.pk}", context=self._context.copy()
         )
         self._running[task] = lease
         task.add_done_callback(self._finished)

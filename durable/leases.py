@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from durable.models import Leased
 
+__all__ = ["Lease", "LeaseLost", "claim_one", "exhausted", "expired", "give_up", "retry_locked"]
+
 LOCKED_RETRIES = 5
 
 log = logging.getLogger(__name__)
