@@ -10,8 +10,6 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	done; done)
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Web processes of `make run`: one per core (they share the SQLite file and live events).
-WEB_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: run test setup lint bench clean browser wrk
 
@@ -38,7 +36,7 @@ browser:
 
 run: setup
 	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
-	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log --workers $(WEB_PROCESSES) --loop config.serving:balanced_loop
+	SCENERY_BASE_URL=http://$(HOST):$(PORT) $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --no-access-log
 
 test: $(VENV)/.installed node_modules/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -53,7 +51,7 @@ wrk:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null; }
 
 # Prints the performance table (both configurations; PostgreSQL and Redis on 127.0.0.1).
-# BENCH_ARGS: e.g. --only embedded, --duration 5, --workers 4, --web-processes 2, --profile.
+# BENCH_ARGS: e.g. --only embedded, --duration 5, --workers 4, --profile.
 bench: setup wrk browser
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 

@@ -21,7 +21,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from durable import executor  # noqa: E402
-from scenarios.runtime import events, waiting, webhooks  # noqa: E402
+from scenarios.runtime import waiting, webhooks  # noqa: E402
 from scenarios.runtime.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -43,12 +43,10 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 gc.freeze()
                 executor.ensure_started()
                 waiting.serve_from_this_loop()
-                await events.join_siblings()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await waiting.stop_listening()
                 await executor.shutdown()
-                await events.leave_siblings()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     executor.ensure_started()

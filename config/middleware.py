@@ -11,7 +11,6 @@ from django.urls import Resolver404, resolve
 from django.utils.decorators import sync_and_async_middleware
 
 from gateway.api import invalid_url
-from scenarios.runtime import webhooks
 
 SyncGetResponse = Callable[[HttpRequest], HttpResponseBase]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -25,8 +24,6 @@ def unknown_path(request: HttpRequest) -> HttpResponseBase:
         raise Http404("Not found") from None
     if match.namespace == "gateway":
         return invalid_url(request)
-    if match.func is webhooks.webhook:
-        return webhooks.as_response(webhooks.Reply.json(webhooks.NOT_FOUND, 404))
     raise Http404("Not found")
 
 

@@ -29,8 +29,6 @@ if not CREDENTIAL_KEYS:
     )
 
 INSTALLED_APPS = [
-    # Our apps come before `channels` so that scenarios' `runworker` (which also runs the durable
-    # executor) takes the place of the stock command.
     "teams",
     "durable",
     "scenarios",
@@ -80,8 +78,6 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's backend with writers queued across processes on a lock file (scenarios/sqlite3).
-    DATABASES["default"]["ENGINE"] = "scenarios.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets readers work while the executor writes; IMMEDIATE takes the write lock at BEGIN
@@ -121,14 +117,13 @@ STATICFILES_DIRS = [
     ("vendor/x6", BASE_DIR / "node_modules/@antv/x6/dist"),
 ]
 
-# Channels: without Redis, an in-memory layer and an executor inside each web process;
-# with REDIS_URL, channels_redis (sends in fewer round trips: scenarios/channel_layer.py) and
-# separate `manage.py runworker` processes.
+# Channels: without Redis, the in-memory layer and the durable executor inside the one web process;
+# with REDIS_URL, channels_redis as shipped and separate `manage.py executor` workers.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "scenarios.channel_layer.RedisChannelLayer",
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py reads with a 5 s socket timeout by default, which is also how long
                 # channels_redis blocks on an idle channel: every idle receive then failed with
@@ -140,9 +135,8 @@ if REDIS_URL:
         }
     }
 else:
-    # In memory, and shared by the web processes of this machine on one SQLite file (see the module).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "scenarios.sibling_layer.SiblingChannelLayer"}}
-# "inprocess": the web process runs executions; "worker": only `manage.py runworker` processes do.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# "inprocess": the web process runs executions; "worker": only `manage.py executor` processes do.
 EXECUTOR = env("EXECUTOR", default="worker" if REDIS_URL else "inprocess")
 EXECUTOR_POLL_SECONDS = env.float("EXECUTOR_POLL_SECONDS", default=2.0)
 EXECUTOR_LEASE_SECONDS = env.float("EXECUTOR_LEASE_SECONDS", default=30.0)
@@ -150,17 +144,6 @@ EXECUTOR_MAX_ATTEMPTS = env.int("EXECUTOR_MAX_ATTEMPTS", default=3)
 EXECUTOR_CONCURRENCY = env.int("EXECUTOR_CONCURRENCY", default=32)
 # How long a stopping worker (SIGTERM) lets running jobs finish before releasing them to others.
 EXECUTOR_GRACE_SECONDS = env.float("EXECUTOR_GRACE_SECONDS", default=20.0)
-# Threads of a process for durable writes (executions, webhooks). One on SQLite: a single writer
-# never waits for the write lock; a few on PostgreSQL.
-EXECUTOR_DB_THREADS = env.int(
-    "EXECUTOR_DB_THREADS", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
-)
-# The hot path's database calls (a webhook's start, an execution's commits) run on the event loop's
-# own thread when the write lock is free: on SQLite they take microseconds, and handing them to a
-# database thread costs more than that in GIL handoffs. Never on PostgreSQL (a network round trip).
-EXECUTOR_DB_ON_LOOP = env.bool(
-    "EXECUTOR_DB_ON_LOOP", default=DATABASES["default"]["ENGINE"].endswith("sqlite3")
-)
 # Job sources this process serves (comma-separated names, e.g. "gateway-runs"); unset = all of them.
 EXECUTOR_SOURCES: list[str] | None = env.list("EXECUTOR_SOURCES") if env.str("EXECUTOR_SOURCES", "") else None
 

@@ -3,9 +3,9 @@
 Job sources (scenario executions, gateway runs) register here. A channel-layer message or an in-process
 call only *wakes* the executor; it also polls every EXECUTOR_POLL_SECONDS, so a lost wake-up costs
 time, never a job. In the embedded default the executor lives inside the web process; with Redis it
-runs in `manage.py runworker` processes, as many as wanted, on any machine.
+runs in `manage.py executor` processes (durable/worker.py), as many as wanted, on any machine.
 
-Every database call goes through `_db`, which throws away a connection that failed (PostgreSQL
+Every database call goes through `db`, which throws away a connection that failed (PostgreSQL
 restarted, network cut) so the next call reconnects; the claim loop backs off and carries on.
 """
 
@@ -20,16 +20,31 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import AsyncToSync, async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 from durable.leases import Lease
-from scenarios.sqlite3 import lockfile
+
+# The public face other layers use (the scenarios runtime, the gateway); the rest is the executor's own.
+__all__ = [
+    "WAKE_CHANNEL",
+    "Executor",
+    "JobSource",
+    "close_connections",
+    "db",
+    "ensure_started",
+    "local_executor",
+    "notify",
+    "register",
+    "served_sources",
+    "shutdown",
+    "soon",
+    "stop_job",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +52,6 @@ WAKE_CHANNEL = "scenery-executor"
 WAKE_MESSAGE = {"type": "executor.wake"}
 MAX_BACKOFF_SECONDS = 10.0
 SWEEP_SECONDS = 10.0
-# Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
-LISTEN_MAX_BACKOFF_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,6 @@ def served_sources() -> list[JobSource]:
 def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
-    except lockfile.WouldWait:
-        raise  # nothing began: the connection is fine (see inline_db)
     except Exception:
         # A broken connection would fail every later call in this thread; drop it so the next
         # call opens a fresh one (Django closes only connections that saw errors or are too old).
@@ -89,67 +100,27 @@ def _call_db[T](fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
-_pool: ThreadPoolExecutor | None = None
-
-
-def _db_threads() -> ThreadPoolExecutor:
-    """The process's database threads: they keep their connections open between calls (no connect
-    per request) and, with one thread on SQLite, never contend with each other for the write lock."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=settings.EXECUTOR_DB_THREADS, thread_name_prefix="scenery-db")
-    return _pool
-
-
-def _under_async_to_sync() -> bool:
-    if _local is not None and _local._loop is not None:
-        try:
-            if asyncio.get_running_loop() is _local._loop:
-                return False  # the server's own loop (cheap to tell, and the usual case)
-        except RuntimeError:
-            pass
-    return getattr(AsyncToSync.executors, "current", None) is not None
+_call_in_db_thread = sync_to_async(_call_db, thread_sensitive=True)
 
 
 async def db[T](fn: Callable[..., T], *args: Any) -> T:
-    """Run a database function for the executor or a hot request path (webhooks).
-
-    Called from code under `async_to_sync` (a management command, a test holding a transaction), it
-    runs in that caller's thread, as `sync_to_async` would; otherwise in the database threads.
-    """
-    if _under_async_to_sync():
-        return await sync_to_async(_call_db)(fn, *args)
-    # Plainer than sync_to_async (a hot path): Django's connections are per thread anyway, and
-    # the caller's context variables (e.g. the active language) go along.
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    context.run(_caller_loop.set, loop)
-    return await loop.run_in_executor(_db_threads(), context.run, _call_db, fn, *args)
-
-
-# The event loop that handed the current database call to this thread: what the call wants done
-# asynchronously afterwards (a live event, a wake-up) goes back there, not to a loop of its own.
-_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
-    "scenery_caller_loop", default=None
-)
+    """Run a database function from async code, as Django's own async paths do: asgiref's
+    thread-sensitive `sync_to_async`, so a process keeps one connection (one SQLite writer), and code
+    under `async_to_sync` (a management command, a test holding a transaction) runs it in its own
+    thread."""
+    return await _call_in_db_thread(fn, *args)
 
 
 def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    """Run the coroutine `make()` returns without waiting for it: on the running loop, else on the
-    loop whose database call this thread is serving, else (a command, a test) to completion here.
-
-    Sync code such as an on_commit hook calls this; a loop of its own per call (`async_to_sync`)
-    would also open a channel-layer connection of its own each time."""
+    """Run the coroutine `make()` returns: without waiting on the running loop; from sync code (an
+    on_commit hook in the database thread) with asgiref's `async_to_sync`, which runs it on the
+    event loop that called into this thread, or on a loop of its own outside any."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
         loop.create_task(make())
-        return
-    caller = _caller_loop.get()
-    if caller is not None and caller.is_running():
-        caller.call_soon_threadsafe(lambda: caller.create_task(make()))
         return
 
     async def complete() -> None:
@@ -158,17 +129,9 @@ def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
     async_to_sync(complete)()
 
 
-_db = db  # the name other modules imported first
-
-
-def close_db_threads() -> None:
-    """Close the database threads' connections (at shutdown, so a database can be dropped)."""
-    global _pool
-    pool, _pool = _pool, None
-    if pool is not None:
-        for _ in range(settings.EXECUTOR_DB_THREADS):
-            pool.submit(connections.close_all)
-        pool.shutdown(wait=True)
+async def close_connections() -> None:
+    """Close the database thread's connections (at shutdown, so a database can be dropped)."""
+    await _call_in_db_thread(connections.close_all)
 
 
 @dataclass
@@ -183,6 +146,7 @@ class Executor:
     _named: list[tuple[str, str]] = field(default_factory=list)
     _whole_round: bool = True
     _loop: asyncio.AbstractEventLoop | None = None
+    _context: contextvars.Context = field(default_factory=contextvars.copy_context)
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
 
@@ -191,6 +155,9 @@ class Executor:
         """Start serving on the running event loop (idempotent)."""
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
+            # Jobs run in the context the executor started in, whoever hands them over: a handover
+            # from a database thread must not carry that thread's context (asgiref marks it busy).
+            self._context = contextvars.copy_context()
             self._wake = asyncio.Event()
             self._stopping = False
             self._task = self._loop.create_task(self.serve(), name=f"executor {self.owner}")
@@ -254,13 +221,19 @@ class Executor:
             "executor %s serving %s", self.owner, ", ".join(s.name for s in served_sources()) or "nothing"
         )
         swept = -SWEEP_SECONDS
+        last_round = -self.poll_seconds
         failures = 0
         while not self._stopping:
             self._wake.clear()
             named, self._named = self._named, []
             whole, self._whole_round = self._whole_round, False
+            # The whole round also takes over expired leases: it runs at least every poll interval,
+            # however many wake-ups naming new rows arrive meanwhile (a dead worker's jobs must not
+            # wait for a lull).
+            whole = whole or time.monotonic() - last_round >= self.poll_seconds
             try:
                 if whole:
+                    last_round = time.monotonic()
                     await self.claim_round()
                 else:
                     await self.claim_named(named)
@@ -275,13 +248,11 @@ class Executor:
                     log.exception("executor %s: claim round failed", self.owner)
                 else:
                     log.warning("executor %s: claim round failed again (%s)", self.owner, exc)
-            wait = self.poll_seconds
+            wait = max(0.0, last_round + self.poll_seconds - time.monotonic())
             if failures:
                 wait = min(self.poll_seconds * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                self._whole_round = True  # the poll: whatever a lost wake-up would have said
 
     async def claim_round(self) -> int:
         """Claim from every source until each has nothing more (or the executor is full)."""
@@ -318,30 +289,41 @@ class Executor:
                 claimed += 1
         return claimed
 
-    def can_adopt(self) -> bool:
-        """Whether `adopt` would take a job now, from the running loop."""
+    def has_room(self) -> bool:
+        """Whether this executor serves and could run one more job now (from any thread)."""
+        serving = self._task is not None and not self._task.done() and not self._stopping
+        return serving and len(self._running) < self.concurrency
+
+    def hand_over(
+        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
+    ) -> None:
+        """Run a job created already leased to this executor (from any thread), with the same
+        heartbeat and shutdown handling as a claimed one; `run` instead of the source's (e.g. with
+        the row as it was created). Should the executor have stopped meanwhile, the lease is given
+        back at once for any executor to claim."""
+        if self._loop is None or self._loop.is_closed():
+            return  # nothing serves here any more: the lease runs out and another executor claims it
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
-            return False
-        serving = self._task is not None and not self._task.done() and not self._stopping
-        return serving and running is self._loop and len(self._running) < self.concurrency
+            running = None
+        if running is self._loop:
+            self._take(source_name, lease, run)
+        else:
+            self._loop.call_soon_threadsafe(self._take, source_name, lease, run, context=self._context.copy())
 
-    def adopt(
-        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
-    ) -> None:
-        """Run a job this process claimed itself (e.g. created already leased to `self.owner`),
-        with the same heartbeat and shutdown handling as a claimed one, without a claim round;
-        `run` instead of the source's when the job is already under way. Must be called on the
-        executor's event loop."""
-        if self._loop is None or asyncio.get_running_loop() is not self._loop:
-            raise RuntimeError("adopt() must be called on the executor's running loop")
-        if self._stopping or self._task is None or self._task.done():
-            raise RuntimeError("the executor is not serving")
+    def _take(self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None) -> None:
         source = SOURCES[source_name]
+        if self._stopping or self._task is None or self._task.done():
+            asyncio.get_running_loop().create_task(self._give_back(lease))
+            return
         self._launch(
             source if run is None else JobSource(source.name, source.claim, run, source.sweep), lease
         )
+
+    async def _give_back(self, lease: Lease) -> None:
+        await db(lease.release)
+        notify()
 
     def stop_job(self, model: type[Any], pk: Any) -> bool:
         """Cancel this process's task for that row, if it runs one (from any thread)."""
@@ -359,7 +341,7 @@ class Executor:
 
     def _launch(self, source: JobSource, lease: Lease) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._run(source, lease), name=f"{source.name} {lease.pk}"
+            self._run(source, lease), name=f"{source.name} {lease.pk}", context=self._context.copy()
         )
         self._running[task] = lease
         task.add_done_callback(self._finished)
@@ -421,15 +403,12 @@ def local_executor() -> Executor:
 
 async def shutdown() -> None:
     """At process exit: stop this process's executor (finish or release its jobs), close the
-    database threads' connections."""
+    database thread's connections."""
     try:
         if _local is not None:
             await _local.stop()
     finally:
-        from scenarios import inline_db  # it builds on this module
-
-        inline_db.close()
-        await asyncio.get_running_loop().run_in_executor(None, close_db_threads)
+        await close_connections()
 
 
 def stop_job(model: type[Any], pk: Any) -> bool:
@@ -471,33 +450,3 @@ def notify(source: str | None = None, pk: Any = None) -> None:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
 
     soon(send)
-
-
-async def listen_for_wakeups(executor: Executor, stopping: asyncio.Event) -> None:
-    """Wake `executor` on every message to WAKE_CHANNEL until `stopping` is set.
-
-    Survives the channel layer going away (Redis restarted): it backs off and reconnects, and the
-    executor's polling covers the gap.
-    """
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    failures = 0
-    while not stopping.is_set():
-        try:
-            message = await layer.receive(WAKE_CHANNEL)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            failures += 1
-            if failures == 1:
-                log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
-            await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), LISTEN_MAX_BACKOFF_SECONDS))
-            continue
-        if failures:
-            log.info("listening for wake-ups again")
-        failures = 0
-        source, pk = message.get("source"), message.get("pk")
-        executor.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)

@@ -12,6 +12,7 @@ a claim that still finds the database locked after the busy timeout is retried.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -24,9 +25,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from durable.models import Leased
-from scenarios import statements
+
+__all__ = ["Lease", "LeaseLost", "claim_one", "exhausted", "expired", "give_up", "retry_locked"]
 
 LOCKED_RETRIES = 5
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -44,12 +48,9 @@ class Lease:
         """The job's row, only while this lease still holds it."""
         return self.model._default_manager.filter(pk=self.pk, attempt=self.attempt, lease_owner=self.owner)
 
-    def _where(self) -> dict[str, Any]:
-        return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
-
     def update(self, **fields: Any) -> None:
-        """Write the job's row (plain values), or raise LeaseLost if the lease was taken over."""
-        if not statements.update(self.model, self._where(), fields):
+        """Write the job's row, or raise LeaseLost if the lease was taken over."""
+        if not self.fenced().update(**fields):
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager
@@ -70,7 +71,7 @@ class Lease:
 
     def renew(self, seconds: float) -> bool:
         renewed = timezone.now() + timedelta(seconds=seconds)
-        return bool(statements.update(self.model, self._where(), {"lease_until": renewed}))
+        return bool(self.fenced().update(lease_until=renewed))
 
     def release(self) -> None:
         """Give the job back at once (graceful shutdown): another worker may take it now."""
@@ -113,7 +114,7 @@ def _claim_one(
         rows = candidates.order_by(order_by)
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
-        row = rows.values("pk", "attempt").first()
+        row = rows.values("pk", "attempt", "lease_owner", "lease_until").first()
         if row is None:
             return None
         attempt = row["attempt"] + 1
@@ -126,6 +127,18 @@ def _claim_one(
         )
         if not updated:
             return None
+    if row["lease_owner"]:
+        # An operator's trace of a lost (or stopped) worker: whose job moved where, and when.
+        log.warning(
+            "takeover at %s: %s %s from %s (lease ended %s) to %s, attempt %d",
+            now.isoformat(),
+            model.__name__,
+            row["pk"],
+            row["lease_owner"],
+            row["lease_until"].isoformat() if row["lease_until"] else "never",
+            owner,
+            attempt,
+        )
     return Lease(model=model, pk=row["pk"], attempt=attempt, owner=owner)
 
 

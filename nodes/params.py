@@ -17,26 +17,6 @@ from nodes.expressions import as_text, has_expression
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Hop-by-hop headers and those the server must own; Set-Cookie would plant cookies on Scenery's origin.
-UNSAFE_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "host",
-        "set-cookie",
-        "set-cookie2",
-    }
-)
 MAX_ID_LENGTH = 256
 MAX_HEADER_VALUE = 8192
 
@@ -285,8 +265,6 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
             problems.append(
                 f"The value of '{key[:64]}' is longer than {value_limit} characters ({len(item)})."
             )
-        if headers:
-            problems.extend(_header_problems(key, item, saving=saving))
         result[key] = item
     limit = field.max_items
     if limit is not None and len(result) > limit:
@@ -294,19 +272,6 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
     if problems:
         raise Invalid(*problems)
     return result
-
-
-def _header_problems(name: str, value: str, *, saving: bool) -> list[str]:
-    problems = []
-    if not HEADER_NAME.match(name):
-        problems.append(f"'{name[:64]}' is not a valid header name.")
-    elif name.lower() in UNSAFE_HEADERS:
-        problems.append(f"The header '{name}' is set by the server and cannot be set here.")
-    if "\r" in value or "\n" in value or "\x00" in value:
-        problems.append(f"The value of '{name[:64]}' must be one line (no line breaks).")
-    elif any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value):
-        problems.append(f"The value of '{name[:64]}' contains a control character, which no header may hold.")
-    return problems
 
 
 # -- a whole node -------------------------------------------------------------------------------
@@ -374,12 +339,8 @@ def define(
     color: str = "#10a37f",
     icon: str = "openai",
 ) -> NodeType:
-    """A node type whose execute function receives cleaned params (cleaning twice is harmless)."""
-
-    async def execute(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await run(ctx, clean_params(fields, params, check))
-
-    execute.__name__ = execute.__qualname__ = f"execute_{key.replace('.', '_')}"
+    """A node type whose execute function receives its params cleaned (the engine cleans them once,
+    with `nodes.forms.clean_for_run`, after resolving expressions)."""
     return NodeType(
         key=key,
         app=app,
@@ -387,7 +348,7 @@ def define(
         description=description,
         kind=kind,
         fields=fields,
-        execute=execute,
+        execute=run,
         color=color,
         icon=icon,
         check=check,

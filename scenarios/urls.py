@@ -7,7 +7,6 @@ from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, path
 from django.views.generic import RedirectView
 
-from scenarios.runtime import webhooks
 from scenarios.views import editor as views_editor
 from scenarios.views import inspector as views_inspector
 from scenarios.views import runs as views_runs
@@ -63,9 +62,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/cancel/", views_runs.cancel, name="cancel_run"
     ),
-    # run-time endpoints: webhooks are authenticated by their secret token, so they carry no CSRF token
-    path("hooks/<str:token>", webhooks.webhook, name="webhook"),
-    path("hooks/<str:token>/", webhooks.webhook),
     # copying and moving between teams, JSON export and import
     path("scenarios/import/", sharing.import_view, name="import"),
     path("scenarios/<uuid:scenario_id>/share/", sharing.share, name="share"),

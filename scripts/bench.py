@@ -1,7 +1,7 @@
 """`make bench`: Scenery's performance figures on this machine, printed as a table.
 
 For each configuration — the embedded default (SQLite, in-memory channel layer, the executor inside
-the web process) and PostgreSQL + Redis with N `runworker` processes — it starts the app with
+the web process) and PostgreSQL + Redis with N `manage.py executor` workers — it starts the app with
 uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 
 - the demo scenario (Trigger on Webhook → Send Message → Webhook response, every execution and node
@@ -11,7 +11,7 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - the editor with a 200-node scenario: server render time, browser load time (headless Chromium).
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
---web-processes, --profile (py-spy on the web process during the 8-client run), --no-calibration
+--web-processes (scaled only), --profile (py-spy on the web process during the 8-client run), --no-calibration
 (skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py).
 """
 
@@ -257,12 +257,12 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         "--port",
         str(web_port),
     ]
-    web_args += ["--loop", "config.serving:balanced_loop", "--http", "httptools", "--lifespan", "on"]
+    web_args += ["--http", "httptools", "--lifespan", "on"]
     web_args += ["--no-access-log"]
     web_args += ["--log-level", "warning", "--workers", str(config.web_processes)]
     web = stack.spawn("web", web_args)
     for n in range(config.workers):
-        stack.spawn(f"worker{n + 1}", [PY, "manage.py", "runworker"])
+        stack.spawn(f"worker{n + 1}", [PY, "manage.py", "executor"])
     wait_port(web_port, web, "the web server")
     base = f"http://127.0.0.1:{web_port}"
     script = workdir / "post.lua"
@@ -346,14 +346,12 @@ def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
     common = {"CREDENTIAL_KEYS": keys, "SECRET_KEY": "bench-" * 8, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     chosen = []
     if args.only in (None, "embedded"):
-        web = args.web_processes or os.cpu_count() or 1
         path = Path(tempfile.mkdtemp(prefix="scenery-bench-db-")) / "bench.sqlite3"
         exits.callback(shutil.rmtree, path.parent, True)
         chosen.append(
             Config(
-                f"embedded (SQLite, {web} web process{'es' if web > 1 else ''})",
+                "embedded (SQLite, one web process)",
                 {**common, "DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": ""},
-                web_processes=web,
             )
         )
     if args.only in (None, "scaled"):
@@ -386,11 +384,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--only", choices=["embedded", "scaled"])
-    parser.add_argument("--workers", type=int, default=2, help="runworker processes (scaled)")
+    parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
         type=int,
-        help="web processes (default: embedded one per core as `make run`, scaled 1)",
+        help="web processes of the scaled configuration (default 1; the embedded one has one)",
     )
     parser.add_argument(
         "--executor",

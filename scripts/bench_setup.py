@@ -104,8 +104,8 @@ def chain_run(scenario_id: str, runs: int) -> list[float]:
     _django()
     from asgiref.sync import async_to_sync
 
-    from durable.leases import Lease
     from scenarios.models import Execution, Scenario
+    from scenarios.runtime import jobs
     from scenarios.runtime.engine import create_execution, run_execution
 
     scenario = Scenario.objects.get(pk=scenario_id)
@@ -113,8 +113,10 @@ def chain_run(scenario_id: str, runs: int) -> list[float]:
     seconds = []
     for _ in range(runs + 1):
         started = time.perf_counter()
-        execution = create_execution(scenario, Execution.Trigger.CLI, {"body": {"n": 1}}, lease_owner=owner)
-        async_to_sync(run_execution)(Lease(Execution, execution.pk, execution.attempt, owner))
+        execution = create_execution(scenario, Execution.Trigger.CLI, {"body": {"n": 1}})
+        lease = jobs.claim(owner, 60, pk=execution.pk)
+        assert lease is not None
+        async_to_sync(run_execution)(lease)
         seconds.append(time.perf_counter() - started)
         if Execution.objects.get(pk=execution.pk).status != "succeeded":
             raise SystemExit("the chain did not succeed")

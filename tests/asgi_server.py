@@ -94,9 +94,9 @@ def live_executor(request: pytest.FixtureRequest) -> Iterator[None]:
         current = None
     if loop is not current:
         asyncio.run_coroutine_threadsafe(local.stop(grace=5), loop).result(timeout=30)
-        # A cancelled job's last statement may still be running in a database thread: let it end
-        # (and close those connections) before the test database is flushed under it.
-        executor.close_db_threads()
+        # A cancelled job's last statement may still be running in the database thread: let it end
+        # (and close its connection) before the test database is flushed under it.
+        asyncio.run_coroutine_threadsafe(executor.close_connections(), loop).result(timeout=30)
 
 
 async def _start() -> None:

@@ -74,7 +74,7 @@ def stub_credential(cast: Cast, stub_provider) -> Credential:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
-    """Threads and async contexts other than the tests' own (the executor's database threads,
+    """Threads and async contexts other than the tests' own (the executor's database thread,
     asgiref's sync threads, a live server's requests) keep connections open; close them all before
     the test database is dropped (PostgreSQL refuses to drop a database in use)."""
     yield
@@ -82,9 +82,6 @@ def _close_other_threads_connections(django_db_setup: None) -> Iterator[None]:
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from durable.executor import close_db_threads
-
-    close_db_threads()
     for wrapper in gc.get_objects():
         # type(), not isinstance(): isinstance() asks for __class__, which evaluates a lazy object
         # (a request's user: a database query) or raises for a dead weakref.proxy.

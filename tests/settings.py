@@ -16,7 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 EXECUTOR_POLL_SECONDS = 0.2
 # The test process executes in-process even with REDIS_URL (tests drive the web side and expect
-# executions to run); tests/durability starts real `runworker` processes for the worker layout.
+# executions to run); tests/durability starts real `manage.py executor` processes for the worker layout.
 EXECUTOR = os.environ.get("EXECUTOR", "inprocess")
 
 # A file (not :memory:) so live servers in other processes share it; one per test process so

@@ -79,7 +79,7 @@ _clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 _transports: weakref.WeakKeyDictionary[httpx.AsyncClient, _Transport] = weakref.WeakKeyDictionary()
 # An aiohttp session must be closed inside its own loop. Each loop with a client gets an async
 # generator, kept here, whose `finally` closes the client: loops finalise their pending async
-# generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, runworker,
+# generators in shutdown_asyncgens(), which asyncio.run, asyncio.Runner (uvicorn, the executor worker,
 # pytest-asyncio) and asgiref's async_to_sync call before they close the loop.
 _closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None]] = {}
 
@@ -114,7 +114,29 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
 )
 
 
+class ConnectionBroke(aiohttp.ClientConnectionError):
+    """A connection that broke mid-request (`cause`), raised past aiohttp's own resend."""
+
+    def __init__(self, cause: aiohttp.ClientError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _no_resend(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """aiohttp resends an idempotent request (GET, DELETE) once by itself when its connection breaks;
+    this client middleware hands the break to Scenery's own retries instead, which are counted, back
+    off and report progress."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        raise ConnectionBroke(exc) from exc
+
+
 def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:
+    if isinstance(exc, ConnectionBroke):
+        exc = exc.cause
     kind = next((target for source, target in _ERRORS if isinstance(exc, source)), httpx.TransportError)
     return kind(str(exc) or exc.__class__.__name__)
 
@@ -152,8 +174,9 @@ class _Transport(httpx_aiohttp.AiohttpTransport):
             keepalive_timeout=self.limits.keepalive_expiry,
             ssl=self.ssl_context,
         )
-        session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
+            middlewares=(_no_resend,),
             cookie_jar=aiohttp.DummyCookieJar(),  # cookies stay httpx's business, as before
             auto_decompress=False,  # read_bounded decompresses, with a bound
             trust_env=False,
@@ -163,11 +186,6 @@ class _Transport(httpx_aiohttp.AiohttpTransport):
             max_line_size=100 * 1024,
             max_field_size=100 * 1024,
         )
-        # aiohttp resends a GET or DELETE once by itself when the connection breaks; our own
-        # retries are the only ones (counted, with backoff and progress). aiohttp's test client
-        # turns it off the same way.
-        session._retry_connection = False
-        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(self.client, aiohttp.ClientSession):

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypedDict, Unpack
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -30,50 +29,60 @@ from durable import executor
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
 from nodes.registry import NODE_TYPES
-from scenarios import statements
-from scenarios.inline_db import quick_db
+from nodes.types import webhook
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
 from scenarios.runtime.running import Credentials, Outcome, Unstorable, run_node, safe
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 
-__all__ = ["acreate_execution", "create_execution", "run_execution", "run_node_once", "validate_graph"]
+__all__ = ["create_execution", "run_execution", "run_node_once", "validate_graph"]
 
 log = logging.getLogger(__name__)
 
 MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
+# What a commit of the run changes on its node runs.
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "started_at", "finished_at"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
 class Options(TypedDict, total=False):
-    """How `create_execution` / `new_execution` make an execution, beyond its scenario and input."""
+    """How `create_execution` makes an execution, beyond its scenario and input."""
 
     execution_id: uuid.UUID | None
     error: str
-    lease_owner: str
     idempotency_key: str
 
 
 def create_execution(
     scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **options: Unpack[Options]
 ) -> Execution:
-    """Commit a new execution of `scenario` (queued) and wake an executor.
+    """Commit a new execution of `scenario` and hand it to an executor: the one way to start one.
 
-    A graph that cannot run (no trigger, a cycle, a bad expression) still gets its execution, created
-    as failed with the reasons, so every attempt to run is visible in history; so does a start refused
-    for a reason the caller gives in `error` (e.g. an unreadable webhook body). With `lease_owner`
-    the row is created already claimed by that executor, which must then run it (`start_here`).
+    When this process runs executions and its executor has room, the row is created already claimed
+    by that executor and handed to it once committed (no claim, no re-read); otherwise it is queued
+    and an executor is woken to claim it. A graph that cannot run (no trigger, a cycle, a bad
+    expression) still gets its execution, created as failed with the reasons, so every attempt to run
+    is visible in history; so does a start refused for a reason the caller gives in `error` (e.g. an
+    unreadable webhook body).
     """
-    return _store(new_execution(scenario, trigger, input, user, **options))
-
-
-def _store(execution: Execution) -> Execution:
-    with transaction.atomic():
-        statements.insert([execution])
-        transaction.on_commit(lambda: _announce_created(execution))
+    runner = runner_with_room()
+    execution = new_execution(
+        scenario, trigger, input, user, lease_owner=runner.owner if runner else "", **options
+    )
+    # One INSERT, in the caller's transaction if there is one; announced once it is committed.
+    execution.save(force_insert=True)
+    transaction.on_commit(functools.partial(_announce_created, execution, runner))
     return execution
+
+
+def runner_with_room() -> executor.Executor | None:
+    """This process's executor when it runs executions and has room for one more."""
+    if settings.EXECUTOR != "inprocess" or "executions" not in {s.name for s in executor.served_sources()}:
+        return None
+    local = executor.local_executor()
+    return local if local.has_room() else None
 
 
 def new_execution(
@@ -120,89 +129,17 @@ def new_execution(
     return execution
 
 
-def _announce_created(execution: Execution) -> None:
-    if execution.status == Execution.Status.RUNNING:
-        return  # created claimed: its run announces it
+def _announce_created(execution: Execution, runner: executor.Executor | None) -> None:
+    if execution.status == Execution.Status.RUNNING and runner is not None:
+        # Created claimed by `runner`: its run announces it.
+        lease = Lease(model=Execution, pk=execution.pk, attempt=1, owner=execution.lease_owner)
+        runner.hand_over("executions", lease, functools.partial(run_execution, execution=execution))
+        return
     if execution.status == Execution.Status.QUEUED:
         executor.notify("executions", execution.pk)
     else:
         waiting.progressed_soon(execution.id)
     events.publish_soon(Scenario.group_name_for(execution.scenario_id), [events.execution_event(execution)])
-
-
-def adopter() -> executor.Executor | None:
-    """This process's executor when it runs executions here and has room: it can run a new one at
-    once, without a claim round (a webhook's fast path)."""
-    if settings.EXECUTOR != "inprocess" or "executions" not in {s.name for s in executor.served_sources()}:
-        return None
-    local = executor.local_executor()
-    return local if local.can_adopt() else None
-
-
-async def start_here(execution: Execution, runner: executor.Executor) -> None:
-    """Hand an execution created with `lease_owner=runner.owner` to `runner`; should that fail
-    (the executor is not serving on this loop), give the lease back for any executor to claim."""
-    if execution.status != Execution.Status.RUNNING or execution.lease_owner != runner.owner:
-        return
-    lease = Lease(model=Execution, pk=execution.pk, attempt=1, owner=runner.owner)
-    try:
-        runner.adopt("executions", lease)
-    except RuntimeError:
-        await db(lease.release)
-        executor.notify()
-
-
-def prepare_here(
-    scenario: Scenario,
-    trigger: str,
-    input: dict[str, Any],
-    owner: str,
-    *,
-    execution_id: uuid.UUID,
-    idempotency_key: str = "",
-) -> Job | Execution:
-    """A webhook's fast path, in one database call: the new execution claimed by `owner`, with what
-    running it needs, not stored yet (`begin_here` stores it together with its first node runs).
-    A graph that cannot run gets its failed execution stored now, as `create_execution` does."""
-    execution = new_execution(
-        scenario,
-        trigger,
-        input,
-        execution_id=execution_id,
-        lease_owner=owner,
-        idempotency_key=idempotency_key,
-    )
-    if execution.status != Execution.Status.RUNNING:
-        return _store(execution)
-    plan = Plan.of(execution.snapshot)
-    credentials = Credentials.load(scenario.team_id, _credential_ids(plan))
-    return Job(execution, scenario.team_id, plan, {}, credentials, stored=False)
-
-
-async def begin_here(job: Job, runner: executor.Executor) -> Run:
-    """Store a prepared execution with its first node runs, then let `runner` run the rest (with
-    its heartbeat and shutdown handling). Raises when the execution could not be stored: then
-    nothing was."""
-    lease = Lease(model=Execution, pk=job.execution.pk, attempt=1, owner=runner.owner)
-    run = Run(lease, job)
-    try:
-        await run.start()
-    except BaseException:
-        run.stop()
-        raise
-    try:
-        runner.adopt("executions", lease, run=lambda _lease: run.go(started=True))
-    except RuntimeError:  # the executor stopped meanwhile: any executor may claim the rest
-        run.stop()
-        await db(lease.release)
-        executor.notify()
-    return run
-
-
-async def acreate_execution(
-    scenario: Scenario, trigger: str, input: dict[str, Any], user: Any = None, **kwargs: Any
-) -> Execution:
-    return await sync_to_async(create_execution)(scenario, trigger, input, user, **kwargs)
 
 
 # -- running -----------------------------------------------------------------------------------------
@@ -213,28 +150,18 @@ class Job:
     plan: Plan
     previous: dict[int, NodeRun]  # the latest row of each node from earlier attempts
     credentials: Credentials
-    stored: bool = True  # False: the execution row is inserted with the first node runs
 
 
 def _credential_ids(plan: Plan) -> set[str]:
     return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
-EXECUTION_FIELDS = [f.name for f in Execution._meta.concrete_fields]
-
-
-def load_job(lease: Lease) -> Job | None:
-    # Prebuilt statements, not the ORM: a worker loads a job for every execution it claims.
-    found = statements.select(
-        Execution, EXECUTION_FIELDS, {"pk": lease.pk, "attempt": lease.attempt, "lease_owner": lease.owner}
-    )
-    if not found or found[0].is_terminal:
+def load_job(lease: Lease, created: Execution | None = None) -> Job | None:
+    """What running the execution of `lease` needs; `created` is the row as this process just
+    created it, claimed by that lease (then it is not read again)."""
+    execution = created if created is not None else lease.fenced().select_related("scenario").first()
+    if execution is None or execution.is_terminal:
         return None
-    execution = found[0]
-    scenarios = statements.select(Scenario, ["id", "team"], {"pk": execution.scenario_id})
-    if not scenarios:
-        return None
-    execution.scenario = scenarios[0]
     plan = Plan.of(execution.snapshot)
     previous: dict[int, NodeRun] = {}
     if lease.attempt > 1:
@@ -244,39 +171,12 @@ def load_job(lease: Lease) -> Job | None:
     return Job(execution, execution.scenario.team_id, plan, previous, credentials)
 
 
-async def run_execution(lease: Lease) -> None:
+async def run_execution(lease: Lease, *, execution: Execution | None = None) -> None:
     """Run a claimed execution to its end (or until its lease is lost)."""
-    job = await db(load_job, lease)
+    job = await db(load_job, lease, execution)
     if job is None:
         return
     await Run(lease, job).go()
-
-
-def as_response(output: Any) -> dict[str, Any]:
-    """What a Webhook response node's output answers: {"status", "headers", "body"}."""
-    if not (isinstance(output, dict) and {"status", "headers", "body"} & output.keys()):
-        return {"status": 200, "headers": {}, "body": output}
-    try:
-        status = int(output.get("status") or 200)
-    except (TypeError, ValueError):
-        status = 200
-    if not 200 <= status <= 599:
-        status = 200
-    headers: dict[str, str] = {}
-    raw = output.get("headers") or {}
-    pairs: list[Any] = (
-        list(raw.items()) if isinstance(raw, dict) else list(raw) if isinstance(raw, list) else []
-    )
-    for pair in pairs:
-        if isinstance(pair, dict):
-            key, value = pair.get("key"), pair.get("value")
-        elif isinstance(pair, list | tuple) and len(pair) == 2:
-            key, value = pair
-        else:
-            continue
-        if key:
-            headers[str(key)] = "" if value is None else str(value)
-    return {"status": status, "headers": headers, "body": output.get("body")}
 
 
 def _held(commit: functools.partial[None]) -> bool:
@@ -302,9 +202,6 @@ class Run:
         self.rows: dict[int, NodeRun] = {}
         self.tasks: dict[asyncio.Task[Outcome], int] = {}
         self.response_taken = self.execution.response is not None
-        # Resolved with the execution once it has its answer (or has ended), None if this attempt
-        # stopped first: a webhook caller in this process waits on it instead of the database.
-        self.answered: asyncio.Future[Execution | None] = asyncio.get_running_loop().create_future()
         for number, row in job.previous.items():
             if number in self.run_set and row.status in TERMINAL_NODE:
                 self.status[number] = row.status
@@ -312,11 +209,10 @@ class Run:
                     self.outputs[number] = row.output
 
     # -- the loop ------------------------------------------------------------------------------------
-    async def go(self, *, started: bool = False) -> None:
+    async def go(self) -> None:
         """Run this attempt to its end, or until its lease is lost."""
         try:
-            if not started:
-                await self.start()
+            await self.start()
             await self.loop()
         except LeaseLost:
             log.warning("execution %s attempt %s: lease lost, stopping", self.lease.pk, self.lease.attempt)
@@ -326,11 +222,6 @@ class Run:
     def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        self._answer(None)
-
-    def _answer(self, execution: Execution | None) -> None:
-        if not self.answered.done():
-            self.answered.set_result(execution)
 
     async def start(self) -> None:
         todo = sorted(self.run_set - set(self.status))
@@ -358,8 +249,7 @@ class Run:
                 + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
             )
         if fields:
-            self._answer(self.execution)
-            await waiting.progressed(self.execution.id)
+            await waiting.progressed(self.execution.id, self.execution)
         self._launch(ready)
 
     async def loop(self) -> None:
@@ -393,8 +283,7 @@ class Run:
                     messages.append(events.execution_event(self.execution))
                 await events.publish(self.group, messages)
             if "response" in fields or "status" in fields:
-                self._answer(self.execution)
-                await waiting.progressed(self.execution.id)
+                await waiting.progressed(self.execution.id, self.execution)
             self._launch(ready)
 
     # -- deciding ------------------------------------------------------------------------------------
@@ -464,7 +353,7 @@ class Run:
             kind = node_kind_of(self.plan.nodes[outcome.number]["kind"])
             if kind == "response" and not self.response_taken:
                 self.response_taken = True
-                fields["response"] = as_response(outcome.output)
+                fields["response"] = webhook.response_of(outcome.output)
 
     def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
         if task.cancelled():
@@ -541,7 +430,7 @@ class Run:
     async def _write(self, commit: functools.partial[None]) -> None:
         # A lost lease comes back as a value: to the database wrapper an exception means a broken
         # connection, and this connection is fine.
-        if not await quick_db(retry_locked, functools.partial(_held, commit)):
+        if not await db(retry_locked, functools.partial(_held, commit)):
             raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
 
     def _fence(self, fields: dict[str, Any]) -> None:
@@ -550,11 +439,7 @@ class Run:
 
     def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
-            if self.job.stored:
-                self._fence(fields)
-            else:  # created claimed by this lease: the row is new, nobody else can hold it
-                self._apply(fields)
-                statements.insert([self.execution])
+            self._fence(fields)
             if self.lease.attempt > 1:
                 earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
                 earlier.filter(status=NS.QUEUED).delete()
@@ -565,29 +450,13 @@ class Run:
                         "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
                     },
                 )
-            statements.insert(rows)
-        self.job.stored = True  # only once committed: a retried transaction inserts again
+            NodeRun.objects.bulk_create(rows)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
             self._fence(fields)
-            for row in rows:
-                statements.update(
-                    NodeRun,
-                    {
-                        "execution": self.lease.pk,
-                        "node_number": row.node_number,
-                        "attempt": self.lease.attempt,
-                    },
-                    {
-                        "status": row.status,
-                        "params": row.params,
-                        "output": row.output,
-                        "error": row.error,
-                        "started_at": row.started_at,
-                        "finished_at": row.finished_at,
-                    },
-                )
+            if rows:
+                NodeRun.objects.bulk_update(rows, NODE_RUN_CHANGES)
 
 
 from scenarios.runtime.single import run_node_once  # noqa: E402  (re-exported: the engine's public face)

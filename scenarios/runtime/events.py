@@ -36,8 +36,6 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from scenarios.sibling_layer import SiblingChannelLayer
-
 if TYPE_CHECKING:
     from scenarios.models import Execution, NodeRun
 
@@ -100,28 +98,13 @@ def state_event(execution: Execution | None, node_runs: Iterable[NodeRun]) -> di
 def heard(group: str) -> bool:
     """Whether events sent to `group` may reach anyone, so that they are worth building: always with
     a shared channel layer (its members are elsewhere); with the in-memory layer only while a page
-    of this process or of a sibling process listens."""
+    of this process listens."""
     layer = get_channel_layer()
     if layer is None:
         return False
-    if isinstance(layer, SiblingChannelLayer):
-        return layer.heard(group)
     if isinstance(layer, InMemoryChannelLayer):
         return bool(layer.groups.get(group))
     return True
-
-
-async def join_siblings() -> None:
-    """Share live events with the other web processes on this SQLite file (lifespan startup)."""
-    layer = get_channel_layer()
-    if isinstance(layer, SiblingChannelLayer):
-        await layer.serve()
-
-
-async def leave_siblings() -> None:
-    layer = get_channel_layer()
-    if isinstance(layer, SiblingChannelLayer):
-        await layer.stop()
 
 
 async def publish(group: str, events: Iterable[dict[str, Any]]) -> None:

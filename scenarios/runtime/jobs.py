@@ -17,7 +17,6 @@ from django.utils import timezone
 from durable import executor, leases
 from durable.executor import JobSource
 from durable.leases import Lease
-from scenarios import statements
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
 
@@ -71,19 +70,19 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
     except ValueError:
         return None
     now = timezone.now()
-    attempt = leases.retry_locked(
-        lambda: statements.claim(
-            Execution,
-            {"pk": pk, "status": ES.QUEUED},
-            {
-                "status": ES.RUNNING,
-                "lease_owner": owner,
-                "lease_until": now + timedelta(seconds=lease_seconds),
-            },
-            {"started_at": now},
+    # Queued executions have never been claimed (attempt 0): claimed now, it is attempt 1.
+    claimed = leases.retry_locked(
+        lambda: Execution.objects.filter(pk=pk, status=ES.QUEUED, attempt=0).update(
+            status=ES.RUNNING,
+            attempt=1,
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            started_at=Coalesce(
+                models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
+            ),
         )
     )
-    return None if attempt is None else Lease(model=Execution, pk=pk, attempt=attempt, owner=owner)
+    return Lease(model=Execution, pk=pk, attempt=1, owner=owner) if claimed else None
 
 
 FAIRNESS_WINDOW = 50

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from nodes import expressions
 from nodes.base import NodeContext, NodeError, NodeType
-from scenarios import statements
+from nodes.forms import clean_for_run
 from teams import crypto
 from teams.models import Credential
 
@@ -57,10 +56,7 @@ class Credentials:
 
 
 def _team_credentials(team_id: Any, ids: set[str]) -> list[Credential]:
-    """`Credential.objects.filter(team_id=team_id, pk__in=ids)` without compiling a query: this
-    runs for every execution."""
-    names = [field.name for field in Credential._meta.concrete_fields]
-    return statements.select(Credential, names, {"team": team_id, "pk": sorted(ids)})
+    return list(Credential.objects.filter(team_id=team_id, pk__in=sorted(ids)))
 
 
 @dataclass
@@ -113,23 +109,6 @@ def _safe_text(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _clean_for_run(node_type: NodeType, params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from nodes.forms import clean_for_run
-    except ImportError:  # the form builder has not landed yet: run with the resolved params as they are
-        return params
-    try:
-        return clean_for_run(node_type, params)
-    except ValidationError as exc:
-        raise NodeError("The node's parameters are invalid: " + _validation_text(exc)) from exc
-
-
-def _validation_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
-    return " ".join(exc.messages)
-
-
 async def run_node(
     spec: dict[str, Any],
     node_type: NodeType | None,
@@ -153,7 +132,7 @@ async def run_node(
             params = expressions.resolve(params, upstream)
         except expressions.ExpressionError as exc:
             raise NodeError(str(exc)) from exc
-        params = _clean_for_run(node_type, params)
+        params = clean_for_run(node_type, params)  # the one cleaning: execute gets them as they are
         credential = _credential_for(spec, node_type, credentials)
         ctx = NodeContext(
             team_id=team_id,

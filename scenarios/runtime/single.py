@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from nodes import expressions
 from nodes.registry import NODE_TYPES
+from nodes.types import webhook
 from scenarios.models import Execution, Node, NodeRun, Scenario
 from scenarios.runtime import events
 from scenarios.runtime.running import Credentials, Outcome, run_node
@@ -144,8 +145,6 @@ def missing_outcome(prepared: Prepared) -> Outcome:
 
 
 def finish(prepared: Prepared, outcome: Outcome) -> None:
-    from scenarios.runtime.engine import as_response
-
     row, execution = prepared.row, prepared.execution
     row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
     row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
@@ -156,7 +155,7 @@ def finish(prepared: Prepared, outcome: Outcome) -> None:
     if not outcome.succeeded and outcome.error:
         execution.error = f"{title_of(prepared.spec)} failed: {outcome.error.get('message', '')}"
     if outcome.succeeded and node_kind_of(row.node_kind) == "response":
-        execution.response = as_response(outcome.output)
+        execution.response = webhook.response_of(outcome.output)
     with transaction.atomic():
         row.save(update_fields=["status", "params", "output", "error", "started_at", "finished_at"])
         execution.save(update_fields=["status", "finished_at", "lease_until", "error", "response"])

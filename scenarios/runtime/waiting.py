@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 import uuid
 from collections import defaultdict
@@ -20,13 +21,12 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from durable.executor import db, soon
-from scenarios import statements
 from scenarios.models import Execution
 
 FIRST_POLL = 0.25
 MAX_POLL = 2.0
 
-_events: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+_events: dict[str, set[tuple[asyncio.AbstractEventLoop, Waiter]]] = defaultdict(set)
 
 
 # Every process that has a webhook caller waiting listens on one channel of its own in this group;
@@ -61,10 +61,11 @@ def _uses_layer() -> bool:
     return settings.EXECUTOR != "inprocess" and not isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
-async def progressed(execution_id: Any) -> None:
-    """Tell waiters of `execution_id` that its answer or status changed (after the commit)."""
+async def progressed(execution_id: Any, execution: Execution | None = None) -> None:
+    """Tell waiters of `execution_id` that its answer or status changed (after the commit); with
+    `execution`, the row as committed, which waiters in this process then need not read again."""
     key = str(execution_id)
-    _wake(key)
+    _wake(key, execution)
     if _uses_layer():
         layer = get_channel_layer()
         if layer is not None:
@@ -72,15 +73,18 @@ async def progressed(execution_id: Any) -> None:
                 await layer.group_send(WAITERS_GROUP, {"type": PROGRESS, "execution_id": key})
 
 
-def _wake(execution_id: str) -> None:
-    for loop, event in list(_events.get(execution_id, ())):
-        loop.call_soon_threadsafe(event.set)
+def _wake(execution_id: str, execution: Execution | None = None) -> None:
+    for loop, waiter in list(_events.get(execution_id, ())):
+        if execution is not None:
+            waiter.known = copy.copy(execution)
+        loop.call_soon_threadsafe(waiter.event.set)
 
 
-@dataclass
+@dataclass(eq=False)
 class Waiter:
     execution_id: str
     event: asyncio.Event = field(default_factory=asyncio.Event)
+    known: Execution | None = None  # the row as its run last committed it, in this process
 
     async def answer(self, timeout: float) -> Execution | None:
         """The execution once it has a response or has ended; None when `timeout` passes first."""
@@ -91,7 +95,9 @@ class Waiter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.event.wait(), timeout=max(0.0, min(poll, remaining)))
             self.event.clear()
-            execution = await db(_answer_state, self.execution_id)
+            execution, self.known = self.known, None
+            if execution is None or not (execution.response is not None or execution.is_terminal):
+                execution = await db(_answer_state, self.execution_id)
             if execution is not None and (execution.response is not None or execution.is_terminal):
                 return execution
             if deadline - time.monotonic() <= 0:
@@ -103,8 +109,7 @@ ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", 
 
 
 def _answer_state(execution_id: str) -> Execution | None:
-    found = statements.select(Execution, ANSWER_FIELDS, {"pk": execution_id})
-    return found[0] if found else None
+    return Execution.objects.filter(pk=execution_id).only(*ANSWER_FIELDS).first()
 
 
 @contextlib.asynccontextmanager
@@ -112,7 +117,7 @@ async def waiter(execution_id: Any) -> AsyncIterator[Waiter]:
     """Listen for wake-ups of `execution_id`; enter it before the execution is committed."""
     w = Waiter(str(execution_id))
     loop = asyncio.get_running_loop()
-    entry = (loop, w.event)
+    entry = (loop, w)
     _events[w.execution_id].add(entry)
     try:
         if not _uses_layer():

@@ -6,31 +6,26 @@ text. Nothing in a request is ever evaluated: `{{$1.x}}` in a body is data. Bodi
 (`WEBHOOK_MAX_BODY_BYTES`) by counting the bytes read, so a missing or understated Content-Length
 cannot get past it.
 
-Webhooks are the hot path, so the server's traffic reaches them as plain ASGI (`app`, routed in
-config/asgi.py) rather than through Django's request handling; `webhook` is the same endpoint for
-Django's test client and `reverse()`.
+Webhooks are the hot path, so they are served as plain ASGI (`app`, routed in config/asgi.py before
+Django's request handling: they use no session, user, CSRF token or messages, and each of those
+middleware costs thread hops per request under ASGI). It is their only endpoint; `url_for` gives
+their address. The Webhook response node's answer is shaped by its node type (nodes/types/webhook.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.db import DatabaseError, IntegrityError
 
 from durable.executor import db
-from scenarios import statements
-from scenarios.inline_db import quick_db
+from nodes.types import webhook
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import backlog, engine, waiting
 from scenarios.runtime.engine import create_execution
@@ -43,10 +38,6 @@ MAX_IDEMPOTENCY_KEY = 200
 MAX_JSON_DEPTH = 64
 MAX_FORM_FIELDS = 1000
 STRIPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
-# Headers the Webhook response node may not set: framing is ours, and the sandbox CSP stays.
-RESERVED_RESPONSE_HEADERS = frozenset(
-    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "content-security-policy"}
-)
 NOT_FOUND = {"error": "Not found."}
 
 
@@ -179,21 +170,6 @@ class Reply:
         return headers
 
 
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def _header_safe(name: str, value: str) -> bool:
-    """What the HTTP server can send as it is: a token for a name, a value in Latin-1 without
-    control characters (the node checks this too; stored data is checked again here)."""
-    if not HEADER_NAME.fullmatch(name):
-        return False
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return not any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value)
-
-
 def answer(execution: Execution) -> Reply:
     """The Webhook response node's answer, or an error when the run ended without one."""
     if execution.response is None and execution.status == Execution.Status.CANCELLED:
@@ -212,27 +188,8 @@ def answer(execution: Execution) -> Reply:
             },
             500,
         )
-    status = int(execution.response.get("status") or 200)
-    headers = execution.response.get("headers") or {}
-    body = execution.response.get("body")
-    if status in (204, 304):
-        body = None  # these statuses carry no body
-    if isinstance(body, str):
-        reply = Reply(status, body.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8"})
-    elif body is None:
-        reply = Reply(status, b"", {"Content-Type": "text/plain; charset=utf-8"})
-    else:
-        reply = Reply(
-            status, json.dumps(body, ensure_ascii=False).encode("utf-8"), {"Content-Type": "application/json"}
-        )
-    chosen = {name.lower(): name for name in reply.headers}
-    for name, value in headers.items():
-        name, value = str(name), str(value)
-        if name.lower() in RESERVED_RESPONSE_HEADERS or not _header_safe(name, value):
-            continue
-        reply.headers.pop(chosen.pop(name.lower(), name), None)  # the node's header replaces ours
-        reply.headers[name] = value
-        chosen[name.lower()] = name
+    status, headers, body = webhook.answer(execution.response)
+    reply = Reply(status, body, headers)
     # The body is the scenario's, served from our origin: it must never run as our page.
     reply.headers["Content-Security-Policy"] = "sandbox"
     reply.headers["X-Content-Type-Options"] = "nosniff"
@@ -254,30 +211,21 @@ class Busy:
 
 
 def _open(
-    token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, owner: str, key: str
-) -> engine.Job | Execution | Replay | Busy | None:
-    """In one database call: the scenario of `token`, and its new execution — prepared for this
-    process to run (`owner`) or stored for any executor — or the earlier execution of the same
-    Idempotency-Key; Busy when it would wait behind too many of its team's; None for an unknown
-    token."""
+    token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, key: str
+) -> Execution | Replay | Busy | None:
+    """In one database call: the scenario of `token` and its new execution, or the earlier
+    execution of the same Idempotency-Key; Busy when it would wait behind too many of its team's;
+    None for an unknown token."""
     scenario = active_scenario(token)
     if scenario is None:
         return None
     if key and (earlier := _keyed(scenario.pk, key)) is not None:
         return Replay(earlier)
+    # A call this process's executor takes at once never waits in the queue: only others count.
+    if not problem and engine.runner_with_room() is None and not backlog.admit(scenario.team_id):
+        return Busy()
+    refused = f"The webhook request was refused: {problem}" if problem else ""
     try:
-        if owner and not problem:
-            return engine.prepare_here(
-                scenario,
-                Execution.Trigger.WEBHOOK,
-                request_input,
-                owner,
-                execution_id=execution_id,
-                idempotency_key=key,
-            )
-        if not problem and not backlog.admit(scenario.team_id):
-            return Busy()
-        refused = f"The webhook request was refused: {problem}" if problem else ""
         return create_execution(
             scenario,
             Execution.Trigger.WEBHOOK,
@@ -312,10 +260,8 @@ def idempotency_key(headers: list[tuple[str, str]]) -> str:
 
 
 def active_scenario(token: str) -> Scenario | None:
-    """The active scenario of `token` with what starting it needs (id, team, version), without
-    compiling a query on every webhook call."""
-    found = statements.select(Scenario, ["id", "team", "version"], {"webhook_token": token, "active": True})
-    return found[0] if found else None
+    """The active scenario of `token`."""
+    return Scenario.objects.filter(webhook_token=token, active=True).first()
 
 
 async def respond(token: str, call: Call) -> Reply:
@@ -337,42 +283,26 @@ async def respond(token: str, call: Call) -> Reply:
         request_input = {"method": call.method, "headers": {}, "query": {}, "body": None}
     execution_id = uuid.uuid4()
     async with waiting.waiter(execution_id) as waiter:
-        # The embedded executor runs the execution here at once: no claim round, and the answer
-        # comes from the run itself, not from the database. Separate workers claim it instead.
-        runner = engine.adopter()
-        owner = runner.owner if runner else ""
-        opened = await quick_db(_open, token, request_input, problem, execution_id, owner, key)
+        try:
+            opened = await db(_open, token, request_input, problem, execution_id, key)
+        except DatabaseError:
+            log.exception("webhook execution %s could not be stored", execution_id)
+            return Reply.json(
+                {"error": "Scenery could not store the execution, so it did not run. Try again."}, 503
+            )
         if opened is None:
             return Reply.json(NOT_FOUND, 404)
         if isinstance(opened, Replay):
             return await _replay(opened.execution)
         if isinstance(opened, Busy):
             return too_busy()
-        run = None
-        if isinstance(opened, engine.Job):
-            assert runner is not None
-            try:
-                run = await engine.begin_here(opened, runner)
-            except IntegrityError:
-                # A call with the same Idempotency-Key was stored first (they raced).
-                earlier = await db(_keyed, opened.execution.scenario_id, key) if key else None
-                if earlier is None:
-                    raise
-                return await _replay(earlier)
-            except Exception:
-                log.exception("webhook execution %s could not be stored", execution_id)
-                return Reply.json(
-                    {"error": "Scenery could not store the execution, so it did not run. Try again."}, 503
-                )
-            execution, plan = opened.execution, opened.plan
-        else:
-            execution, plan = opened, Plan.of(opened.snapshot)
+        execution = opened
         if problem:
             return Reply.json({"error": problem, "execution_id": str(execution.id)}, 400)
-        if not plan.responds():
+        if not Plan.of(execution.snapshot).responds():
             return Reply.json({"execution_id": str(execution.id)}, 202)
         deadline = settings.WEBHOOK_RESPONSE_DEADLINE
-        answered = await _answered(execution, run, waiter, deadline)
+        answered = await _answered(execution, waiter, deadline)
     if answered is None:
         return _too_slow(execution, deadline)
     return answer(answered)
@@ -386,7 +316,7 @@ async def _replay(execution: Execution) -> Reply:
     else:
         deadline = settings.WEBHOOK_RESPONSE_DEADLINE
         async with waiting.waiter(execution.id) as waiter:
-            answered = await _answered(execution, None, waiter, deadline)
+            answered = await _answered(execution, waiter, deadline)
         reply = answer(answered) if answered is not None else _too_slow(execution, deadline)
     reply.headers["Idempotent-Replayed"] = "true"
     return reply
@@ -402,23 +332,10 @@ def _too_slow(execution: Execution, deadline: float) -> Reply:
     )
 
 
-async def _answered(
-    execution: Execution, run: engine.Run | None, waiter: waiting.Waiter, deadline: float
-) -> Execution | None:
+async def _answered(execution: Execution, waiter: waiting.Waiter, deadline: float) -> Execution | None:
     if execution.is_terminal or execution.response is not None:
         return execution
-    if run is not None:
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        try:
-            answered = await asyncio.wait_for(asyncio.shield(run.answered), deadline)
-        except TimeoutError:
-            return None
-        if answered is not None:
-            return answered
-        # This attempt stopped (its lease was taken over): the answer may come from another worker.
-        deadline -= loop.time() - began
-    return await waiter.answer(max(0.0, deadline))
+    return await waiter.answer(deadline)
 
 
 def too_busy() -> Reply:
@@ -439,32 +356,13 @@ def too_large() -> Reply:
     )
 
 
-@csrf_exempt
-async def webhook(request: HttpRequest, token: str) -> HttpResponse:
-    """`respond` for Django's request handling (the test client; `reverse()`). Served traffic comes
-    through `app`, which skips Django's middleware: webhooks use no session, user, CSRF token or
-    messages, and each of those middleware costs thread hops per request under ASGI."""
-    try:
-        raw = request.body
-    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE is below the webhook limit
-        raw = b""
-        reply = too_large()
-    else:
-        headers = [(name.lower(), value) for name, value in request.headers.items()]
-        call = Call(request.method or "GET", headers, request.META.get("QUERY_STRING", ""), raw)
-        reply = await respond(token, call)
-    return as_response(reply)
-
-
-def as_response(reply: Reply) -> HttpResponse:
-    response = HttpResponse(reply.body, status=reply.status)
-    for name, value in reply.headers.items():
-        response[name] = value
-    return response
-
-
 # -- the ASGI endpoint: `/hooks/<token>` before Django ---------------------------------------------
 PREFIX = "/hooks/"
+
+
+def url_for(token: str) -> str:
+    """The path of the webhook of `token` (served by `app`)."""
+    return f"{PREFIX}{token}"
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

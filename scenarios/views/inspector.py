@@ -25,6 +25,7 @@ from nodes.registry import NODE_TYPES
 from nodes.transport.http import list_models
 from scenarios import canvas, graph, picker
 from scenarios.models import Node, NodeRun, Scenario
+from scenarios.runtime import webhooks
 from scenarios.runtime.engine import run_node_once
 from scenarios.views.common import scenario_for, user_of
 from teams.models import Credential, Membership, Role
@@ -83,7 +84,7 @@ async def _load_models(opened: Opened) -> None:
 
 
 def _webhook_url(request: HttpRequest, scenario: Scenario) -> str:
-    return request.build_absolute_uri(f"/hooks/{scenario.webhook_token}")
+    return request.build_absolute_uri(webhooks.url_for(scenario.webhook_token))
 
 
 def _form(request: HttpRequest, opened: Opened, data: Any = None) -> NodeForm:

@@ -13,4 +13,4 @@ class DurabilityJobsConfig(AppConfig):
         from durable import executor
         from tests.durability import jobs
 
-        executor.register(executor.JobSource(jobs.SOURCE, jobs.claim, jobs.run))
+        executor.register(executor.JobSource(jobs.SOURCE, jobs.claim, jobs.run, claim_woken=jobs.claim_woken))

@@ -1,4 +1,4 @@
-"""Real worker processes for the durability tests: `manage.py runworker` on this test database.
+"""Real worker processes for the durability tests: `manage.py executor` on this test database.
 
 Every worker is killed when its test ends, whatever happened (and by the kernel if pytest itself
 dies: PR_SET_PDEATHSIG). The executor of the pytest process, if a live server started one, is told
@@ -76,7 +76,7 @@ class Workers:
         name = f"worker{len(self.started) + 1}"
         log = self.directory / f"{name}.log"
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runworker"],
+            [sys.executable, "manage.py", "executor"],
             cwd=ROOT,
             env={**self.env, **{k: str(v) for k, v in env.items()}},
             stdout=log.open("wb"),

@@ -40,6 +40,17 @@ def claim(owner: str, lease_seconds: float) -> leases.Lease | None:
     return leases.claim_one(candidates, owner, lease_seconds, status=Execution.Status.RUNNING)
 
 
+def claim_woken(owner: str, lease_seconds: float, pk: Any) -> leases.Lease | None:
+    """The job a wake-up named, if it still waits in the queue: what a busy worker does for most
+    wake-ups (scenarios/runtime/jobs.py does the same for executions)."""
+    return leases.claim_one(
+        jobs().filter(pk=pk, status=Execution.Status.QUEUED),
+        owner,
+        lease_seconds,
+        status=Execution.Status.RUNNING,
+    )
+
+
 def _begin(lease: leases.Lease) -> tuple[dict[str, Any], set[int]]:
     with lease.atomic():
         spec = Execution.objects.values_list("input", flat=True).get(pk=lease.pk)["durability"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenarios.channel_layer import RedisChannelLayer
+from channels_redis.core import RedisChannelLayer
 
 
 class HalfDeafRedisChannelLayer(RedisChannelLayer):

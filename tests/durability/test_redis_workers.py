@@ -33,7 +33,7 @@ pytestmark = [
 SLOW_POLL = 30  # longer than any wait below: a job that starts in time was started by a wake-up
 
 
-def use_layer(settings, url: str, backend: str = "scenarios.channel_layer.RedisChannelLayer") -> None:
+def use_layer(settings, url: str, backend: str = "channels_redis.core.RedisChannelLayer") -> None:
     settings.EXECUTOR = "worker"
     default: dict[str, Any] = django_settings.CHANNEL_LAYERS["default"]
     config = copy.deepcopy(default["CONFIG"])

@@ -1,4 +1,4 @@
-"""Durable execution with real `manage.py runworker` processes, on whichever database the suite runs
+"""Durable execution with real `manage.py executor` processes, on whichever database the suite runs
 (SQLite by default, PostgreSQL with DATABASE_URL): kill -9, zombies, SIGTERM, exhausted attempts,
 concurrent claims and lost wake-ups."""
 

@@ -13,7 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 
-from durable import executor
+from durable import executor, worker
 from durable.leases import Lease
 from scenarios.models import Execution
 from scenarios.runtime.engine import create_execution
@@ -148,6 +148,22 @@ async def test_the_poll_runs_a_whole_round_even_when_only_named_wake_ups_came(co
 
 
 @pytest.mark.django_db
+async def test_named_wake_ups_arriving_faster_than_the_poll_never_postpone_the_whole_round(counted):
+    runner = await serving(counted, poll_seconds=0.3)
+    rounds_before = counted.whole_claims
+    counted.waiting.append("stranded")  # like a dead worker's job: no wake-up will ever name it
+    sent = 0
+    while "stranded" not in counted.ran:
+        assert sent < 600, "only the poll's whole round finds the stranded row, and it never ran"
+        runner.wake("counted", f"new row {sent}")  # a wake-up every 0.05 s, far ahead of each poll
+        sent += 1
+        await asyncio.sleep(0.05)
+    assert counted.whole_claims > rounds_before
+    assert counted.woken_claims and len(counted.woken_claims) <= sent  # named claims went on meanwhile
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
 async def test_a_source_that_cannot_claim_a_named_row_gets_a_whole_round(counted, monkeypatch):
     monkeypatch.setitem(executor.SOURCES, "counted", counted.source(named=False))
     runner = await serving(counted, poll_seconds=60)
@@ -179,13 +195,11 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     layer = channel_layers["default"]
     assert isinstance(layer, InMemoryChannelLayer)
     runner = await serving(counted, poll_seconds=60)
-    stopping = asyncio.Event()
-    listener = asyncio.create_task(executor.listen_for_wakeups(runner, stopping))
+    listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
     await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": "sent"})
     await until(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
-    stopping.set()
     listener.cancel()
     await stopped(runner, counted)
     channel_layers.backends.pop("default", None)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from typing import Any
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 
 from durable import executor
+from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import engine, jobs
-from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build, runs_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
@@ -330,11 +331,22 @@ def test_the_embedded_executor_runs_a_webhook_execution_without_a_claim_round(as
 
 
 @pytest.mark.usefixtures("no_background_executor")
-def test_an_execution_an_executor_cannot_adopt_is_given_back_for_any_executor(cast):
+def test_an_execution_handed_to_an_executor_that_stopped_is_given_back_for_any_executor(cast):
     scenario = _responder(cast)
-    idle = executor.Executor()  # not serving on any loop
-    execution = create_execution(scenario, Execution.Trigger.WEBHOOK, {}, lease_owner=idle.owner)
-    assert execution.status == ES.RUNNING and jobs.claim("other", 30) is None
-    async_to_sync(engine.start_here)(execution, idle)
-    lease = jobs.claim("other", 30)
-    assert lease is not None and lease.pk == execution.pk and lease.attempt == 2
+    stopped = executor.Executor()
+    execution = engine.new_execution(scenario, Execution.Trigger.WEBHOOK, {}, lease_owner=stopped.owner)
+    execution.save(force_insert=True)
+    assert execution.status == ES.RUNNING and jobs.claim("other", 30) is None  # its lease holds
+
+    async def start_stop_and_hand_over() -> None:
+        stopped.start()
+        await stopped.stop(grace=0)
+        stopped.hand_over("executions", Lease(Execution, execution.pk, 1, stopped.owner))
+        for _ in range(500):  # the lease is given back by a task of the executor's loop
+            await asyncio.sleep(0.01)
+            if await sync_to_async(jobs.claim)("other", 30) is not None:
+                return
+
+    async_to_sync(start_stop_and_hand_over)()
+    execution.refresh_from_db()
+    assert execution.lease_owner == "other" and execution.attempt == 2

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.models import File, FileContent
 from nodes.base import NodeContext
+from nodes.forms import clean_for_run
 from nodes.registry import get_node_type
 from teams.models import Credential
 from tests.gateway.conftest import run_status, wait_for
@@ -20,7 +21,8 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 
 def node(ctx: NodeContext, key: str, **params: Any) -> dict[str, Any]:
     async def execute() -> dict[str, Any]:
-        return await get_node_type(key).execute(ctx, params)
+        node_type = get_node_type(key)
+        return await node_type.execute(ctx, clean_for_run(node_type, params))  # as the engine runs it
 
     return asyncio.run(execute())
 

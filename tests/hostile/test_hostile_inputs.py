@@ -210,6 +210,9 @@ Worker crashes and infrastructure (real processes: the durability tests)
     D/test_workers.py::test_a_worker_killed_mid_step_is_replaced_and_completed_steps_are_not_run_again
     D/test_workers.py::test_a_job_that_kills_every_worker_fails_visibly_once_its_attempts_are_used
     E/test_durability.py::test_a_worker_that_takes_over_resumes_without_running_succeeded_nodes_again
+    D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+      (issue 16, item 9: a dead worker's job waited for a lull, as wake-ups naming new rows kept
+      postponing the whole claim round; it now runs every poll interval, and takeovers are logged)
 29. Zombie worker after takeover → no duplicate NodeRun; its writes fenced off.
     D/test_workers.py::test_a_zombie_worker_cannot_write_after_its_job_was_taken_over
     D/test_webhook_takeover.py::test_a_frozen_worker_that_wakes_after_the_takeover_changes_nothing

@@ -268,7 +268,7 @@ def test_a_team_with_too_many_executions_waiting_gets_429_and_other_teams_do_not
     other = build(cast.other_team, {1: ("webhook.trigger", {}), 2: ("test.echo", {})}, [(1, 2)])
     # As if every executor were busy: each call only queues its execution.
     runner = executor.local_executor()
-    monkeypatch.setattr(runner, "can_adopt", lambda: False)
+    monkeypatch.setattr(runner, "has_room", lambda: False)
     monkeypatch.setattr(executor, "served_sources", lambda: [])
     accepted = [httpx.post(hook_url(asgi_server, waiting), json={}, timeout=30) for _ in range(3)]
     refused = httpx.post(hook_url(asgi_server, waiting), json={}, timeout=30)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.base import NodeContext
-from nodes.forms import NodeForm, build_form
+from nodes.forms import NodeForm, build_form, clean_for_run
 from nodes.registry import get_node_type
 from teams.models import Credential
 from tests.openapi_spec import operation_path, validate_request
@@ -23,7 +23,8 @@ async def run_node(key: str, params: dict[str, Any], credential: Credential | No
         credential=credential,
         **context,
     )
-    return await get_node_type(key).execute(ctx, params)
+    node_type = get_node_type(key)
+    return await node_type.execute(ctx, clean_for_run(node_type, params))  # as the engine runs it
 
 
 def sent(stub: StubProvider, method: str, path: str) -> Recorded:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from teams.models import Role
 
-Kind = Literal["public", "signed_in", "current", "scoped", "webhook", "gateway", "not_found", "staff"]
+Kind = Literal["public", "signed_in", "current", "scoped", "gateway", "not_found", "staff"]
 
 VIEWER, EDITOR, ADMIN, OWNER = Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER
 
@@ -62,10 +62,6 @@ def current(data: Callable[[Any, Any], dict[str, Any]] | None = None, **methods:
 
 def scoped(kwargs: Callable[[Any], dict[str, Any]] | None = None, **methods: Role) -> Access:
     return Access("scoped", dict(methods), kwargs)
-
-
-def webhook(*methods: str) -> Access:
-    return Access("webhook", dict.fromkeys(methods), lambda w: {"token": w.scenario.webhook_token})
 
 
 BETA = {"OpenAI-Beta": "assistants=v2"}
@@ -163,9 +159,8 @@ TABLE: dict[str, Access] = {
     "scenarios:move_to_team": scoped(POST=EDITOR),
     "scenarios:export": scoped(GET=VIEWER),
     "scenarios:import": current(GET=EDITOR, POST=EDITOR),
-    # ---- webhooks (scenarios/urls_runs.py): the token is the authentication
-    "scenarios:webhook": webhook("GET", "POST"),
-    "hooks/<str:token>/": webhook("POST"),
+    # ---- webhooks are no Django URL: plain ASGI before Django (scenarios/runtime/webhooks.py), see
+    # test_access_matrix.py::test_webhooks_are_authenticated_by_their_token_not_by_a_session
     # ---- the gateway (/v1/, gateway/urls.py): team from the API key
     "gateway:assistants": gateway("GET", "POST", beta=True),
     "gateway:assistant": gateway("GET", "POST", "DELETE", team_object=True, beta=True),

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from scenarios.models import Edge, Node, Scenario
+from scenarios.runtime import webhooks
 from teams.models import Credential, Membership, Role, Team, User
 
 USERNAME = "demo"
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             team = _team(user)
             credential, key, note = _credential(team, gateway_url)
             scenario = _scenario(team, user, credential)
-        webhook = f"{site}{reverse('scenarios:webhook', args=[scenario.webhook_token])}"
+        webhook = f"{site}{webhooks.url_for(scenario.webhook_token)}"
         curl = (
             f"curl -X POST {shlex.quote(webhook)} -H 'Content-Type: application/json' "
             f"-d {shlex.quote(json.dumps({'question': QUESTION}))}"

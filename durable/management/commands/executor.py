@@ -1,9 +1,10 @@
-"""`manage.py runworker`: a durable executor process (replaces Channels' stock command).
+"""`manage.py executor`: a durable executor worker, a Channels worker on the channel layer.
 
 It claims jobs from every registered job source (or those in EXECUTOR_SOURCES), renews their leases,
-polls the database every EXECUTOR_POLL_SECONDS and wakes at once on a message to the channel layer's
-`durable.executor.WAKE_CHANNEL`. Start as many as you like, on as many machines as you like; they
-share the work through the database.
+polls the database every EXECUTOR_POLL_SECONDS, and takes its wake-ups from the channel layer's
+`durable.executor.WAKE_CHANNEL` through Channels' `Worker` and a consumer (durable/worker.py); node
+output goes back over the layer as live events. Start as many as you like, on as many machines as you
+like; they share the work through the database.
 
 SIGTERM or SIGINT: stop claiming, let running jobs finish for EXECUTOR_GRACE_SECONDS, release the
 rest to other workers, exit 0.
@@ -17,13 +18,15 @@ import logging
 import signal
 from typing import Any
 
+import uvloop
+from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from durable import executor
+from durable import executor, worker
 
-log = logging.getLogger("scenarios.worker")
+log = logging.getLogger("durable.worker")
 
 
 class Command(BaseCommand):
@@ -34,45 +37,41 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--concurrency", type=int, default=None, help="jobs run at once")
         parser.add_argument("--grace", type=float, default=None, help="seconds to finish jobs on SIGTERM")
-        parser.add_argument("channels", nargs="*", help="ignored (accepted for Channels compatibility)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         grace = options["grace"] if options["grace"] is not None else settings.EXECUTOR_GRACE_SECONDS
-        worker = executor.local_executor()  # so an in-process notify() wakes it too
+        if get_channel_layer() is None:
+            raise CommandError("No channel layer is configured (CHANNEL_LAYERS): set REDIS_URL.")
+        runner = executor.local_executor()  # so an in-process notify() wakes it too
         if options["concurrency"]:
-            worker.concurrency = options["concurrency"]
-        try:
-            import uvloop
-
-            runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-        except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-            runner = asyncio.Runner()
-        with runner:
-            runner.run(serve(worker, grace))
+            runner.concurrency = options["concurrency"]
+        asyncio.run(serve(runner, grace), loop_factory=uvloop.new_event_loop)
         connections.close_all()
 
 
-async def serve(worker: executor.Executor, grace: float) -> None:
+async def serve(runner: executor.Executor, grace: float) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    worker.start()
-    listener = loop.create_task(executor.listen_for_wakeups(worker, stopping), name="wake-ups")
+    runner.start()
+    layer = get_channel_layer()
+    assert layer is not None
+    listener = loop.create_task(worker.listen(layer, runner), name="wake-ups")
     sources = [s.name for s in executor.served_sources()]
     log.info(
         "worker %s ready: sources %s, concurrency %d, lease %ss, poll %ss",
-        worker.owner,
+        runner.owner,
         ", ".join(sources) or "none",
-        worker.concurrency,
-        worker.lease_seconds,
-        worker.poll_seconds,
+        runner.concurrency,
+        runner.lease_seconds,
+        runner.poll_seconds,
     )
     await stopping.wait()
-    log.info("worker %s stopping: no new claims; %d job(s) running", worker.owner, worker.running_jobs)
+    log.info("worker %s stopping: no new claims; %d job(s) running", runner.owner, runner.running_jobs)
     listener.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listener
-    await worker.stop(grace)
-    await loop.run_in_executor(None, executor.close_db_threads)
-    log.info("worker %s stopped", worker.owner)
+    await runner.stop(grace)
+    await executor.close_connections()
+    log.info("worker %s stopped", runner.owner)

@@ -1,0 +1,66 @@
+"""The executor's Channels side: a consumer that turns wake-up messages into claims, and the Channels
+`Worker` that feeds it from the channel layer (used by `manage.py executor`).
+
+A wake-up names a job just queued (`{"type": "executor.wake", "source", "pk"}`) or asks for a whole
+claim round; it only says "look now". Losing one costs latency, never a job: the executor polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+from channels.layers import BaseChannelLayer
+from channels.routing import ChannelNameRouter
+from channels.worker import Worker
+
+from durable import executor
+
+log = logging.getLogger(__name__)
+
+# Reconnecting to Redis is cheap; come back quickly so wake-ups work again soon after a restart.
+MAX_BACKOFF_SECONDS = 2.0
+
+
+class WakeUpConsumer(AsyncConsumer):
+    """Handles `executor.wake` messages on `executor.WAKE_CHANNEL` for an executor."""
+
+    def __init__(self, runner: executor.Executor) -> None:
+        super().__init__()
+        self.runner = runner
+
+    async def executor_wake(self, message: dict[str, Any]) -> None:
+        source, pk = message.get("source"), message.get("pk")
+        self.runner.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)
+
+
+def application(runner: executor.Executor) -> ChannelNameRouter:
+    return ChannelNameRouter({executor.WAKE_CHANNEL: WakeUpConsumer.as_asgi(runner=runner)})
+
+
+async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
+    """Run a Channels worker that wakes `runner` from the wake-up channel, until cancelled. Survives the channel layer going
+    away (Redis restarted): the worker's listener then fails, and a new one starts after a backoff,
+    while the executor's polling covers the gap."""
+    worker = Worker(application=application(runner), channels=[executor.WAKE_CHANNEL], channel_layer=layer)
+    checker = asyncio.get_running_loop().create_task(worker.application_checker(), name="wake-up consumers")
+    failures = 0
+    try:
+        while True:
+            try:
+                await worker.handle()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
+                await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), MAX_BACKOFF_SECONDS))
+            else:
+                failures = 0
+    finally:
+        checker.cancel()
+        for details in list(worker.application_instances.values()):
+            details["future"].cancel()
