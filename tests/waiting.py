@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, overload
 
 from scenarios.models import Execution
 
@@ -33,12 +33,17 @@ def wait_until[T](
         time.sleep(every)
 
 
+@overload
 async def eventually[T](
-    predicate: Callable[[], T | None | Awaitable[T | None]],
-    what: str,
-    timeout: float = HANG,
-    every: float = 0.01,
-) -> T:
+    predicate: Callable[[], Awaitable[T | None]], what: str, timeout: float = ..., every: float = ...
+) -> T: ...
+@overload
+async def eventually[T](
+    predicate: Callable[[], T | None], what: str, timeout: float = ..., every: float = ...
+) -> T: ...
+async def eventually(
+    predicate: Callable[[], Any], what: str, timeout: float = HANG, every: float = 0.01
+) -> Any:
     """The same on an event loop: `predicate` may be plain (state in memory) or a coroutine function
     (e.g. an async ORM query); the loop keeps running between the calls."""
     deadline = time.monotonic() + timeout
