@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import router
-from scenarios.models import Execution, Scenario
+from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import consumers, jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Membership
@@ -24,6 +24,7 @@ pytestmark = [
 ]
 
 SECRET = "sk-test-secret-abcd1234"
+NOT_YET = (NodeRun.Status.QUEUED, NodeRun.Status.RUNNING)
 
 
 def _scenario(cast, credential) -> Scenario:
@@ -59,14 +60,19 @@ async def _run(scenario: Scenario) -> Execution:
     return execution
 
 
-async def _until_the_run_ends(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
-    """Every event up to the one saying the execution ended."""
-    received = []
-    while True:
-        event = await socket.receive_json_from(timeout=HANG)
-        received.append(event)
-        if event["type"] == "execution" and event["execution"]["status"] in Execution.TERMINAL:
-            return received
+async def _until_the_run_ends(socket: WebsocketCommunicator, nodes: int) -> list[dict[str, Any]]:
+    """Every event until the execution's end and the end of each of its `nodes` have arrived (in
+    whichever order the engine sends them)."""
+    received: list[dict[str, Any]] = []
+
+    def ended(event: dict[str, Any]) -> bool:
+        if event["type"] == "execution":
+            return event["execution"]["status"] in Execution.TERMINAL
+        return event["type"] == "node" and event["node"]["status"] not in NOT_YET
+
+    while sum(ended(event) for event in received) < 1 + nodes:
+        received.append(await socket.receive_json_from(timeout=HANG))
+    return received
 
 
 async def test_a_member_gets_the_state_first_then_every_event(cast, credential):
@@ -77,7 +83,7 @@ async def test_a_member_gets_the_state_first_then_every_event(cast, credential):
     assert await socket.receive_json_from() == {"type": "state", "execution": None, "nodes": []}
 
     execution = await _run(scenario)
-    events = await _until_the_run_ends(socket)
+    events = await _until_the_run_ends(socket, nodes=3)
     await socket.disconnect()
 
     assert SECRET not in str(events)
