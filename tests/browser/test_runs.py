@@ -4,7 +4,6 @@ after a drop, and the runs pages on a phone."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ from playwright.sync_api import expect
 from scenarios.models import Execution
 from tests.browser.editor_page import EditorPage
 from tests.editor.conftest import demo
+from tests.waiting import HANG, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,18 +23,14 @@ def call_webhook(asgi_server, scenario, question: str) -> httpx.Response:
     )
 
 
-def wait_finished(scenario, count: int, timeout: float = 30) -> list[Execution]:
-    deadline = time.monotonic() + timeout
-    while True:
-        done = list(
-            Execution.objects.filter(scenario=scenario, status__in=["succeeded", "failed"]).order_by(
-                "created_at"
-            )
+def wait_finished(scenario, count: int) -> list[Execution]:
+    def finished() -> list[Execution] | None:
+        done = Execution.objects.filter(scenario=scenario, status__in=Execution.TERMINAL).order_by(
+            "created_at"
         )
-        if len(done) >= count:
-            return done
-        assert time.monotonic() < deadline, "the executions did not finish"
-        time.sleep(0.1)
+        return list(done) if len(done) >= count else None
+
+    return wait_until(finished, f"{count} execution(s) to finish")
 
 
 def test_a_past_run_is_laid_over_the_canvas_and_can_run_again(
@@ -80,10 +76,10 @@ def test_a_past_run_is_laid_over_the_canvas_and_can_run_again(
     detail.get_by_role("button", name="Re-run with the same input").click()
     expect(tab.page.locator("#run-detail-started")).to_contain_text("Run started")
     # The canvas may still show the earlier successful run, so wait for the re-run itself.
-    deadline = time.monotonic() + 30
-    while not Execution.objects.filter(scenario=scenario, trigger="rerun", status="succeeded").exists():
-        assert time.monotonic() < deadline, "the re-run did not finish"
-        time.sleep(0.1)
+    wait_until(
+        lambda: Execution.objects.filter(scenario=scenario, trigger="rerun", status="succeeded").exists(),
+        "the re-run to finish",
+    )
     for number in (1, 2, 3):
         editor.wait_status(number, "succeeded")
     again = Execution.objects.filter(scenario=scenario, trigger="rerun").get()
@@ -96,7 +92,7 @@ def test_a_page_opened_mid_run_shows_it_and_recovers_what_it_missed(
     cast, stub_credential, stub_provider, open_tab, asgi_server
 ):
     scenario = demo(cast.team, stub_credential)
-    stub_provider.delay = 2.5
+    provider_answers = stub_provider.hold()  # $2 runs until the test lets the provider answer
     caller = threading.Thread(target=call_webhook, args=(asgi_server, scenario, "slow"), daemon=True)
     caller.start()
     tab = open_tab(cast.bob)
@@ -106,17 +102,18 @@ def test_a_page_opened_mid_run_shows_it_and_recovers_what_it_missed(
     expect(editor.live_row(2)).to_have_attribute("data-status", "running")
     tab.shot("32-opened-mid-run")
 
-    # The network drops while the run finishes: no event reaches the page...
+    # The network drops, and only then does the run finish: no event reaches the page...
     tab.js("() => { window.scenery.live.closed = true; window.scenery.live.socket.close(); }")
+    tab.page.wait_for_function("window.scenery.live.socket.readyState === WebSocket.CLOSED")
+    provider_answers.set()
     wait_finished(scenario, 1)
-    tab.page.wait_for_timeout(300)
     assert editor.status_text(2).startswith("running")
     # ...and on reconnecting, the state message brings everything back.
     tab.js("() => { window.scenery.live.closed = false; window.scenery.live.connect(); }")
     editor.wait_status(2, "succeeded")
     editor.wait_status(3, "succeeded")
     expect(editor.live_row(3).locator(".live-output")).to_contain_text("echo: slow")
-    caller.join(timeout=30)
+    caller.join(timeout=HANG)
 
 
 def test_the_socket_reconnects_by_itself_after_a_drop(cast, open_tab):

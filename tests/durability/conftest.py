@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from django.db import connection
 
 from scenarios.models import Execution, Scenario
 from teams.models import Team, User
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 USES_REDIS = bool(settings.REDIS_URL)
@@ -33,17 +33,6 @@ USES_POSTGRES = connection.vendor == "postgresql"
 def _die_with_parent() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass
@@ -89,7 +78,7 @@ class Workers:
             self.wait_ready(worker)
         return worker
 
-    def wait_ready(self, worker: Worker, timeout: float = 60) -> None:
+    def wait_ready(self, worker: Worker) -> None:
         def is_ready() -> bool:
             if " ready: " in worker.output():
                 return True
@@ -97,7 +86,7 @@ class Workers:
                 raise AssertionError(f"{worker.name} exited early:\n{worker.output()}")
             return False
 
-        wait_for(is_ready, timeout, f"{worker.name} to start")
+        wait_until(is_ready, f"{worker.name} to start")
 
     def kill_all(self) -> None:
         for worker in self.started:
@@ -207,7 +196,7 @@ def web_process(workers: Workers) -> Callable[..., WebServer]:
             with socket.socket() as probe:
                 return probe.connect_ex(("127.0.0.1", port)) == 0
 
-        wait_for(answers, 60, "the web process to listen")
+        wait_until(answers, "the web process to listen")
         return WebServer(f"http://127.0.0.1:{port}", proc, log)
 
     return start

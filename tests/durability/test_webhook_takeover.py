@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from scenarios.models import Execution, NodeRun
-from tests.durability.conftest import wait_for
 from tests.engine.conftest import build
+from tests.waiting import wait_for_end, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +69,7 @@ def test_the_caller_of_a_killed_execution_gets_its_answer_from_the_worker_that_t
         f"{web.url}/hooks/{ask_scenario.webhook_token}", {"question": "Still there?"}
     )
 
-    wait_for(lambda: chat_requests(stub_provider) == 1, 30, "Send Message to call the provider")
+    wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
     doomed.signal(signal.SIGKILL)
     rescuer = workers.start(EXECUTOR_LEASE_SECONDS=2, **ENGINE)
     thread.join(timeout=60)
@@ -100,20 +100,20 @@ def test_with_no_worker_left_the_caller_gets_504_with_the_execution_id_and_the_r
     thread, result = call_in_background(
         f"{web.url}/hooks/{ask_scenario.webhook_token}", {"question": "Anyone?"}
     )
-    wait_for(lambda: chat_requests(stub_provider) == 1, 30, "Send Message to call the provider")
+    wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
     doomed.signal(signal.SIGKILL)
     thread.join(timeout=30)
 
     response = result["response"]
     assert response.status_code == 504
-    assert 2.5 < result["seconds"] < 10
+    assert result["seconds"] > 2.5  # held for the deadline, not answered early
     body = response.json()
     assert "did not answer within 3 seconds" in body["error"]
     execution = Execution.objects.get(pk=body["execution_id"])
     assert execution.status == Execution.Status.RUNNING
 
     workers.start(EXECUTOR_LEASE_SECONDS=2, **ENGINE)  # capacity comes back: the run ends, visibly
-    wait_for(lambda: Execution.objects.get(pk=execution.pk).is_terminal, 30, "the execution to end")
+    wait_for_end(execution.pk)
     execution.refresh_from_db()
     assert execution.status == Execution.Status.SUCCEEDED
     assert (execution.response or {}).get("body") == "echo: Anyone?"
@@ -131,16 +131,16 @@ def test_a_frozen_worker_that_wakes_after_the_takeover_changes_nothing(workers, 
     stub_provider.delay = 1.5
     zombie = workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)
     execution = create_execution(ask_scenario, Execution.Trigger.MANUAL, {"body": {"question": "Who wins?"}})
-    wait_for(lambda: chat_requests(stub_provider) == 1, 30, "Send Message to call the provider")
+    wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
     zombie.signal(signal.SIGSTOP)
     try:
         workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)
-        wait_for(lambda: Execution.objects.get(pk=execution.pk).is_terminal, 30, "the takeover to finish")
+        wait_for_end(execution.pk)
         settled = rows_of(execution)
     finally:
         zombie.signal(signal.SIGCONT)
     # The zombie's provider call has returned meanwhile; it tries to commit node 2 and carry on.
-    wait_for(lambda: "lost" in zombie.output() or "taken over" in zombie.output(), 15, "the zombie to notice")
+    wait_until(lambda: "lost" in zombie.output() or "taken over" in zombie.output(), "the zombie to notice")
     time.sleep(1)
 
     assert rows_of(execution) == settled
@@ -165,13 +165,13 @@ def test_an_execution_whose_workers_keep_dying_fails_visibly_with_the_reason(
     for attempt in (1, 2):
         worker = workers.start(EXECUTOR_LEASE_SECONDS=1, **ENGINE)
         calls = attempt
-        wait_for(lambda: chat_requests(stub_provider) == calls, 30, "the attempt to call the provider")  # noqa: B023
+        wait_until(lambda: chat_requests(stub_provider) == calls, "the attempt to call the provider")  # noqa: B023
         worker.signal(signal.SIGKILL)
         worker.proc.wait(timeout=10)
     stub_provider.delay = 0
     workers.start(EXECUTOR_LEASE_SECONDS=1, **ENGINE)
 
-    wait_for(lambda: Execution.objects.get(pk=execution.pk).is_terminal, 30, "the execution to be failed")
+    wait_for_end(execution.pk)
     execution.refresh_from_db()
     assert execution.status == Execution.Status.FAILED
     assert "Worker lost 2 times" in execution.error
@@ -187,14 +187,14 @@ def test_a_frozen_worker_cannot_revive_an_execution_that_was_given_up(
     zombie = workers.start(EXECUTOR_LEASE_SECONDS=1, **ENGINE)
     response = httpx.post(f"{web.url}/hooks/{ask_scenario.webhook_token}", json={"question": "?"}, timeout=30)
     execution = Execution.objects.get(pk=response.json()["execution_id"])
-    wait_for(lambda: chat_requests(stub_provider) == 1, 30, "Send Message to call the provider")
+    wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
     zombie.signal(signal.SIGSTOP)
     try:
         workers.start(EXECUTOR_LEASE_SECONDS=1, **ENGINE)  # finds the lease expired, no attempt left
-        wait_for(lambda: Execution.objects.get(pk=execution.pk).is_terminal, 30, "the execution to be failed")
+        wait_for_end(execution.pk)
     finally:
         zombie.signal(signal.SIGCONT)
-    wait_for(lambda: "lost" in zombie.output() or "taken over" in zombie.output(), 15, "the zombie to notice")
+    wait_until(lambda: "lost" in zombie.output() or "taken over" in zombie.output(), "the zombie to notice")
     time.sleep(1)
 
     execution.refresh_from_db()

@@ -4,7 +4,6 @@ running an execution to its end in the test thread."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from scenarios.models import Edge, Execution, Node, Scenario
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import run_execution
 from teams.models import Credential, Team
+from tests.waiting import wait_for_end
 
 TRIGGER = "webhook.trigger"
 SEND = "openai.send_message"
@@ -60,19 +60,13 @@ def demo(team: Team, credential: Credential | None = None) -> Scenario:
     )
 
 
-def run_to_end(execution: Execution, timeout: float = 20) -> Execution:
+def run_to_end(execution: Execution) -> Execution:
     """Run the execution here, or (when a live server's executor took it first) wait for its end."""
     lease = jobs.claim("editor-tests", 30)
     if lease is not None:
         assert lease.pk == execution.pk
         async_to_sync(run_execution)(lease)
-    deadline = time.monotonic() + timeout
-    execution.refresh_from_db()
-    while not execution.is_terminal:
-        assert time.monotonic() < deadline, "the execution did not finish"
-        time.sleep(0.05)
-        execution.refresh_from_db()
-    return execution
+    return wait_for_end(execution.pk)
 
 
 def save(client: Client, scenario: Scenario, payload: dict[str, Any]) -> Any:

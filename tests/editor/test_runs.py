@@ -58,7 +58,7 @@ def test_running_creates_a_manual_execution_with_the_sample_and_it_runs(cast, st
     event = json.loads(response["HX-Trigger"])["scenery:runStarted"]
     assert event == {"execution": str(execution.pk), "status": "queued"}
     assert "Run started" in response.content.decode()
-    run_to_end(execution)
+    execution = run_to_end(execution)
     assert execution.status == "succeeded"
     assert execution.response is not None and execution.response["body"] == "echo: 2+2?"
 

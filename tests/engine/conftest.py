@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -24,10 +24,9 @@ from scenarios.models import Edge, Execution, Node, Scenario
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Credential, Team
+from tests.waiting import eventually
 
 CALLS: Counter[str] = Counter()
-# When a node ran: {(execution id, node number): (start, end)} in time.monotonic().
-TIMES: dict[tuple[str, int], tuple[float, float]] = {}
 
 
 async def _echo(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -36,10 +35,8 @@ async def _echo(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _sleep(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
-    start = time.monotonic()
     CALLS[f"{ctx.execution_id}:{ctx.node_number}"] += 1
     await asyncio.sleep(float(params.get("seconds", 0.5)))
-    TIMES[(str(ctx.execution_id), ctx.node_number)] = (start, time.monotonic())
     return {"slept": params.get("seconds", 0.5), "params": params}
 
 
@@ -87,6 +84,23 @@ def node_type(key: str, execute: Any) -> Iterator[None]:
         NODE_TYPES.pop(key, None)
 
 
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """A node type `test.gate` that waits until the test opens the gate (sets the event): what a
+    test orders against is an event, not a node that sleeps long enough."""
+    opened = threading.Event()
+
+    async def wait(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+        await eventually(opened.is_set, "the test to open the gate")
+        return {"passed": True}
+
+    with node_type("test.gate", wait):
+        try:
+            yield opened
+        finally:
+            opened.set()
+
+
 def _loose(*names: str) -> tuple[Field, ...]:
     """Fields that take any value as it is (text stays text, data keeps its JSON type)."""
     return tuple(Field(name, name.title(), kind="long_text", keeps_type=True) for name in names)
@@ -121,7 +135,6 @@ def test_nodes() -> Iterator[None]:
         for node_type in TEST_TYPES:
             NODE_TYPES.pop(node_type.key, None)
         CALLS.clear()
-        TIMES.clear()
 
 
 def build(

@@ -19,6 +19,7 @@ from scenarios.models import Execution, NodeRun
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from tests.engine.conftest import CALLS, build, run_now, runs_of
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("test_nodes")
 
@@ -39,16 +40,10 @@ def _chain(cast):
 
 
 async def _until_running(execution_id, number: int, attempt: int) -> None:
-    running = sync_to_async(
-        lambda: NodeRun.objects.filter(
-            execution_id=execution_id, node_number=number, attempt=attempt, status=NS.RUNNING
-        ).exists()
+    running = NodeRun.objects.filter(
+        execution_id=execution_id, node_number=number, attempt=attempt, status=NS.RUNNING
     )
-    for _ in range(300):
-        if await running():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"node ${number} never started")
+    await eventually(running.aexists, f"node ${number} to start")
 
 
 def _expire(execution: Execution) -> None:

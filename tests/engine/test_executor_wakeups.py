@@ -18,6 +18,7 @@ from durable.leases import Lease
 from scenarios.models import Execution
 from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build
+from tests.waiting import HANG, eventually
 
 
 @dataclass
@@ -64,19 +65,15 @@ def counted(monkeypatch, settings) -> Counted:
     return jobs
 
 
-async def until(condition, what: str, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+# A poll later than any wait's hang guard: a row that runs while it is pending was woken.
+NO_POLL = 10 * HANG
 
 
 async def serving(jobs: Counted, **options: Any) -> executor.Executor:
     """An executor serving on this loop once its first (whole) round and sweep are done."""
     runner = executor.Executor(owner="test-owner", **options)
     runner.start()
-    await until(lambda: jobs.whole_claims >= 1 and jobs.sweeps == 1, "the first round")
+    await eventually(lambda: jobs.whole_claims >= 1 and jobs.sweeps == 1, "the first round")
     return runner
 
 
@@ -87,11 +84,11 @@ async def stopped(runner: executor.Executor, jobs: Counted) -> None:
 
 @pytest.mark.django_db
 async def test_a_wake_up_naming_a_waiting_row_claims_only_that_row(counted):
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     rounds_before = counted.whole_claims
     counted.waiting += ["older", "named"]
     runner.wake("counted", "named")
-    await until(lambda: counted.ran == ["named"], "the named row to run")
+    await eventually(lambda: counted.ran == ["named"], "the named row to run")
     await asyncio.sleep(0.05)
     assert counted.woken_claims == ["named"]
     assert counted.whole_claims == rounds_before  # no round: "older" is left to the next one
@@ -101,20 +98,20 @@ async def test_a_wake_up_naming_a_waiting_row_claims_only_that_row(counted):
 
 @pytest.mark.django_db
 async def test_a_wake_up_naming_nothing_runs_a_whole_round(counted):
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     counted.waiting += ["a", "b"]
     runner.wake()
-    await until(lambda: counted.ran == ["a", "b"], "both rows to run")
+    await eventually(lambda: counted.ran == ["a", "b"], "both rows to run")
     assert counted.woken_claims == []
     await stopped(runner, counted)
 
 
 @pytest.mark.django_db
 async def test_a_named_row_another_executor_took_costs_one_claim_and_nothing_else(counted):
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     rounds_before = counted.whole_claims
     runner.wake("counted", "gone")
-    await until(lambda: counted.woken_claims == ["gone"], "the named claim")
+    await eventually(lambda: counted.woken_claims == ["gone"], "the named claim")
     await asyncio.sleep(0.05)
     assert counted.ran == [] and counted.whole_claims == rounds_before
     await stopped(runner, counted)
@@ -122,17 +119,17 @@ async def test_a_named_row_another_executor_took_costs_one_claim_and_nothing_els
 
 @pytest.mark.django_db
 async def test_a_full_executor_leaves_named_rows_to_the_fair_round_a_freed_slot_starts(counted):
-    runner = await serving(counted, poll_seconds=60, concurrency=1)
+    runner = await serving(counted, poll_seconds=NO_POLL, concurrency=1)
     counted.waiting.append("first")
     runner.wake("counted", "first")
-    await until(lambda: counted.ran == ["first"], "the first row to run")
+    await eventually(lambda: counted.ran == ["first"], "the first row to run")
     counted.waiting += ["second", "third"]
     runner.wake("counted", "third")
     await asyncio.sleep(0.05)
     assert counted.woken_claims == ["first"]  # full: "third" was not claimed past "second"
     rounds_before = counted.whole_claims
     counted.release.set()  # "first" ends; its slot starts a whole round, oldest first
-    await until(lambda: counted.ran == ["first", "second", "third"], "the waiting rows to run")
+    await eventually(lambda: counted.ran == ["first", "second", "third"], "the waiting rows to run")
     assert counted.whole_claims > rounds_before
     await runner.stop(grace=5)
 
@@ -143,7 +140,7 @@ async def test_the_poll_runs_a_whole_round_even_when_only_named_wake_ups_came(co
     counted.waiting += ["missed", "named"]
     runner.wake("counted", "named")
     # "missed" had its wake-up lost: the poll finds it.
-    await until(lambda: sorted(counted.ran) == ["missed", "named"], "the poll to find the other row")
+    await eventually(lambda: sorted(counted.ran) == ["missed", "named"], "the poll to find the other row")
     await stopped(runner, counted)
 
 
@@ -166,17 +163,17 @@ async def test_named_wake_ups_arriving_faster_than_the_poll_never_postpone_the_w
 @pytest.mark.django_db
 async def test_a_source_that_cannot_claim_a_named_row_gets_a_whole_round(counted, monkeypatch):
     monkeypatch.setitem(executor.SOURCES, "counted", counted.source(named=False))
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     counted.waiting.append("only")
     runner.wake("counted", "only")
-    await until(lambda: counted.ran == ["only"], "the row to run")
+    await eventually(lambda: counted.ran == ["only"], "the row to run")
     assert counted.woken_claims == []
     await stopped(runner, counted)
 
 
 @pytest.mark.django_db
 async def test_sweeps_keep_their_own_clock_however_many_wake_ups_come(counted):
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     for n in range(20):
         runner.wake()
         runner.wake("counted", f"row {n}")
@@ -194,11 +191,11 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     channel_layers.backends.pop("default", None)
     layer = channel_layers["default"]
     assert isinstance(layer, InMemoryChannelLayer)
-    runner = await serving(counted, poll_seconds=60)
+    runner = await serving(counted, poll_seconds=NO_POLL)
     listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
     await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": "sent"})
-    await until(lambda: counted.ran == ["sent"], "the named row to run")
+    await eventually(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
     listener.cancel()
     await stopped(runner, counted)
@@ -210,18 +207,18 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
 async def test_a_queued_execution_is_claimed_by_its_wake_up_and_runs_to_the_end(cast, settings):
     settings.EXECUTOR_SOURCES = ["executions"]
     scenario = await sync_to_async(build)(cast.team, {1: ("test.trigger", {})}, [])
-    runner = executor.Executor(poll_seconds=60)
+    runner = executor.Executor(poll_seconds=NO_POLL)
     runner.start()
     await asyncio.sleep(0.05)  # its first round found nothing
     settings.EXECUTOR = "worker"  # created queued, not claimed by the web process ...
     execution = await sync_to_async(create_execution)(scenario, Execution.Trigger.WEBHOOK, {})
     assert execution.status == Execution.Status.QUEUED
     runner.wake("executions", execution.pk)  # ... and woken as a worker would be
-    done = sync_to_async(lambda: Execution.objects.get(pk=execution.pk))
-    for _ in range(500):
-        row = await done()
-        if row.is_terminal:
-            break
-        await asyncio.sleep(0.01)
+
+    async def ended() -> Execution | None:
+        row = await Execution.objects.aget(pk=execution.pk)
+        return row if row.is_terminal else None
+
+    row = await eventually(ended, "the execution to end")
     assert (row.status, row.attempt, row.lease_owner) == (Execution.Status.SUCCEEDED, 1, runner.owner)
     await runner.stop(grace=5)

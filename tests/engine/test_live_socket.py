@@ -11,11 +11,12 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import router
-from scenarios.models import Execution, Scenario
+from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import consumers, jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Membership
 from tests.engine.conftest import build
+from tests.waiting import HANG
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -23,6 +24,7 @@ pytestmark = [
 ]
 
 SECRET = "sk-test-secret-abcd1234"
+NOT_YET = (NodeRun.Status.QUEUED, NodeRun.Status.RUNNING)
 
 
 def _scenario(cast, credential) -> Scenario:
@@ -33,14 +35,19 @@ def _scenario(cast, credential) -> Scenario:
     )
 
 
-def _socket(
+def _session_of(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def _socket(
     scenario: Scenario, user: Any = None, origin: bytes = b"http://127.0.0.1"
 ) -> WebsocketCommunicator:
     headers = [(b"origin", origin)]
     if user is not None:
-        client = Client()
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+        session = await sync_to_async(_session_of)(user)
+        headers.append((b"cookie", f"sessionid={session}".encode()))
     return WebsocketCommunicator(router, f"/ws/scenarios/{scenario.id}/", headers=headers)
 
 
@@ -53,22 +60,30 @@ async def _run(scenario: Scenario) -> Execution:
     return execution
 
 
-async def _drain(socket: WebsocketCommunicator) -> list[dict[str, Any]]:
-    received = []
-    while not await socket.receive_nothing(timeout=0.3):
-        received.append(await socket.receive_json_from())
+async def _until_the_run_ends(socket: WebsocketCommunicator, nodes: int) -> list[dict[str, Any]]:
+    """Every event until the execution's end and the end of each of its `nodes` have arrived (in
+    whichever order the engine sends them)."""
+    received: list[dict[str, Any]] = []
+
+    def ended(event: dict[str, Any]) -> bool:
+        if event["type"] == "execution":
+            return event["execution"]["status"] in Execution.TERMINAL
+        return event["type"] == "node" and event["node"]["status"] not in NOT_YET
+
+    while sum(ended(event) for event in received) < 1 + nodes:
+        received.append(await socket.receive_json_from(timeout=HANG))
     return received
 
 
 async def test_a_member_gets_the_state_first_then_every_event(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
-    socket = _socket(scenario, cast.carol)  # a viewer may watch
+    socket = await _socket(scenario, cast.carol)  # a viewer may watch
     connected, _ = await socket.connect()
     assert connected
     assert await socket.receive_json_from() == {"type": "state", "execution": None, "nodes": []}
 
     execution = await _run(scenario)
-    events = await _drain(socket)
+    events = await _until_the_run_ends(socket, nodes=3)
     await socket.disconnect()
 
     assert SECRET not in str(events)
@@ -85,7 +100,7 @@ async def test_a_member_gets_the_state_first_then_every_event(cast, credential):
 async def test_a_reconnecting_page_gets_the_latest_execution_and_its_nodes(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
     execution = await _run(scenario)
-    socket = _socket(scenario, cast.alice)
+    socket = await _socket(scenario, cast.alice)
     connected, _ = await socket.connect()
     assert connected
     state = await socket.receive_json_from()
@@ -104,7 +119,7 @@ async def test_a_reconnecting_page_gets_the_latest_execution_and_its_nodes(cast,
 async def test_a_stranger_and_an_anonymous_visitor_are_refused(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
     for user in (cast.mallory, None):
-        socket = _socket(scenario, user)
+        socket = await _socket(scenario, user)
         connected, code = await socket.connect()
         assert not connected
         assert code == 4403
@@ -113,25 +128,27 @@ async def test_a_stranger_and_an_anonymous_visitor_are_refused(cast, credential)
 async def test_an_unknown_scenario_is_refused_like_a_foreign_one(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
     await sync_to_async(Scenario.objects.filter(pk=scenario.pk).delete)()
-    connected, code = await _socket(scenario, cast.alice).connect()
+    socket = await _socket(scenario, cast.alice)
+    connected, code = await socket.connect()
     assert (connected, code) == (False, 4403)
 
 
 async def test_a_socket_from_another_site_is_refused(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
-    connected, _ = await _socket(scenario, cast.alice, origin=b"https://evil.example").connect()
+    socket = await _socket(scenario, cast.alice, origin=b"https://evil.example")
+    connected, _ = await socket.connect()
     assert not connected
 
 
 async def test_a_member_removed_from_the_team_is_disconnected(cast, credential, settings):
     settings.SCENARIO_SOCKET_RECHECK_SECONDS = 0.1
     scenario = await sync_to_async(_scenario)(cast, credential)
-    socket = _socket(scenario, cast.bob)
+    socket = await _socket(scenario, cast.bob)
     connected, _ = await socket.connect()
     assert connected
     await socket.receive_json_from()
     await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.bob).delete)()
-    closed = await socket.receive_output(timeout=2)
+    closed = await socket.receive_output(timeout=HANG)
     assert closed == {"type": "websocket.close", "code": 4403}
     await _run(scenario)
     assert await socket.receive_nothing(timeout=0.3)
@@ -147,16 +164,16 @@ async def test_a_member_removed_from_the_team_is_disconnected(cast, credential, 
 )
 async def test_a_malformed_oversized_or_binary_frame_closes_the_socket(cast, credential, frame, code):
     scenario = await sync_to_async(_scenario)(cast, credential)
-    socket = _socket(scenario, cast.alice)
+    socket = await _socket(scenario, cast.alice)
     assert (await socket.connect())[0]
     await socket.receive_json_from()
     await socket.send_to(**frame)
-    assert await socket.receive_output(timeout=2) == {"type": "websocket.close", "code": code}
+    assert await socket.receive_output(timeout=HANG) == {"type": "websocket.close", "code": code}
 
 
 async def test_a_page_may_ask_for_the_state_again_but_not_flood(cast, credential):
     scenario = await sync_to_async(_scenario)(cast, credential)
-    socket = _socket(scenario, cast.alice)
+    socket = await _socket(scenario, cast.alice)
     assert (await socket.connect())[0]
     await socket.receive_json_from()
     await socket.send_json_to({"type": "state"})
@@ -165,7 +182,7 @@ async def test_a_page_may_ask_for_the_state_again_but_not_flood(cast, credential
         await socket.send_json_to({"type": "state"})
     outputs = []
     while True:
-        output = await socket.receive_output(timeout=2)
+        output = await socket.receive_output(timeout=HANG)
         outputs.append(output)
         if output["type"] == "websocket.close":
             break

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -17,19 +15,9 @@ from openai import OpenAI
 
 from durable.executor import Executor
 from gateway.models import GatewayConfig, GatewayKey, Run
+from tests.waiting import wait_until
 
 BETA = {"OpenAI-Beta": "assistants=v2"}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def run_status(run_id: str) -> str:
@@ -46,7 +34,7 @@ def runs_settle_before_the_database_is_flushed(request: pytest.FixtureRequest) -
     yield
     marker = request.node.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):
-        wait_for(lambda: not Run.objects.filter(status__in=BUSY).exists(), timeout=20, what="runs to settle")
+        wait_until(lambda: not Run.objects.filter(status__in=BUSY).exists(), "runs to settle")
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from gateway import lifecycle, runner
 from gateway.models import Message, Run, RunStep, Thread
-from tests.gateway.conftest import BETA, message_of, run_status, wait_for
+from tests.gateway.conftest import BETA, message_of, run_status
 from tests.openapi_spec import validate_response
 from tests.stub_provider import chat_completion
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -177,14 +178,14 @@ def test_a_run_waiting_for_tool_outputs_is_cancelled(client, raw):
 
 
 def test_cancelling_a_run_stops_its_model_call(client, provider, stub_provider):
-    stub_provider.delay = 3
+    stub_provider.hold()  # it answers only after the test: the cancel must stop the call
     assistant = client.beta.assistants.create(model="stub-model")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow"}])
     run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    wait_for(lambda: stub_provider.requests, what="the provider call")
+    wait_until(lambda: stub_provider.requests, "the provider call")
     cancelling = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     assert cancelling.status == "cancelling"
-    wait_for(lambda: run_status(run.id) == "cancelled", timeout=2.5, what="the cancel")
+    wait_until(lambda: run_status(run.id) == "cancelled", "the cancel")
     assert not Message.objects.filter(run_id=run.id).exists()
 
 
@@ -350,7 +351,7 @@ def test_a_run_whose_worker_died_is_finished_by_the_next_claim(client):
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "survive"}])
     # A run a dead worker held: in progress, its lease long expired.
     run = abandoned_run(thread.id, assistant.id, tries=1)
-    wait_for(lambda: run_status(run.id) == "completed", what="the rescue")
+    wait_until(lambda: run_status(run.id) == "completed", "the rescue")
     assert Message.objects.get(run_id=run.id).text == "Echo: survive"
 
 
@@ -360,7 +361,7 @@ def test_a_run_whose_workers_kept_dying_is_failed_not_left_stuck(client):
     run = abandoned_run(thread.id, assistant.id, tries=3)
     # The executor's next claim round gives it up (calling it here too changes nothing).
     lifecycle.fail_exhausted()
-    wait_for(lambda: run_status(run.id) == "failed", what="the give-up")
+    wait_until(lambda: run_status(run.id) == "failed", "the give-up")
     failed = Run.objects.get(pk=run.id)
     assert failed.status == "failed" and failed.last_error is not None
     assert failed.last_error["code"] == "server_error"

@@ -12,7 +12,8 @@ from nodes.base import NodeContext
 from nodes.forms import clean_for_run
 from nodes.registry import get_node_type
 from teams.models import Credential
-from tests.gateway.conftest import run_status, wait_for
+from tests.gateway.conftest import run_status
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,7 +72,7 @@ def test_every_assistants_node_works_against_the_gateway(cast, ctx):
 
     run = node(ctx, "openai.create_run", thread_id=thread["id"], assistant_id=assistant["id"])
     assert run["object"] == "thread.run" and run["status"] == "queued"
-    wait_for(lambda: run_status(run["id"]) == "completed", what="the run")
+    wait_until(lambda: run_status(run["id"]) == "completed", "the run")
     changed = node(ctx, "openai.modify_run", thread_id=thread["id"], run_id=run["id"], metadata={"seen": "1"})
     assert changed["metadata"] == {"seen": "1"}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -11,6 +9,7 @@ from gateway.models import File, FileContent
 from scenarios.models import Execution, NodeRun
 from teams.models import Credential
 from tests.engine.conftest import build
+from tests.waiting import wait_for_end
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,12 +65,7 @@ def test_every_seed_node_runs_in_a_scenario_against_the_gateway(
     assert "What is the vault code?" in reply and "What is the vault code?" in text
     assert content == "The vault code is 4711."
     assert (seen, renamed) == ("yes", "Renamed")
-    deadline = time.monotonic() + 30
-    execution = Execution.objects.get(scenario=scenario)
-    while not execution.is_terminal:
-        assert time.monotonic() < deadline, "the execution did not finish"
-        time.sleep(0.1)
-        execution.refresh_from_db()
+    execution = wait_for_end(Execution.objects.get(scenario=scenario).pk)
     runs = {run.node_number: run for run in execution.node_runs.all()}
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     assert {n: r.status for n, r in runs.items()} == dict.fromkeys(range(1, 14), NodeRun.Status.SUCCEEDED)

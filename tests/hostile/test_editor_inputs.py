@@ -20,6 +20,7 @@ from scenarios.runtime.engine import create_execution, run_execution
 from tests.editor.conftest import RESPOND, TRIGGER, current_payload
 from tests.editor.conftest import build as build_editor
 from tests.engine.conftest import build, runs_of
+from tests.waiting import eventually
 
 DEEP = "[" * 100_000 + "]" * 100_000
 ES, NS = Execution.Status, NodeRun.Status
@@ -135,15 +136,8 @@ async def test_editing_and_deleting_nodes_mid_run_leaves_the_running_execution_o
     assert lease is not None and lease.pk == execution.pk
     run = asyncio.create_task(run_execution(lease))
 
-    def node_two_running() -> bool:
-        return NodeRun.objects.filter(execution=execution, node_number=2, status=NS.RUNNING).exists()
-
-    for _ in range(100):
-        if await sync_to_async(node_two_running)():
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("node $2 never started")
+    node_two_running = NodeRun.objects.filter(execution=execution, node_number=2, status=NS.RUNNING)
+    await eventually(node_two_running.aexists, "node $2 to start")
 
     def edit() -> None:
         client = Client()

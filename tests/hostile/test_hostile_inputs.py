@@ -19,7 +19,7 @@ Webhooks
  3. Nested 100 000 deep or 1 M keys → fast 400, no 500.
     E/test_webhooks.py::test_unreadable_bodies_get_a_clear_400_and_a_failed_execution_in_history
     H/test_webhook_inputs.py::test_a_json_body_with_a_million_keys_is_refused_at_the_body_limit_at_once
-    H/test_webhook_inputs.py::test_a_json_body_with_as_many_keys_as_fit_under_the_limit_is_taken_quickly
+    H/test_webhook_inputs.py::test_a_json_body_with_as_many_keys_as_fit_under_the_limit_is_taken
     H/test_webhook_inputs.py::test_a_form_with_more_fields_than_allowed_gets_a_clear_400
     H/test_editor_inputs.py::test_an_import_nested_100_000_deep_is_a_clear_error
     H/test_editor_inputs.py::test_a_canvas_save_nested_100_000_deep_is_a_clear_400

@@ -29,6 +29,7 @@ from tests.editor.conftest import build as build_editor
 from tests.engine.conftest import build, runs_of, start_and_run
 from tests.hostile.raw_server import RawServer, raw_server, read_request_head, reset
 from tests.nodes.conftest import waits
+from tests.waiting import HANG
 
 __all__ = ["waits"]  # retries do not really sleep here; the waits asked for are recorded
 
@@ -202,12 +203,11 @@ async def test_a_trickling_provider_is_cut_off_at_the_total_deadline_and_its_con
     settings.PROVIDER_READ_TIMEOUT = 1.0
     settings.PROVIDER_TOTAL_TIMEOUT = 1.5
     with raw_server(_trickles) as server:
-        started = time.monotonic()
+        # The answer would trickle for 40 s: what ends it is the total deadline, as the error says.
         with pytest.raises(ProviderError, match=r"within 1.5 s \(PROVIDER_TOTAL_TIMEOUT\)"):
             await ProviderClient(credential_at(server.base_url, cast.team)).request("GET", "/models")
-        assert time.monotonic() - started < 3
         # The server notices that Scenery hung up: the connection is not kept trickling.
-        assert await asyncio.to_thread(server.closed_by_client.wait, 3)
+        assert await asyncio.to_thread(server.closed_by_client.wait, HANG)
     assert server.connections == 1
 
 

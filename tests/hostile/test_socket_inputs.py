@@ -24,7 +24,8 @@ from scenarios.runtime.consumers import CLOSE_FORBIDDEN
 from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Membership, Role, User
 from tests.engine.conftest import build
-from tests.hostile.webhook_calls import hook_url, responder, wait_for_end
+from tests.hostile.webhook_calls import hook_url, responder
+from tests.waiting import HANG, wait_for_end
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
 
@@ -38,8 +39,18 @@ def _socket(server: Any, scenario: Scenario, user: User) -> ClientConnection:
     return connect(url, additional_headers=headers, max_size=None, open_timeout=10)
 
 
+def _frames_until_the_end_of(ws: ClientConnection, execution_id: str) -> list[dict[str, Any]]:
+    """Every frame up to the one saying that `execution_id` ended."""
+    frames = []
+    while True:
+        frames.append(json.loads(ws.recv(timeout=HANG)))
+        execution = frames[-1].get("execution") or {}
+        if execution.get("id") == execution_id and execution.get("status") in Execution.TERMINAL:
+            return frames
+
+
 def _frames(ws: ClientConnection, quiet: float = 0.5) -> list[dict[str, Any]]:
-    """Every frame until the socket has been quiet for `quiet` seconds."""
+    """Every frame until the socket has been quiet for `quiet` seconds (for what must not come)."""
     frames = []
     while True:
         try:
@@ -63,7 +74,7 @@ def _close_code_within(ws: ClientConnection, seconds: float) -> int | None:
 
 def _server_is_fine(server: Any, scenario: Scenario, user: User) -> None:
     with _socket(server, scenario, user) as ws:
-        assert json.loads(ws.recv(timeout=5))["type"] == "state"
+        assert json.loads(ws.recv(timeout=HANG))["type"] == "state"
     assert httpx.get(f"{server.url}/login/", timeout=10).status_code == 200
 
 
@@ -81,8 +92,8 @@ def test_naming_another_teams_scenario_or_execution_on_ones_own_socket_streams_n
         _socket(asgi_server, mallorys, cast.mallory) as spy,
         _socket(asgi_server, alices, cast.alice) as owner,
     ):
-        assert json.loads(spy.recv(timeout=5)) == {"type": "state", "execution": None, "nodes": []}
-        assert json.loads(owner.recv(timeout=5))["execution"]["id"] == earlier.headers["x-execution-id"]
+        assert json.loads(spy.recv(timeout=HANG)) == {"type": "state", "execution": None, "nodes": []}
+        assert json.loads(owner.recv(timeout=HANG))["execution"]["id"] == earlier.headers["x-execution-id"]
         for ask in (
             {"type": "state", "scenario_id": str(alices.id)},
             {"type": "state", "scenario": str(alices.id), "execution_id": earlier.headers["x-execution-id"]},
@@ -93,8 +104,9 @@ def test_naming_another_teams_scenario_or_execution_on_ones_own_socket_streams_n
             spy.send(json.dumps(ask))
         answer = httpx.post(hook_url(asgi_server, alices), json={}, timeout=30)
         assert answer.text == "alice's answer"
-        seen_by_owner, seen_by_spy = _frames(owner), _frames(spy)
-    new_id = answer.headers["x-execution-id"]
+        new_id = answer.headers["x-execution-id"]
+        seen_by_owner = _frames_until_the_end_of(owner, new_id)
+        seen_by_spy = _frames(spy)
     assert any(
         f.get("execution_id") == new_id or (f.get("execution") or {}).get("id") == new_id
         for f in seen_by_owner
@@ -119,31 +131,31 @@ def test_a_stranger_cannot_open_the_socket_of_another_teams_scenario_over_the_wi
 def test_a_malformed_frame_ends_that_connection_and_the_server_carries_on(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
-        ws.recv(timeout=5)
+        ws.recv(timeout=HANG)
         ws.send("{not json")
-        assert _close_code_within(ws, 5) is not None
+        assert _close_code_within(ws, HANG) is not None
     _server_is_fine(asgi_server, scenario, cast.alice)
 
 
 def test_a_malformed_frame_is_answered_with_a_proper_close_code(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
-        ws.recv(timeout=5)
+        ws.recv(timeout=HANG)
         ws.send("{not json")
-        assert _close_code_within(ws, 5) in (1003, 1007, 1008)
+        assert _close_code_within(ws, HANG) in (1003, 1007, 1008)
 
 
 def test_a_10_mb_frame_closes_the_connection(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
-        ws.recv(timeout=5)
+        ws.recv(timeout=HANG)
         code: int | None
         try:
             ws.send(json.dumps({"type": "state", "pad": "x" * 10_000_000}))
         except ConnectionClosed as exc:  # closed while the frame was still going out
             code = exc.rcvd.code if exc.rcvd is not None else 1006
         else:
-            code = _close_code_within(ws, 5)
+            code = _close_code_within(ws, HANG)
         assert code in (1008, 1009)
     _server_is_fine(asgi_server, scenario, cast.alice)
 
@@ -151,13 +163,13 @@ def test_a_10_mb_frame_closes_the_connection(asgi_server, cast):
 def test_a_flood_of_frames_closes_the_connection(asgi_server, cast):
     scenario = responder(cast.team)
     with _socket(asgi_server, scenario, cast.alice) as ws:
-        ws.recv(timeout=5)
+        ws.recv(timeout=HANG)
         answered, closed = 0, False
         try:
             for _ in range(1000):
                 ws.send('{"type": "state"}')  # the server may close before all are sent
             while True:
-                ws.recv(timeout=3)
+                ws.recv(timeout=HANG)
                 answered += 1
         except TimeoutError:
             pass
@@ -197,16 +209,20 @@ async def _run(scenario: Scenario) -> None:
 
 
 FORBIDDEN = {"type": "websocket.close", "code": CLOSE_FORBIDDEN}
+# The default recheck (at least 30 s) moved beyond any wait's hang guard: a socket closed within
+# the wait was closed by the change itself, not by the backstop.
+NO_RECHECK = 10 * HANG
 
 
 @pytest.mark.usefixtures("no_background_executor")
 async def test_a_member_removed_mid_stream_gets_no_further_frame_with_the_default_recheck(cast, settings):
     assert settings.SCENARIO_SOCKET_RECHECK_SECONDS >= 30
+    settings.SCENARIO_SOCKET_RECHECK_SECONDS = NO_RECHECK
     scenario = await _echo_scenario(cast.team)
     socket = await _live_socket(scenario, cast.bob)
     try:
         await sync_to_async(Membership.objects.filter(team=cast.team, user=cast.bob).delete)()
-        assert await socket.receive_output(timeout=1) == FORBIDDEN
+        assert await socket.receive_output(timeout=HANG) == FORBIDDEN
         await _run(scenario)
         assert await socket.receive_nothing(timeout=0.5), "a removed member still receives frames"
     finally:
@@ -226,7 +242,7 @@ async def test_other_members_changes_a_new_role_or_leaving_another_team_keep_the
         await sync_to_async(elsewhere.delete)()
         assert await socket.receive_nothing(timeout=0.3)
         await _run(scenario)
-        assert (await socket.receive_json_from(timeout=2))["type"] == "execution"
+        assert (await socket.receive_json_from(timeout=HANG))["type"] == "execution"
     finally:
         await socket.disconnect()
 
@@ -234,11 +250,12 @@ async def test_other_members_changes_a_new_role_or_leaving_another_team_keep_the
 @pytest.mark.usefixtures("no_background_executor")
 async def test_deleting_the_team_closes_every_members_socket_at_once(cast, settings):
     assert settings.SCENARIO_SOCKET_RECHECK_SECONDS >= 30
+    settings.SCENARIO_SOCKET_RECHECK_SECONDS = NO_RECHECK
     scenario = await _echo_scenario(cast.team)
     sockets = [await _live_socket(scenario, user) for user in (cast.alice, cast.carol)]
     await sync_to_async(cast.team.delete)()
     for socket in sockets:
-        assert await socket.receive_output(timeout=1) == FORBIDDEN
+        assert await socket.receive_output(timeout=HANG) == FORBIDDEN
         await socket.disconnect()
 
 
@@ -260,5 +277,5 @@ async def test_a_lost_wake_up_neither_fails_the_removal_nor_keeps_the_socket_ope
     assert removed.status_code == 302
     assert not await sync_to_async(Membership.objects.filter(pk=bobs.pk).exists)()
     assert "not sent to their sockets" in caplog.text
-    assert await socket.receive_output(timeout=3) == FORBIDDEN
+    assert await socket.receive_output(timeout=HANG) == FORBIDDEN
     await socket.disconnect()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from scenarios.models import Execution, Scenario
 from teams.models import Team
 from tests.engine.conftest import build
+from tests.waiting import wait_for_end, wait_until
+
+__all__ = ["hook_url", "responder", "wait_for_end", "wait_until_all_ended"]
 
 
 def hook_url(server: Any, scenario: Scenario) -> str:
@@ -24,20 +26,9 @@ def responder(team: Team, body: str = "{{$1.body}}", **more: Any) -> Scenario:
     )
 
 
-def wait_for_end(execution_id: Any, timeout: float = 20) -> Execution:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        execution = Execution.objects.get(pk=execution_id)
-        if execution.is_terminal:
-            return execution
-        time.sleep(0.05)
-    raise AssertionError(f"execution {execution_id} did not end within {timeout} s")
-
-
-def wait_until_all_ended(timeout: float = 30) -> None:
+def wait_until_all_ended() -> None:
     """Let every execution finish, so none is still running when the test's tables are flushed."""
-    deadline = time.monotonic() + timeout
-    while Execution.objects.exclude(status__in=Execution.TERMINAL).exists():
-        if time.monotonic() > deadline:
-            raise AssertionError("executions were still running at the end of the test")
-        time.sleep(0.05)
+    wait_until(
+        lambda: not Execution.objects.exclude(status__in=Execution.TERMINAL).exists(),
+        "every execution to end before the tables are flushed",
+    )

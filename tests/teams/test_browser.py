@@ -10,6 +10,7 @@ from scenarios.models import Node, Scenario
 from teams.models import Credential, Team
 from tests.browser import conftest as browser
 from tests.browser.editor_page import EditorPage
+from tests.waiting import wait_until
 
 # The browser tests' fixtures (tests/browser/conftest.py), shared.
 chromium, open_tab = browser.chromium, browser.open_tab
@@ -58,14 +59,10 @@ def test_a_credential_added_from_the_inspector_is_selected_and_its_key_never_sho
     assert Node.objects.get(scenario=scenario, number=1).credential == stub_credential
     editor.save_node()
     expect(tab.page.locator("#inspector")).to_be_visible()
-    tab.page.wait_for_function("() => true", timeout=1000)
-    node = Node.objects.get(scenario=scenario, number=1)
-    for _ in range(50):
-        if node.credential_id == credential.id:
-            break
-        tab.page.wait_for_timeout(100)
-        node.refresh_from_db()
-    assert node.credential == credential
+    wait_until(
+        lambda: Node.objects.get(scenario=scenario, number=1).credential_id == credential.id,
+        "the saved node to use the new credential",
+    )
 
 
 def test_switching_the_team_from_the_header(cast, open_tab):
