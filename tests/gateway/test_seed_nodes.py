@@ -20,7 +20,9 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 
 def node(ctx: NodeContext, key: str, **params: Any) -> dict[str, Any]:
     async def execute() -> dict[str, Any]:
-        return await get_node_type(key).execute(ctx, params)
+        node_type = get_node_type(key)
+        output, _ports = node_type.ports_fired(await node_type.execute(ctx, params))
+        return output
 
     return asyncio.run(execute())
 
