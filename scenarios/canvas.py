@@ -71,7 +71,12 @@ def last_runs(scenario: Scenario, *, executions: int = 30) -> dict[int, NodeRun]
 def status_of(run: NodeRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"status": run.status, "duration_ms": run.duration_ms, "execution": str(run.execution_id)}
+    return {
+        "status": run.status,
+        "duration_ms": run.duration_ms,
+        "execution": str(run.execution_id),
+        "ports": run.ports,
+    }
 
 
 def node_data(node: Node, node_type: NodeType | None, run: NodeRun | None = None) -> dict[str, Any]:

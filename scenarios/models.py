@@ -209,6 +209,12 @@ class NodeRun(models.Model):
         return None
 
     @property
+    def routes_taken(self) -> list[str]:
+        """The ports to name in history: those of a node that chose its route (not just "main")."""
+        ports = self.ports or []
+        return [] if ports == [DEFAULT_PORT] else list(ports)
+
+    @property
     def used_upstream(self) -> list[dict[str, Any]]:
         """For a single-node run: the upstream values it used, [{"node", "title", "execution_id", "finished_at"}]."""
         if self.execution.trigger != Execution.Trigger.RUN_ONCE or not isinstance(self.execution.input, dict):
