@@ -3,6 +3,7 @@ reload, arrowheads, and a live run that greys the route not taken (and history t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,6 +82,13 @@ def test_an_edge_drawn_from_a_named_port_is_saved_and_drawn_from_it_after_a_relo
     tab.page.wait_for_function("window.scenery && window.scenery.ready")
     assert sorted(editor.edges(), key=str) == sorted([(1, 2), (2, 3, "true"), (2, 4, "false")], key=str)
     assert edge_attr(tab, 2, 4, "line/targetMarker/name") == "block"  # an arrowhead on every edge
+    # From the keyboard, a node says which port each of its connections leaves from.
+    tab.page.locator("#canvas").focus()
+    tab.page.keyboard.press("ArrowRight")
+    tab.page.keyboard.press("ArrowRight")
+    expect(tab.page.locator("#canvas-announce")).to_have_text(
+        re.compile(r"^\$2 Branch, .*after \$1, before \$3 \(true\), \$4 \(false\)\.$")
+    )
     shot(tab, "canvas-ports-desktop")
 
 
