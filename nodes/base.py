@@ -1,5 +1,17 @@
-"""What a node type is: data (app, title, kind, fields with defaults, limits and conditions) plus one
-async execute function. The inspector form, its validation and the catalog all come from this data.
+"""What a node type is: data (app, title, kind, fields with defaults, limits and conditions, output
+ports) plus one async execute function. The inspector form, its validation and the catalog all come
+from this data.
+
+Ports. A node type names its output ports in `outputs` (one, "main", by default); an edge joins one
+of them to the next node. The execute function says which ports fired by what it returns:
+
+- a plain value fires every port of the type except "error" (a one-port type: "main");
+- `Routed(output, ("true",))` fires only the ports named (none at all ends the route quietly), so an
+  IF is `outputs=("true", "false")` and an execute function that returns `Routed(value, (choice,))`.
+
+A type whose `outputs` include "error" may have its failures routed: when that port is connected,
+the node's error goes down it as data, `{"error": {"message": ...}}`, instead of failing the
+execution (the node run is still recorded as failed, with "error" as the port it took).
 """
 
 from __future__ import annotations
@@ -27,6 +39,9 @@ FieldKind = Literal[
     "webhook_url",  # read-only: the scenario's webhook URL
 ]
 NodeKind = Literal["trigger", "action", "response"]
+
+DEFAULT_PORT = "main"
+ERROR_PORT = "error"
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,15 @@ class NodeContext:
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
 
-ExecuteFn = Callable[[NodeContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True)
+class Routed:
+    """An execute function's output together with the output ports it fired (see the module's doc)."""
+
+    output: Any
+    ports: tuple[str, ...]
+
+
+ExecuteFn = Callable[[NodeContext, dict[str, Any]], Awaitable[dict[str, Any] | Routed]]
 # Cross-field rules over cleaned params: {field name: [messages]} (empty when fine).
 CheckFn = Callable[[dict[str, Any]], dict[str, list[str]]]
 
@@ -120,12 +143,35 @@ class NodeType:
     icon: str = "openai"
     # Rules that span fields (e.g. file ids need a tool), run by the form and before execution.
     check: CheckFn | None = None
+    # The named output ports, in the order the canvas draws them; "error" catches the node's failures.
+    outputs: tuple[str, ...] = (DEFAULT_PORT,)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """The ports a success can fire: every output but "error"."""
+        return tuple(port for port in self.outputs if port != ERROR_PORT)
+
+    @property
+    def catches_errors(self) -> bool:
+        return ERROR_PORT in self.outputs
+
+    def ports_fired(self, result: Any) -> tuple[Any, tuple[str, ...]]:
+        """An execute function's result as (output, ports fired); NodeError for a port not declared."""
+        if not isinstance(result, Routed):
+            return result, self.routes
+        unknown = [port for port in result.ports if port not in self.routes]
+        if unknown:
+            raise NodeError(
+                f"The node chose the output port '{unknown[0]}', which its type does not have "
+                f"(its ports: {', '.join(self.routes)})."
+            )
+        return result.output, tuple(dict.fromkeys(result.ports))
 
     @property
     def uses_credential(self) -> bool:
@@ -144,4 +190,5 @@ class NodeType:
             "kind": self.kind,
             "color": self.color,
             "icon": self.icon,
+            "outputs": list(self.outputs),
         }

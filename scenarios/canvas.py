@@ -2,7 +2,8 @@
 
 A save carries the whole graph the browser has (nodes with positions, edges) and the scenario version
 it started from. The server checks the version (a stale save is refused, never merged), checks the
-edges (no self-loop, nothing into a trigger, no duplicate, no cycle), then makes the database match:
+edges (no self-loop, nothing into a trigger, a port the source's type has, no duplicate from the same
+port, no cycle), then makes the database match:
 nodes missing from the save are deleted, unknown ones (added, pasted or restored by undo) are created
 with fresh ids, and the edges are replaced.
 """
@@ -19,10 +20,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from nodes import expressions
-from nodes.base import NodeType
+from nodes.base import DEFAULT_PORT, NodeType
 from nodes.registry import NODE_TYPES
 from scenarios import graph
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
+from scenarios.snapshot import unknown_port
 from teams.models import Credential, User
 
 MAX_NODES = 1000
@@ -69,7 +71,12 @@ def last_runs(scenario: Scenario, *, executions: int = 30) -> dict[int, NodeRun]
 def status_of(run: NodeRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"status": run.status, "duration_ms": run.duration_ms, "execution": str(run.execution_id)}
+    return {
+        "status": run.status,
+        "duration_ms": run.duration_ms,
+        "execution": str(run.execution_id),
+        "ports": run.ports,
+    }
 
 
 def node_data(node: Node, node_type: NodeType | None, run: NodeRun | None = None) -> dict[str, Any]:
@@ -87,6 +94,7 @@ def node_data(node: Node, node_type: NodeType | None, run: NodeRun | None = None
         "y": node.position_y,
         "params": node.params,
         "credential": str(node.credential_id) if node.credential_id else None,
+        "outputs": list(node_type.outputs) if node_type else [DEFAULT_PORT],
         "last": status_of(run),
     }
 
@@ -95,19 +103,32 @@ def graph_data(scenario: Scenario) -> dict[str, Any]:
     """Everything the canvas draws: the version, the nodes (with their last run) and the edges."""
     runs = last_runs(scenario)
     nodes = [node_data(n, NODE_TYPES.get(n.kind), runs.get(n.number)) for n in scenario.nodes.all()]
-    edges = [
-        {"source": str(s), "target": str(t)} for s, t in scenario.edges.values_list("source_id", "target_id")
-    ]
     return {
         "version": scenario.version,
         "highest_number": scenario.highest_number_used(),
         "nodes": nodes,
-        "edges": edges,
+        "edges": edge_keys(scenario),
     }
+
+
+def edge_keys(scenario: Scenario) -> list[dict[str, str]]:
+    """The edges as the canvas saves them: {"source": node id, "target": node id, "port": source port}."""
+    return [
+        {"source": str(s), "target": str(t), "port": port}
+        for s, t, port in scenario.edges.values_list("source_id", "target_id", "source_port")
+    ]
 
 
 def edge_numbers(scenario: Scenario) -> list[tuple[int, int]]:
     return list(scenario.edges.values_list("source__number", "target__number"))
+
+
+def links(scenario: Scenario) -> list[graph.Link]:
+    """The edges by node number, with their source port."""
+    return [
+        graph.Link(*row)
+        for row in scenario.edges.values_list("source__number", "target__number", "source_port")
+    ]
 
 
 # -- the version --------------------------------------------------------------------------------------
@@ -268,21 +289,23 @@ def _renumber_new(scenario: Scenario, nodes: list[IncomingNode]) -> None:
     )
 
 
-def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[IncomingNode, IncomingNode]]:
+def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[IncomingNode, IncomingNode, str]]:
     if not isinstance(raw_edges, list):
         raise GraphInvalid("The save has no list of connections.")
     by_key = {n.key: n for n in nodes}
-    edges: list[tuple[IncomingNode, IncomingNode]] = []
-    seen: set[tuple[int, int]] = set()
+    edges: list[tuple[IncomingNode, IncomingNode, str]] = []
+    seen: set[graph.Link] = set()
     for raw in raw_edges:
         if not isinstance(raw, dict):
             raise GraphInvalid("Every connection in the save must be an object.")
         source, target = by_key.get(str(raw.get("source"))), by_key.get(str(raw.get("target")))
         if source is None or target is None:
             raise GraphInvalid("A connection must join two nodes of this scenario.")
-        check_edge(source.number, target.number, NODE_TYPES.get(target.kind), seen)
-        seen.add((source.number, target.number))
-        edges.append((source, target))
+        port = raw.get("port") or DEFAULT_PORT
+        link = graph.Link(source.number, target.number, port if isinstance(port, str) else "")
+        check_edge(link, NODE_TYPES.get(source.kind), NODE_TYPES.get(target.kind), seen)
+        seen.add(link)
+        edges.append((source, target, link.port))
     try:
         graph.topological_order([n.number for n in nodes], seen)
     except graph.CycleError as exc:
@@ -291,16 +314,24 @@ def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[Incomi
 
 
 def check_edge(
-    source: int, target: int, target_type: NodeType | None, existing: set[tuple[int, int]]
+    link: graph.Link, source_type: NodeType | None, target_type: NodeType | None, existing: set[graph.Link]
 ) -> None:
     """Refuse the connections a scenario cannot have, with a message saying why."""
+    source, target = link.source, link.target
     if source == target:
         raise GraphInvalid(f"${source} cannot be connected to itself.")
     if target_type is not None and target_type.kind == "trigger":
         raise GraphInvalid(
             f"${target} is a trigger: a scenario starts there, so nothing can connect into it."
         )
-    if (source, target) in existing:
+    outputs = source_type.outputs if source_type is not None else (DEFAULT_PORT,)
+    if link.port not in outputs:
+        raise GraphInvalid(
+            unknown_port(f"${source} {source_type.title if source_type else ''}".strip(), link.port, outputs)
+        )
+    if link in existing:
+        if len(outputs) > 1:
+            raise GraphInvalid(f"${source}'s port '{link.port}' is already connected to ${target}.")
         raise GraphInvalid(f"${source} is already connected to ${target}.")
 
 
@@ -335,7 +366,10 @@ def save_graph(scenario: Scenario, data: Any, user: User) -> SaveResult:
         Node.objects.bulk_update(moved, ["position_x", "position_y"], batch_size=500)
         scenario.edges.all().delete()
         Edge.objects.bulk_create(
-            [Edge(scenario=scenario, source=saved[s.key], target=saved[t.key]) for s, t in edges]
+            [
+                Edge(scenario=scenario, source=saved[s.key], target=saved[t.key], source_port=port)
+                for s, t, port in edges
+            ]
         )
     return SaveResult(version=version, nodes=saved, highest_number=scenario.highest_node_number)
 
@@ -354,8 +388,8 @@ def duplicate(scenario: Scenario, user: User, name: str) -> Scenario:
         new_ids = {node.pk: IncomingNode.of(node).create(copy) for node in scenario.nodes.all()}
         Edge.objects.bulk_create(
             [
-                Edge(scenario=copy, source=new_ids[s], target=new_ids[t])
-                for s, t in scenario.edges.values_list("source_id", "target_id")
+                Edge(scenario=copy, source=new_ids[s], target=new_ids[t], source_port=port)
+                for s, t, port in scenario.edges.values_list("source_id", "target_id", "source_port")
             ]
         )
     return copy

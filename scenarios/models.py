@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from durable.models import Leased
+from nodes.base import DEFAULT_PORT
 from teams.models import Credential, Team, User
 
 
@@ -90,12 +91,16 @@ class Edge(models.Model):
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="edges")
     source = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="outgoing")
     target = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="incoming")
+    # Which of the source's output ports (its node type's `outputs`) the edge leaves from.
+    source_port = models.CharField(max_length=50, default=DEFAULT_PORT)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "target"], name="unique_edge")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_port", "target"], name="unique_edge_port")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.source_id} -> {self.target_id}"
+        return f"{self.source_id}:{self.source_port} -> {self.target_id}"
 
 
 class Execution(Leased):
@@ -181,6 +186,10 @@ class NodeRun(models.Model):
     output = models.JSONField(null=True, blank=True)
     # {"message": str, and for provider errors "status", "type", "code", "param"}.
     error = models.JSONField(null=True, blank=True)
+    # The output ports the node fired, once it has ended: its routes taken (["true"]), or ["error"] for
+    # a failure routed down its error port. A takeover resumes with these routes already decided.
+    # None for runs recorded before ports existed (a success then fired its type's every route).
+    ports = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -200,6 +209,12 @@ class NodeRun(models.Model):
         return None
 
     @property
+    def routes_taken(self) -> list[str]:
+        """The ports to name in history: those of a node that chose its route (not just "main")."""
+        ports = self.ports or []
+        return [] if ports == [DEFAULT_PORT] else list(ports)
+
+    @property
     def used_upstream(self) -> list[dict[str, Any]]:
         """For a single-node run: the upstream values it used, [{"node", "title", "execution_id", "finished_at"}]."""
         if self.execution.trigger != Execution.Trigger.RUN_ONCE or not isinstance(self.execution.input, dict):
@@ -215,6 +230,7 @@ class NodeRun(models.Model):
             "params": self.params,
             "output": self.output,
             "error": self.error,
+            "ports": self.ports,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_ms": self.duration_ms,

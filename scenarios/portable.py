@@ -3,7 +3,10 @@
     {"format": "scenery.scenario", "version": 1, "name": "...", "description": "...",
      "nodes": [{"number": 1, "kind": "webhook.trigger", "label": "", "position": {"x": 0, "y": 0},
                 "params": {...}, "credential": "Credential name" | null}, ...],
-     "edges": [[1, 2], ...]}
+     "edges": [[1, 2], [2, 3, "false"], ...]}
+
+An edge is [source, target] from the source's default port ("main"), or [source, target, port] from
+another of its output ports: exports made before ports existed import unchanged.
 
 No secret ever leaves: credentials travel by name only (an import links nodes to the team's
 credential of that name, or of a name that looks the same), and any secret of the team's credentials found in a parameter is redacted.
@@ -17,8 +20,11 @@ from typing import Any
 
 from django.db import transaction
 
+from nodes.base import DEFAULT_PORT
 from nodes.registry import NODE_TYPES
 from scenarios import graph
+from scenarios.canvas import links
+from scenarios.graph import Link
 from scenarios.models import Edge, Node, Scenario
 from scenarios.runtime.running import Unstorable, safe
 from scenarios.snapshot import validate_graph
@@ -52,12 +58,7 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
         }
         for node in scenario.nodes.select_related("credential").order_by("number")
     ]
-    edges = [
-        [source, target]
-        for source, target in scenario.edges.order_by("source__number", "target__number").values_list(
-            "source__number", "target__number"
-        )
-    ]
+    edges = [link.as_json() for link in sorted(links(scenario))]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -107,13 +108,14 @@ def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = 
                 credential=credential,
             )
         Edge.objects.bulk_create(
-            Edge(scenario=scenario, source=made[source], target=made[target]) for source, target in edges
+            Edge(scenario=scenario, source=made[link.source], target=made[link.target], source_port=link.port)
+            for link in edges
         )
     notes.extend(validate_graph(scenario))
     return scenario
 
 
-def _checked(data: Any) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
     """The nodes and edges of `data`, or ImportProblem with every problem found."""
     if not isinstance(data, dict):
         raise ImportProblem(["The file does not hold a scenario (expected a JSON object)."])
@@ -141,26 +143,36 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
         raise ImportProblem([*problems, f'"nodes" must be a list of at most {MAX_NODES} nodes.'])
     if not isinstance(raw_edges, list) or len(raw_edges) > MAX_EDGES:
         raise ImportProblem(
-            [*problems, f'"edges" must be a list of at most {MAX_EDGES} [source, target] pairs.']
+            [*problems, f'"edges" must be a list of at most {MAX_EDGES} [source, target, port] edges.']
         )
     nodes = [node for i, raw in enumerate(raw_nodes) if (node := _node(i, raw, problems)) is not None]
     numbers = [node["number"] for node in nodes]
     for number in sorted({n for n in numbers if numbers.count(n) > 1}):
         problems.append(f"Node number {number} is used more than once.")
-    edges: list[tuple[int, int]] = []
+    kinds = {node["number"]: node["kind"] for node in nodes}
+    edges: list[Link] = []
     for i, raw in enumerate(raw_edges):
-        if not (isinstance(raw, list) and len(raw) == 2 and all(_is_int(n) for n in raw)):
-            problems.append(f"Edge {i + 1} must be a [source, target] pair of node numbers.")
+        link = graph.link_of(raw)
+        if link is None:
+            problems.append(
+                f"Edge {i + 1} must be a [source, target] pair of node numbers, or [source, target, port]."
+            )
             continue
-        source, target = raw
+        source, target, port = link
+        outputs = NODE_TYPES[kinds[source]].outputs if source in kinds else ()
         if source not in numbers or target not in numbers:
             problems.append(f"Edge {i + 1} ({source} → {target}) connects a node that is not in the file.")
         elif source == target:
             problems.append(f"Edge {i + 1} connects node {source} to itself.")
-        elif (source, target) in edges:
-            problems.append(f"Edge {i + 1} ({source} → {target}) is listed twice.")
+        elif port not in outputs:
+            problems.append(
+                f"Edge {i + 1} ({source} → {target}) leaves from port '{port}', which node {source} "
+                f"({kinds[source]}) does not have (its ports: {', '.join(outputs)})."
+            )
+        elif link in edges:
+            problems.append(f"Edge {i + 1} ({source} → {target}{_from(port)}) is listed twice.")
         else:
-            edges.append((source, target))
+            edges.append(link)
     if not problems:
         try:
             graph.topological_order(numbers, edges)
@@ -211,5 +223,5 @@ def _node(index: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
     }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _from(port: str) -> str:
+    return "" if port == DEFAULT_PORT else f", from port '{port}'"

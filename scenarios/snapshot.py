@@ -4,7 +4,10 @@ A snapshot is plain JSON stored on the Execution:
 
     {"scenario_version": 3,
      "nodes": [{"number": 1, "kind": "webhook.trigger", "label": "", "params": {}, "credential_id": null}, ...],
-     "edges": [[1, 2], [2, 3]]}
+     "edges": [[1, 2], [2, 3, "false"]]}
+
+An edge is `[source, target]` from the source's default port ("main"), or `[source, target, port]`
+(scenarios/graph.py): snapshots stored before ports existed load and resume unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.db import connections, router
 
 from nodes import expressions
 from scenarios import graph
-from scenarios.graph import CycleError
+from scenarios.graph import CycleError, Link
 
 if TYPE_CHECKING:
     from scenarios.models import Scenario
@@ -42,13 +45,13 @@ def snapshot_of(scenario: Scenario) -> dict[str, Any]:
         )
         node_rows = cursor.fetchall()
         cursor.execute(
-            f"SELECT source.number, target.number FROM {edges_table} edge "
+            f"SELECT source.number, target.number, edge.source_port FROM {edges_table} edge "
             f"JOIN {nodes_table} source ON source.id = edge.source_id "
             f"JOIN {nodes_table} target ON target.id = edge.target_id "
-            "WHERE edge.scenario_id = %s ORDER BY source.number, target.number",
+            "WHERE edge.scenario_id = %s ORDER BY source.number, target.number, edge.source_port",
             [scenario_id],
         )
-        edges = [[source, target] for source, target in cursor.fetchall()]
+        edges = [graph.Link(*row).as_json() for row in cursor.fetchall()]
     nodes = []
     for number, kind, label, params, credential_id in node_rows:
         params = params_field.from_db_value(params, None, connection)  # type: ignore[arg-type]
@@ -86,23 +89,32 @@ class Plan:
     """A snapshot as a graph: who feeds whom, where it starts, which nodes a run reaches."""
 
     nodes: dict[int, dict[str, Any]]
-    edges: list[tuple[int, int]]
+    edges: list[Link]
     parents: dict[int, set[int]] = field(default_factory=dict)
     children: dict[int, set[int]] = field(default_factory=dict)
+    # The edges into each node, from which node's which port (what must settle before it runs).
+    inputs: dict[int, list[Link]] = field(default_factory=dict)
     triggers: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, snapshot: dict[str, Any]) -> Plan:
         nodes = {int(spec["number"]): spec for spec in snapshot.get("nodes", [])}
-        edges = [(int(s), int(t)) for s, t in snapshot.get("edges", [])]
+        edges = [link for raw in snapshot.get("edges", []) if (link := graph.link_of(raw)) is not None]
         parents: dict[int, set[int]] = defaultdict(set)
         children: dict[int, set[int]] = defaultdict(set)
-        for source, target in edges:
-            parents[target].add(source)
-            children[source].add(target)
+        inputs: dict[int, list[Link]] = defaultdict(list)
+        for link in sorted(edges):
+            parents[link.target].add(link.source)
+            children[link.source].add(link.target)
+            inputs[link.target].append(link)
         triggers = sorted(n for n, spec in nodes.items() if node_kind_of(spec["kind"]) == "trigger")
         return cls(
-            nodes=nodes, edges=edges, parents=dict(parents), children=dict(children), triggers=triggers
+            nodes=nodes,
+            edges=edges,
+            parents=dict(parents),
+            children=dict(children),
+            inputs=dict(inputs),
+            triggers=triggers,
         )
 
     @property
@@ -136,6 +148,7 @@ def save_problems(snapshot: dict[str, Any]) -> list[str]:
     for number in plan.triggers:
         if plan.parents.get(number):
             problems.append(f"{title_of(plan.nodes[number])} is a trigger: nothing can connect into it.")
+    problems += port_problems(plan)
     try:
         graph.topological_order(plan.nodes, plan.edges)
     except CycleError as exc:
@@ -145,6 +158,26 @@ def save_problems(snapshot: dict[str, Any]) -> list[str]:
         for problem in expressions.check(spec.get("params", {}), plan.ancestors(number), known):
             problems.append(f"{title_of(spec)}: {problem}")
     return problems
+
+
+def port_problems(plan: Plan) -> list[str]:
+    """Edges from an output port the source's node type does not have."""
+    from nodes.registry import NODE_TYPES
+
+    problems = []
+    for link in sorted(plan.edges):
+        spec = plan.nodes.get(link.source)
+        node_type = NODE_TYPES.get(spec["kind"]) if spec is not None else None
+        if spec is not None and node_type is not None and link.port not in node_type.outputs:
+            problems.append(unknown_port(title_of(spec), link.port, node_type.outputs))
+    return problems
+
+
+def unknown_port(title: str, port: str, outputs: tuple[str, ...]) -> str:
+    return (
+        f"{title} has no output port '{port}' (its ports: {', '.join(outputs)}): "
+        "connect one of those instead."
+    )
 
 
 def run_problems(snapshot: dict[str, Any]) -> list[str]:

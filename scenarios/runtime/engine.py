@@ -1,13 +1,23 @@
 """The scenario engine: creating executions and running them.
 
 An execution is a row; creating it commits the row and wakes an executor (durable/executor.py),
-which claims it with a lease (scenarios/runtime/jobs.py) and calls `run_execution`. Nodes run when all their
-upstream nodes have finished; independent branches run concurrently; a failed node skips its
-downstream nodes while other branches go on. Every change of a node run is committed through the
-lease (a worker whose lease was taken over writes nothing) before dependent nodes start, so a worker
-that takes over resumes: nodes that already succeeded keep their outputs, only the in-flight ones
-run again. Nodes that only compute (a trigger, a webhook response) are the exception: they run at
-once and are committed with the next write, as running them again has no effect outside.
+which claims it with a lease (scenarios/runtime/jobs.py) and calls `run_execution`.
+
+When a node runs: once each of its inputs (an edge from an upstream node's output port) is settled,
+that is delivered (the upstream node fired that port) or known not to come (the upstream node took
+other routes, or was itself skipped down a route not taken). It then runs if at least one input was
+delivered, with what was delivered (a join after an IF runs with the branch that ran); if none was,
+it is skipped ("Skipped: route 'false' of $2 IF was not taken"). A failure is different from a
+route not taken: a node with an input from a failed node (or from a node skipped behind one) is
+skipped at once, and the execution fails — unless the failed node's type has an "error" port and it
+is connected, in which case the error goes down that port as data and the node's other routes are
+not taken (the node run stays failed, with ports ["error"]). Independent branches run concurrently.
+
+Every change of a node run (with the ports it fired) is committed through the lease (a worker whose
+lease was taken over writes nothing) before dependent nodes start, so a worker that takes over
+resumes: nodes that already ended keep their outputs and the routes they decided, only the
+in-flight ones run again. Nodes that only compute (a trigger, a webhook response) are the exception:
+they run at once and are committed with the next write, as running them again has no effect outside.
 """
 
 from __future__ import annotations
@@ -28,8 +38,11 @@ from django.utils import timezone
 from durable import executor
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
+from nodes.base import DEFAULT_PORT, ERROR_PORT
 from nodes.registry import NODE_TYPES
 from nodes.types import webhook
+from scenarios import graph
+from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
 from scenarios.runtime.running import Credentials, Outcome, Unstorable, run_node, safe
@@ -43,7 +56,7 @@ MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
-NODE_RUN_CHANGES = ["status", "params", "output", "error", "started_at", "finished_at"]
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -202,11 +215,18 @@ class Run:
         self.rows: dict[int, NodeRun] = {}
         self.tasks: dict[asyncio.Task[Outcome], int] = {}
         self.response_taken = self.execution.response is not None
-        for number, row in job.previous.items():
+        # The ports each ended node fired, and the skipped nodes that sit behind a failure (not
+        # merely down a route not taken): together they decide what its downstream nodes do.
+        self.taken: dict[int, tuple[str, ...]] = {}
+        self.blocked: set[int] = set()
+        for number, row in sorted(job.previous.items()):
             if number in self.run_set and row.status in TERMINAL_NODE:
+                # An attempt that takes over keeps the routes its predecessors decided.
                 self.status[number] = row.status
-                if row.status == NS.SUCCEEDED:
-                    self.outputs[number] = row.output
+                self._took(number, row.output, row.error, row.ports)
+        for number in graph.topological_order(self.plan.nodes, self.plan.edges):
+            if self.status.get(number) == NS.SKIPPED and any(self._broken(i) for i in self._inputs(number)):
+                self.blocked.add(number)
 
     # -- the loop ------------------------------------------------------------------------------------
     async def go(self) -> None:
@@ -288,7 +308,8 @@ class Run:
 
     # -- deciding ------------------------------------------------------------------------------------
     def _advance(self) -> list[int]:
-        """Skip nodes behind a failure; return the nodes now ready to run (and mark them running)."""
+        """Skip the nodes whose inputs settled without delivering anything; return the nodes now
+        ready to run (and mark them running)."""
         ready: list[int] = []
         progress = True
         while progress:
@@ -296,37 +317,90 @@ class Run:
             for number in sorted(self.run_set):
                 if number in self.status or self.rows[number].status == NS.RUNNING:
                     continue
-                parents = self.plan.parents.get(number, set())
-                reason = self._skip_reason(parents)
-                if reason:
-                    self._set_skipped(number, reason)
+                verdict = self._verdict(number)
+                if verdict is None:
+                    continue
+                if verdict:
+                    self._set_skipped(number, verdict)
                     progress = True
-                elif all(self.status.get(p) == NS.SUCCEEDED for p in parents):
+                else:
                     row = self.rows[number]
                     row.status = NS.RUNNING
                     row.started_at = timezone.now()
                     ready.append(number)
         return ready
 
-    def _skip_reason(self, parents: set[int]) -> str:
-        for parent in sorted(parents):
-            if parent not in self.run_set:
-                return f"Skipped: {title_of(self.plan.nodes[parent])} is not connected to the trigger, so it never runs."
-            if self.status.get(parent) == NS.FAILED:
-                return f"Skipped: {title_of(self.plan.nodes[parent])} failed."
-            if self.status.get(parent) == NS.SKIPPED:
-                return f"Skipped: {title_of(self.plan.nodes[parent])} was skipped."
-        return ""
+    def _inputs(self, number: int) -> list[Link]:
+        return self.plan.inputs.get(number, [])
+
+    def _verdict(self, number: int) -> str | None:
+        """None while an input is unsettled, "" to run, or why the node is skipped."""
+        unsettled, delivered, not_taken = False, False, ""
+        for link in self._inputs(number):
+            source = link.source
+            if self._broken(link):
+                title = title_of(self.plan.nodes[source])
+                if source not in self.run_set:
+                    return f"Skipped: {title} is not connected to the trigger, so it never runs."
+                if self.status[source] == NS.FAILED:
+                    return f"Skipped: {title} failed."
+                return f"Skipped: {title} was skipped."
+            if source not in self.status:
+                unsettled = True
+            elif link.port in self.taken.get(source, ()):
+                delivered = True
+            elif not not_taken:
+                not_taken = self._not_taken(link)
+        if unsettled:
+            return None
+        return "" if delivered or not self._inputs(number) else not_taken
+
+    def _broken(self, link: Link) -> bool:
+        """Whether the input `link` will never come because something failed upstream."""
+        source = link.source
+        if source not in self.run_set:
+            return True
+        status = self.status.get(source)
+        if status == NS.FAILED:
+            return ERROR_PORT not in self.taken.get(source, ())
+        return status == NS.SKIPPED and source in self.blocked
+
+    def _not_taken(self, link: Link) -> str:
+        title = title_of(self.plan.nodes[link.source])
+        if self.status[link.source] == NS.SKIPPED:
+            return f"Skipped: {title} was skipped (its route was not taken)."
+        return f"Skipped: route '{link.port}' of {title} was not taken."
+
+    def _took(self, number: int, output: Any, error: Any, ports: list[str] | tuple[str, ...] | None) -> None:
+        """Note what an ended node delivers: its output down the ports it fired, or its error down
+        its "error" port."""
+        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
+        if self.status[number] == NS.SUCCEEDED:
+            # A run recorded before ports existed fired every route of its type.
+            routes = node_type.routes if node_type is not None else (DEFAULT_PORT,)
+            self.taken[number] = tuple(ports) if ports is not None else routes
+            self.outputs[number] = output
+        elif self.status[number] == NS.FAILED and ports and ERROR_PORT in ports:
+            self.taken[number] = (ERROR_PORT,)
+            self.outputs[number] = {"error": error}
 
     def _set_skipped(self, number: int, reason: str) -> None:
+        if any(self._broken(link) for link in self._inputs(number)):
+            self.blocked.add(number)
         self.status[number] = NS.SKIPPED
         row = self.rows[number]
         row.status = NS.SKIPPED
         row.error = {"message": reason}
+        row.ports = []
         row.finished_at = timezone.now()
 
     def _finish_fields(self) -> dict[str, Any]:
-        failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED)
+        # A failure routed down its "error" port was handled by the scenario: it does not fail the run.
+        failed = sorted(
+            n
+            for n in self.run_set
+            if self.status.get(n) == NS.FAILED and ERROR_PORT not in self.taken.get(n, ())
+        )
         fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
         if failed:
             fields["status"] = Execution.Status.FAILED
@@ -347,13 +421,22 @@ class Run:
         row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
         row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
         row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+        row.ports = list(outcome.ports) if outcome.succeeded else self._error_route(outcome.number)
         self.status[outcome.number] = row.status
+        self._took(outcome.number, row.output, row.error, row.ports)
         if outcome.succeeded:
-            self.outputs[outcome.number] = outcome.output
             kind = node_kind_of(self.plan.nodes[outcome.number]["kind"])
             if kind == "response" and not self.response_taken:
                 self.response_taken = True
                 fields["response"] = webhook.response_of(outcome.output)
+
+    def _error_route(self, number: int) -> list[str]:
+        """[ "error" ] when a failure of `number` goes down its connected "error" port, else []."""
+        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
+        if node_type is None or not node_type.catches_errors:
+            return []
+        connected = any(link.source == number and link.port == ERROR_PORT for link in self.plan.edges)
+        return [ERROR_PORT] if connected else []
 
     def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
         if task.cancelled():

@@ -70,6 +70,8 @@ class Outcome:
     error: dict[str, Any] | None = None
     started_at: datetime = field(default_factory=timezone.now)
     finished_at: datetime = field(default_factory=timezone.now)
+    # The output ports a success fired (nodes/base.py); the engine decides where a failure goes.
+    ports: tuple[str, ...] = ()
 
 
 class Unstorable(TypeError):
@@ -144,7 +146,7 @@ async def run_node(
             secrets=list(secrets),
             progress=progress,
         )
-        output = await node_type.execute(ctx, params)
+        output, ports = node_type.ports_fired(await node_type.execute(ctx, params))
         stored = safe(output, secrets)
     except NodeError as exc:
         error = exc.as_dict()
@@ -158,7 +160,9 @@ async def run_node(
         )
         error = {"message": f"The node failed unexpectedly: {type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]}
     else:
-        return Outcome(number, True, _safe_params(params, secrets), stored, None, started, timezone.now())
+        return Outcome(
+            number, True, _safe_params(params, secrets), stored, None, started, timezone.now(), ports
+        )
     return Outcome(
         number,
         False,

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from nodes.base import DEFAULT_PORT
 from nodes.registry import NODE_TYPES
 from scenarios import canvas
 from scenarios.models import Scenario
@@ -39,18 +40,35 @@ def catalog() -> list[tuple[str, list[dict[str, Any]]]]:
 def outline_context(scenario: Scenario, error: str = "") -> dict[str, Any]:
     nodes = list(scenario.nodes.all())
     runs = canvas.last_runs(scenario)
-    titles = {
-        n.number: n.label or (NODE_TYPES[n.kind].title if n.kind in NODE_TYPES else n.kind) for n in nodes
-    }
+    types = {n.number: NODE_TYPES.get(n.kind) for n in nodes}
+    titles = {}
+    for n in nodes:
+        node_type = types[n.number]
+        titles[n.number] = n.label or (node_type.title if node_type else n.kind)
+    # A source with several output ports is connected and listed port by port.
+    ports = {number: t.outputs for number, t in types.items() if t is not None and len(t.outputs) > 1}
     return {
         "scenario": scenario,
         "outline_nodes": [
-            {"node": n, "title": titles[n.number], "last": runs.get(n.number), "type": NODE_TYPES.get(n.kind)}
+            {
+                "node": n,
+                "title": titles[n.number],
+                "last": runs.get(n.number),
+                "type": types[n.number],
+                "ports": ports.get(n.number, ()),
+            }
             for n in nodes
         ],
         "outline_edges": [
-            {"source": s, "target": t, "source_title": titles.get(s, ""), "target_title": titles.get(t, "")}
-            for s, t in sorted(canvas.edge_numbers(scenario))
+            {
+                "source": link.source,
+                "target": link.target,
+                "port": link.port,
+                "named_port": link.source in ports,
+                "source_title": titles.get(link.source, ""),
+                "target_title": titles.get(link.target, ""),
+            }
+            for link in sorted(canvas.links(scenario))
         ],
         "outline_error": error,
     }
@@ -125,10 +143,7 @@ def _current(scenario: Scenario) -> dict[str, Any]:
             {"key": str(n.pk), "id": str(n.pk), "x": n.position_x, "y": n.position_y}
             for n in scenario.nodes.all()
         ],
-        "edges": [
-            {"source": str(s), "target": str(t)}
-            for s, t in scenario.edges.values_list("source_id", "target_id")
-        ],
+        "edges": canvas.edge_keys(scenario),
     }
 
 
@@ -164,14 +179,13 @@ def _node_key(scenario: Scenario, number: Any) -> str | None:
 def outline_connect(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     scenario, _ = scenario_for(request, scenario_id, Role.EDITOR)
     data = _current(scenario)
-    source, target = (
-        _node_key(scenario, request.POST.get("source")),
-        _node_key(scenario, request.POST.get("target")),
-    )
+    # The source is "3", or "3:false" for one port of a node with several.
+    number, _, port = request.POST.get("source", "").partition(":")
+    source, target = _node_key(scenario, number), _node_key(scenario, request.POST.get("target"))
     if source is None or target is None:
         context = {**outline_context(scenario, "Choose two nodes to connect."), "can_edit": True}
         return render(request, f"{EDITOR}#outline", context)
-    data["edges"].append({"source": source, "target": target})
+    data["edges"].append({"source": source, "target": target, "port": port or DEFAULT_PORT})
     return _apply_outline_change(request, scenario, data)
 
 
@@ -182,8 +196,12 @@ def outline_disconnect(
 ) -> HttpResponse:
     scenario, _ = scenario_for(request, scenario_id, Role.EDITOR)
     data = _current(scenario)
-    source_key, target_key = _node_key(scenario, source), _node_key(scenario, target)
-    data["edges"] = [e for e in data["edges"] if (e["source"], e["target"]) != (source_key, target_key)]
+    edge = (
+        _node_key(scenario, source),
+        _node_key(scenario, target),
+        request.POST.get("port") or DEFAULT_PORT,
+    )
+    data["edges"] = [e for e in data["edges"] if (e["source"], e["target"], e["port"]) != edge]
     return _apply_outline_change(request, scenario, data)
 
 

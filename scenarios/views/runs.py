@@ -100,7 +100,8 @@ def _detail(
 ) -> HttpResponse:
     node_runs = list(execution.node_runs.order_by("node_number", "attempt"))
     overlay = {
-        str(r.node_number): {"status": r.status, "duration_ms": r.duration_ms} for r in node_runs
+        str(r.node_number): {"status": r.status, "duration_ms": r.duration_ms, "ports": r.ports}
+        for r in node_runs
     }  # the latest attempt of each node wins, since attempts are in order
     context = {
         "scenario": scenario,

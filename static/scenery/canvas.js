@@ -63,8 +63,13 @@ function register() {
       },
       ports: {
         groups: {
-          in: { position: "left", attrs: { circle: { ...PORT, magnet: "passive" } } },
-          out: { position: "right", attrs: { circle: { ...PORT, magnet: true } } },
+          // The input port is smaller than the outputs, so the arrowhead arriving at it shows.
+          in: { position: "left", attrs: { circle: { ...PORT, r: 5, magnet: "passive" } } },
+          out: {
+            position: "right",
+            attrs: { circle: { ...PORT, magnet: true }, text: { fontSize: 11, fontWeight: 600, fill: "#485163" } },
+            label: { position: { name: "right", args: { x: 10, y: -9 } } },
+          },
         },
       },
     },
@@ -91,9 +96,41 @@ export function formatDuration(ms) {
   return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 }
 
+// Output ports. A node type names its outputs (["main"] for most; ["true", "false"] for an IF); the
+// "main" port keeps the id "out", the others are "out:<name>". Ports are labelled when there are
+// several, so the user sees which route a connection leaves from.
+export const DEFAULT_PORT = "main";
+
+export function portId(name) {
+  return !name || name === DEFAULT_PORT ? "out" : `out:${name}`;
+}
+
+export function portName(id) {
+  return id && id.startsWith("out:") ? id.slice(4) : DEFAULT_PORT;
+}
+
+// An edge by node numbers, as snapshots and exports write it: [source, target], or
+// [source, target, port] when it leaves from a port other than "main".
+export function edgeNumbers(edge) {
+  const pair = [edge.getSourceCell().getData().number, edge.getTargetCell().getData().number];
+  const port = portName(edge.getSourcePortId());
+  return port === DEFAULT_PORT ? pair : [...pair, port];
+}
+
+function outPorts(outputs) {
+  const names = outputs && outputs.length ? outputs : [DEFAULT_PORT];
+  const labelled = names.length > 1;
+  return names.map((name) => ({
+    id: portId(name),
+    group: "out",
+    attrs: { text: { text: labelled ? name : "" }, circle: { "data-port-name": name } },
+  }));
+}
+
 // The cell description of a node as the server sends it.
 export function nodeCell(node, id) {
-  const ports = node.trigger ? [{ id: "out", group: "out" }] : [{ id: "in", group: "in" }, { id: "out", group: "out" }];
+  const outputs = node.outputs && node.outputs.length ? node.outputs : [DEFAULT_PORT];
+  const ports = node.trigger ? outPorts(outputs) : [{ id: "in", group: "in" }, ...outPorts(outputs)];
   const last = node.last || null;
   return {
     id: id || node.id,
@@ -111,6 +148,7 @@ export function nodeCell(node, id) {
       color: node.color,
       icon: node.icon,
       trigger: !!node.trigger,
+      outputs,
       params: node.params || {},
       credential: node.credential || null,
     },
@@ -125,20 +163,57 @@ export function nodeCell(node, id) {
   };
 }
 
-export function edgeCell(source, target) {
-  return { shape: "scenery-edge", source: { cell: source, port: "out" }, target: { cell: target, port: "in" } };
+export function edgeCell(source, target, port = DEFAULT_PORT) {
+  return { shape: "scenery-edge", source: { cell: source, port: portId(port) }, target: { cell: target, port: "in" } };
 }
 
+const EDGE_COLOR = "#8a93a3";
+const EDGE_NOT_TAKEN = "#cdd2da";
+
+// Every edge ends in an arrowhead on the rim of the input port (not under it), so its direction shows.
 X6.Graph.registerEdge(
   "scenery-edge",
   {
     inherit: "edge",
-    attrs: { line: { stroke: "#8a93a3", strokeWidth: 2, targetMarker: { name: "block", width: 8, height: 6 } } },
+    attrs: {
+      line: {
+        stroke: EDGE_COLOR,
+        strokeWidth: 2,
+        targetMarker: { name: "block", width: 12, height: 10 },
+      },
+    },
     connector: { name: "smooth" },
+    target: { connectionPoint: { name: "boundary" } },
     zIndex: 0,
   },
   true,
 );
+
+// A run's routes: an edge whose source ended without firing its port is greyed and dashed; `taken`
+// null puts it back (the run is going, or there is no run to show).
+export function setEdgeTaken(edge, taken) {
+  const notTaken = taken === false;
+  edge.attr(
+    {
+      line: {
+        stroke: notTaken ? EDGE_NOT_TAKEN : EDGE_COLOR,
+        strokeDasharray: notTaken ? "5 4" : null,
+      },
+    },
+    { ignoreHistory: true },
+  );
+  edge.setData({ notTaken }, { ignoreHistory: true });
+}
+
+// Whether a node's run fired the output port `name`: true, false, or null while it is not decided.
+export function fired(run, name) {
+  if (!run || !run.status) return null;
+  if (run.status === "skipped") return false;
+  if (run.status !== "succeeded" && run.status !== "failed") return null;
+  // Runs stored before ports existed fired every route of a success.
+  if (!Array.isArray(run.ports)) return run.status === "succeeded" ? name !== "error" : false;
+  return run.ports.includes(name);
+}
 
 // History keeps what the user did to the graph (add, remove, move, connect); status badges, titles and
 // data written by the app are not undoable steps.
@@ -188,8 +263,8 @@ export function createGraph({ container, minimap, canEdit, checkConnection }) {
         return canEdit && magnet.getAttribute("port-group") === "out";
       },
       validateConnection({ sourceCell, targetCell, sourcePort, targetPort, targetMagnet }) {
-        if (!targetMagnet || sourcePort !== "out" || targetPort !== "in") return false;
-        return checkConnection(sourceCell, targetCell) === null;
+        if (!targetMagnet || !sourcePort || !sourcePort.startsWith("out") || targetPort !== "in") return false;
+        return checkConnection(sourceCell, targetCell, portName(sourcePort)) === null;
       },
     },
   });
@@ -198,7 +273,10 @@ export function createGraph({ container, minimap, canEdit, checkConnection }) {
     enabled: canEdit,
     stackSize: 200,
     beforeAddCommand(event, args) {
-      if (!UNDOABLE.has(event)) return false;
+      // X6 reports every change as "cell:change:*" with the key beside it; without naming it, moves
+      // and the target of a new connection were never recorded (a redo brought back a dangling edge).
+      const name = event === "cell:change:*" && args ? `cell:change:${args.key}` : event;
+      if (!UNDOABLE.has(name)) return false;
       if (args && args.options && args.options.ignoreHistory) return false;
       return true;
     },
@@ -234,6 +312,22 @@ export function setNodeStatus(cell, last) {
   cell.attr("body/stroke", status === "running" ? STATUS_COLORS.running : status === "failed" ? STATUS_COLORS.failed : "#d5dae1", {
     ignoreHistory: true,
   });
+  // A skipped node (down a route not taken, or behind a failure) is greyed, with a dashed outline.
+  const skipped = status === "skipped";
+  cell.attr(
+    {
+      body: { strokeDasharray: skipped ? "6 4" : null, fill: skipped ? "#f3f4f6" : "#ffffff" },
+      title: { fill: skipped ? "#8a93a3" : "#1d2330" },
+    },
+    { ignoreHistory: true },
+  );
+}
+
+// Greys the connections leaving `cell` from the ports its run `last` did not fire.
+export function showRoutes(graph, cell, last) {
+  for (const edge of graph.getConnectedEdges(cell, { outgoing: true })) {
+    setEdgeTaken(edge, fired(last, portName(edge.getSourcePortId())));
+  }
 }
 
 export function setNodeTitle(cell, title) {

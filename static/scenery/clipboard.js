@@ -73,8 +73,9 @@ export function createClipboard({ graph, selection, catalog, banner, nextNumber,
       );
       cells.set(node.number, cell);
     }
-    for (const [s, t] of clip.edges || []) {
-      if (cells.has(s) && cells.has(t)) graph.addEdge(edgeCell(cells.get(s).id, cells.get(t).id));
+    // An edge is [source, target] or [source, target, port] (clipboards from before ports: pairs).
+    for (const [s, t, port] of clip.edges || []) {
+      if (cells.has(s) && cells.has(t)) graph.addEdge(edgeCell(cells.get(s).id, cells.get(t).id, port));
     }
     graph.stopBatch("paste");
     selection.reset([...cells.values()]);

@@ -1,6 +1,6 @@
 // The scenario editor: wires the canvas to the server (autosave, inspector, outline) and to live runs.
 import { Autosave, Banner } from "./autosave.js";
-import { createGraph, edgeCell, NODE_HEIGHT, NODE_WIDTH, nodeCell, setNodeTitle } from "./canvas.js";
+import { createGraph, edgeCell, edgeNumbers, NODE_HEIGHT, NODE_WIDTH, nodeCell, portName, setNodeTitle } from "./canvas.js";
 import { createClipboard } from "./clipboard.js";
 import { connectionProblem, watchConnections } from "./connections.js";
 import { followRuns } from "./live.js";
@@ -20,6 +20,7 @@ const catalog = new Map(
       color: item.querySelector(".node-icon").style.getPropertyValue("--app-color").trim(),
       icon: item.dataset.icon,
       trigger: item.dataset.trigger === "true",
+      outputs: (item.dataset.outputs || "main").split(" "),
     },
   ]),
 );
@@ -29,7 +30,7 @@ const { graph, history, selection, keyboard } = createGraph({
   container: document.getElementById("canvas"),
   minimap: document.getElementById("minimap"),
   canEdit,
-  checkConnection: (source, target) => connectionProblem(graph, source, target),
+  checkConnection: (source, target, port) => connectionProblem(graph, source, target, { port }),
 });
 
 // -- reading the graph ------------------------------------------------------------------------------
@@ -46,11 +47,12 @@ function numbers() {
   return graph.getNodes().map((cell) => cell.getData().number);
 }
 
+// [source, target], or [source, target, port] from a port other than "main".
 function edgesByNumber() {
   return graph
     .getEdges()
     .filter((edge) => edge.getSourceCell() && edge.getTargetCell())
-    .map((edge) => [edge.getSourceCell().getData().number, edge.getTargetCell().getData().number]);
+    .map(edgeNumbers);
 }
 
 // -- saving ---------------------------------------------------------------------------------------------
@@ -81,7 +83,7 @@ const autosave = new Autosave({
       edges: graph
         .getEdges()
         .filter((edge) => edge.getSourceCellId() && edge.getTargetCellId())
-        .map((edge) => ({ source: edge.getSourceCellId(), target: edge.getTargetCellId() })),
+        .map((edge) => ({ source: edge.getSourceCellId(), target: edge.getTargetCellId(), port: portName(edge.getSourcePortId()) })),
     };
   },
   onSaved(result) {
@@ -199,6 +201,7 @@ function addNode(kind, position) {
         color: entry.color,
         icon: entry.icon,
         trigger: entry.trigger,
+        outputs: entry.outputs,
         x: Math.round(position.x),
         y: Math.round(position.y),
         params: null,
@@ -307,6 +310,10 @@ history.on("change", updateUndoButtons);
 history.on("undo", updateUndoButtons);
 history.on("redo", updateUndoButtons);
 history.on("add", updateUndoButtons);
+// An undo or redo changes the graph, even when no other event says so (a connection comes back with
+// its target set after it was added, so neither "added" nor "connected" reports it).
+history.on("undo", () => changed());
+history.on("redo", () => changed());
 updateUndoButtons();
 
 // -- the catalog: click or drag to add ---------------------------------------------------------------
@@ -357,7 +364,7 @@ function load(data) {
   graph.startBatch("load");
   graph.resetCells([
     ...data.nodes.map((node) => graph.createNode(nodeCell(node))),
-    ...data.edges.map((edge) => graph.createEdge(edgeCell(edge.source, edge.target))),
+    ...data.edges.map((edge) => graph.createEdge(edgeCell(edge.source, edge.target, edge.port))),
   ]);
   graph.stopBatch("load");
   history.enable();

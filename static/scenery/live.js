@@ -1,6 +1,6 @@
 // Live runs: one WebSocket per open scenario. The server sends the full state on every (re)connect,
 // then execution and node events; this keeps the canvas badges and the run panel in step.
-import { formatDuration, setNodeStatus } from "./canvas.js";
+import { formatDuration, setNodeStatus, showRoutes } from "./canvas.js";
 
 const MAX_OUTPUT_CHARS = 20000;
 
@@ -132,10 +132,14 @@ export class RunPanel {
     title.textContent = this.titleOf(run.node) || run.kind;
     pill.className = `status-pill status-${run.status}`;
     pill.textContent = run.attempt > 1 ? `${run.status} (attempt ${run.attempt})` : run.status;
-    duration.textContent = formatDuration(run.duration_ms);
+    // The routes a node chose (its output ports, when it has others than "main").
+    const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
+    duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
     row.dataset.status = run.status;
     if (run.error) {
       error.hidden = false;
+      // A skip is not an error: its reason reads as a note.
+      error.className = run.status === "skipped" ? "live-error skip-reason" : "live-error";
       const details = Object.entries(run.error)
         .filter(([key, value]) => key !== "message" && value !== null && value !== undefined)
         .map(([key, value]) => `${key}: ${value}`);
@@ -159,10 +163,15 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
   const seqs = new Map(); // the latest seq applied per node of the followed run: older frames are stale
   let overlay = null;
 
+  function show(cell, run) {
+    setNodeStatus(cell, run);
+    showRoutes(graph, cell, run);
+  }
+
   function applyRun(run) {
     liveStatus.set(run.node, run);
     const cell = cellByNumber(run.node);
-    if (cell && !overlay) setNodeStatus(cell, run);
+    if (cell && !overlay) show(cell, run);
     panel.showNode(run);
   }
 
@@ -202,14 +211,14 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
     showOverlay(statuses) {
       overlay = statuses;
       panelElement.dataset.covered = "true";
-      graph.getNodes().forEach((cell) => setNodeStatus(cell, statuses[String(cell.getData().number)] || null));
+      graph.getNodes().forEach((cell) => show(cell, statuses[String(cell.getData().number)] || null));
     },
     clearOverlay() {
       overlay = null;
       delete panelElement.dataset.covered;
       graph.getNodes().forEach((cell) => {
         const number = cell.getData().number;
-        setNodeStatus(cell, liveStatus.get(number) || initialLast.get(number) || null);
+        show(cell, liveStatus.get(number) || initialLast.get(number) || null);
       });
     },
   };

@@ -1,6 +1,6 @@
 // The canvas without a mouse: arrow keys go from node to node (the nearest one that way), Shift and
 // an arrow move the selected node, Enter goes to its details; a live region says where you are.
-import { statusText } from "./canvas.js";
+import { DEFAULT_PORT, portName, statusText } from "./canvas.js";
 
 const STEP = { left: [-1, 0], right: [1, 0], up: [0, -1], down: [0, 1] };
 const MOVE = 16;
@@ -32,10 +32,16 @@ export function describe(graph, cell) {
   const data = cell.getData();
   const name = (c) => `$${c.getData().number}`;
   const from = graph.getIncomingEdges(cell)?.map((edge) => edge.getSourceCell()).filter(Boolean) || [];
-  const to = graph.getOutgoingEdges(cell)?.map((edge) => edge.getTargetCell()).filter(Boolean) || [];
+  // A connection from a port other than "main" says which: "before $3 (true), $4 (false)".
+  const to = (graph.getOutgoingEdges(cell) || [])
+    .filter((edge) => edge.getTargetCell())
+    .map((edge) => {
+      const port = portName(edge.getSourcePortId());
+      return name(edge.getTargetCell()) + (port === DEFAULT_PORT ? "" : ` (${port})`);
+    });
   const parts = [`$${data.number} ${data.label || data.title || data.kind}`, cell.attr("status/text") || statusText(null)];
   parts.push(from.length ? `after ${from.map(name).join(", ")}` : "nothing before it");
-  parts.push(to.length ? `before ${to.map(name).join(", ")}` : "nothing after it");
+  parts.push(to.length ? `before ${to.join(", ")}` : "nothing after it");
   return parts.join(", ") + ".";
 }
 

@@ -133,8 +133,8 @@ def test_a_run_shows_each_nodes_resolved_input_output_and_error(cast, scenario):
     assert "Rate limited" in html and "<dt>status</dt><dd>429</dd>" in html
     overlay = json.loads(html.split('data-overlay="')[1].split('"')[0].replace("&quot;", '"'))
     assert overlay == {
-        "1": {"status": "succeeded", "duration_ms": 0},
-        "2": {"status": "failed", "duration_ms": 0},
+        "1": {"status": "succeeded", "duration_ms": 0, "ports": None},
+        "2": {"status": "failed", "duration_ms": 0, "ports": None},
     }
     assert "Re-run with the same input" not in html  # a viewer
     page = client.get(reverse("scenarios:run_detail", args=[scenario.pk, execution.pk])).content.decode()

@@ -4,6 +4,8 @@ The test node types are registered only for the duration of a test (the `test_no
 are real NodeTypes run by the real engine: `test.echo` returns its resolved params, `test.sleep`
 waits, `test.fail` raises a NodeError, `test.boom` raises an unexpected exception, `test.secret`
 puts its credential's secret into its output (which must be redacted), `test.count` counts calls.
+Two have ports: `test.if` fires "true" or "false" as its `when` says, `test.risky` has an "error"
+port and fails when its `fail` is on.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import asyncio
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 
-from nodes.base import Field, NodeContext, NodeError, NodeType
+from nodes.base import DEFAULT_PORT, Field, NodeContext, NodeError, NodeType, Routed, as_bool
 from nodes.registry import NODE_TYPES
 from scenarios.models import Edge, Execution, Node, Scenario
 from scenarios.runtime import jobs
@@ -58,11 +60,30 @@ async def _secret(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"echo": f"key={secret}", "params": params}
 
 
+async def _if(ctx: NodeContext, params: dict[str, Any]) -> Routed:
+    CALLS[f"{ctx.execution_id}:{ctx.node_number}"] += 1
+    port = params.get("route") or ("true" if as_bool(params.get("when")) else "false")
+    return Routed({"when": params.get("when"), "port": port}, (port,))
+
+
+async def _risky(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+    CALLS[f"{ctx.execution_id}:{ctx.node_number}"] += 1
+    if as_bool(params.get("fail")):
+        raise NodeError("The risky thing broke.", status=503)
+    return {"ok": True}
+
+
 async def _trigger(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     return dict(ctx.trigger_input)
 
 
-def _type(key: str, kind: str, execute: Any, fields: tuple[Field, ...] = ()) -> NodeType:
+def _type(
+    key: str,
+    kind: str,
+    execute: Any,
+    fields: tuple[Field, ...] = (),
+    outputs: tuple[str, ...] = (DEFAULT_PORT,),
+) -> NodeType:
     return NodeType(
         key=key,
         app="Test",
@@ -71,13 +92,14 @@ def _type(key: str, kind: str, execute: Any, fields: tuple[Field, ...] = ()) -> 
         kind=kind,  # type: ignore[arg-type]
         fields=fields,
         execute=execute,
+        outputs=outputs,
     )
 
 
 @contextlib.contextmanager
-def node_type(key: str, execute: Any) -> Iterator[None]:
-    """An action node type `key` (e.g. "test.stuck") registered for the block."""
-    NODE_TYPES[key] = _type(key, "action", execute)
+def node_type(key: str, execute: Any, outputs: tuple[str, ...] = (DEFAULT_PORT,)) -> Iterator[None]:
+    """An action node type `key` (e.g. "test.stuck") with `outputs`, registered for the block."""
+    NODE_TYPES[key] = _type(key, "action", execute, outputs=outputs)
     try:
         yield
     finally:
@@ -122,6 +144,8 @@ TEST_TYPES = [
         _secret,
         (CREDENTIAL_FIELD, Field("fail", "Fail", kind="toggle"), *_loose("a")),
     ),
+    _type("test.if", "action", _if, _loose("when", "route"), outputs=("true", "false")),
+    _type("test.risky", "action", _risky, (Field("fail", "Fail", kind="toggle"),), outputs=("main", "error")),
 ]
 
 
@@ -140,10 +164,11 @@ def test_nodes() -> Iterator[None]:
 def build(
     team: Team,
     nodes: dict[int, tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], Credential | None]],
-    edges: list[tuple[int, int]],
+    edges: Sequence[tuple[int, int] | tuple[int, int, str]],
     name: str = "Test scenario",
 ) -> Scenario:
-    """A scenario with nodes {number: (kind, params[, credential])} and edges [(source, target)]."""
+    """A scenario with nodes {number: (kind, params[, credential])} and edges [(source, target)] or
+    [(source, target, source port)]."""
     scenario = Scenario.objects.create(team=team, name=name)
     made: dict[int, Node] = {}
     for number, spec in nodes.items():
@@ -152,8 +177,13 @@ def build(
         made[number] = Node.objects.create(
             scenario=scenario, number=number, kind=kind, params=params, credential=credential
         )
-    for source, target in edges:
-        Edge.objects.create(scenario=scenario, source=made[source], target=made[target])
+    for source, target, *port in edges:
+        Edge.objects.create(
+            scenario=scenario,
+            source=made[source],
+            target=made[target],
+            source_port=port[0] if port else DEFAULT_PORT,
+        )
     return scenario
 
 

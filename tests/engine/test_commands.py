@@ -99,6 +99,12 @@ def test_importing_into_a_team_without_the_credential_says_so(cast, exported_sce
         (lambda d: d["nodes"][0].update(params="not a dict"), 'Node 1: "params" must be an object.'),
         (lambda d: d["edges"].append([3, 9]), "Edge 3 (3 → 9) connects a node that is not in the file."),
         (lambda d: d["edges"].append([3, 2]), "These nodes form a cycle: $2, $3."),
+        (
+            lambda d: d["edges"].append([2, 3, "maybe"]),
+            "Edge 3 (2 → 3) leaves from port 'maybe', which node 2 (openai.send_message) does not have "
+            "(its ports: main).",
+        ),
+        (lambda d: d["edges"].append([2, 3, "main"]), "Edge 3 (2 → 3) is listed twice."),
         (lambda d: d.update(name=""), '"name" must be text of 1 to 200 characters.'),
     ],
 )
@@ -113,6 +119,60 @@ def test_an_invalid_file_is_refused_with_the_reason_and_creates_nothing(
     assert Scenario.objects.count() == 1
 
 
+# An export written before edges had ports, exactly as that Scenery wrote it.
+EXPORT_BEFORE_PORTS = """{
+  "format": "scenery.scenario", "version": 1, "name": "Echo", "description": "",
+  "nodes": [
+    {"number": 1, "kind": "webhook.trigger", "label": "", "position": {"x": 0, "y": 0}, "params": {},
+     "credential": null},
+    {"number": 2, "kind": "webhook.response", "label": "Answer", "position": {"x": 300, "y": 0},
+     "params": {"status": 200, "body": "{{$1.body}}"}, "credential": null}
+  ],
+  "edges": [[1, 2]]
+}"""
+
+
+def test_an_export_made_before_ports_imports_unchanged(cast, tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(EXPORT_BEFORE_PORTS)
+    _command("scenario", "import", str(path), "--team", str(cast.team.id))
+
+    imported = Scenario.objects.get(name="Echo")
+    assert list(imported.edges.values_list("source__number", "target__number", "source_port")) == [
+        (1, 2, "main")
+    ]
+    assert snapshot_of(imported)["edges"] == [[1, 2]]
+    assert export_scenario(imported)["edges"] == [[1, 2]]
+
+
+@pytest.mark.usefixtures("test_nodes")
+def test_an_export_carries_the_ports_of_its_edges_and_an_import_keeps_them(cast):
+    scenario = build(
+        cast.team,
+        {1: ("test.trigger", {}), 2: ("test.if", {}), 3: ("test.echo", {}), 4: ("test.echo", {})},
+        [(1, 2), (2, 3, "true"), (2, 4, "false"), (3, 4)],
+    )
+    data = export_scenario(scenario)
+    assert data["edges"] == [[1, 2], [2, 3, "true"], [2, 4, "false"], [3, 4]]
+
+    copy = import_scenario(json.loads(json.dumps(data)), cast.team, cast.alice)
+    assert snapshot_of(copy)["edges"] == snapshot_of(scenario)["edges"]
+
+
+@pytest.mark.usefixtures("test_nodes")
+def test_an_import_takes_one_edge_per_port_between_the_same_nodes(cast):
+    scenario = build(
+        cast.team,
+        {1: ("test.trigger", {}), 2: ("test.if", {}), 3: ("test.echo", {})},
+        [(1, 2), (2, 3, "true")],
+    )
+    data = export_scenario(scenario)
+    data["edges"] += [[2, 3, "false"], [2, 3, "false"]]
+    with pytest.raises(ImportProblem) as caught:
+        import_scenario(data, cast.team, cast.alice)
+    assert caught.value.problems == ["Edge 4 (2 → 3, from port 'false') is listed twice."]
+
+
 def test_the_import_command_lists_the_problems(cast, tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(
@@ -122,7 +182,7 @@ def test_the_import_command_lists_the_problems(cast, tmp_path):
         _command("scenario", "import", str(path), "--team", str(cast.team.id))
     message = str(caught.value)
     assert 'Node 1: "number" must be a positive whole number.' in message
-    assert "Edge 1 must be a [source, target] pair of node numbers." in message
+    assert "Edge 1 must be a [source, target] pair of node numbers, or [source, target, port]." in message
     path.write_text("{not json")
     with pytest.raises(CommandError, match="is not valid JSON"):
         _command("scenario", "import", str(path), "--team", str(cast.team.id))

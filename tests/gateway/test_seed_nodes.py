@@ -23,7 +23,8 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 def node(ctx: NodeContext, key: str, **params: Any) -> dict[str, Any]:
     async def execute() -> dict[str, Any]:
         node_type = get_node_type(key)
-        return await node_type.execute(ctx, clean_for_run(node_type, params))  # as the engine runs it
+        output, _ports = node_type.ports_fired(await node_type.execute(ctx, clean_for_run(node_type, params)))
+        return output
 
     return asyncio.run(execute())
 
