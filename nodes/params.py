@@ -14,6 +14,7 @@ from typing import Any
 
 from nodes.base import CheckFn, Field, NodeContext, NodeError, NodeKind, NodeType, as_bool
 from nodes.expressions import as_text, has_expression
+from nodes.json_limits import BadData, check_data
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
@@ -152,15 +153,22 @@ def _clean_select(field: Field, value: Any) -> str:
 
 
 def _parse_json(field: Field, value: Any, *, saving: bool) -> Any:
-    if not isinstance(value, str):
-        return value
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            if saving and has_expression(value):
+                return value  # e.g. {{$3.data}}: a whole-value expression, checked once resolved
+            where = (
+                f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            )
+            raise Invalid(f"This is not valid JSON{where}.") from None
     try:
-        return json.loads(value)
-    except (ValueError, RecursionError) as exc:
-        if saving and has_expression(value):
-            return value  # e.g. {{$3.data}}: a whole-value expression, checked once resolved
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise Invalid(f"This is not valid JSON{where}.") from None
+        check_data(parsed, "value")
+    except BadData as exc:
+        raise Invalid(str(exc)) from None
+    return parsed
 
 
 def _clean_functions(field: Field, value: Any, *, saving: bool) -> Any:

@@ -116,7 +116,7 @@ def edge_numbers(scenario: Scenario) -> list[tuple[int, int]]:
 def parse_version(value: Any) -> int:
     try:
         version = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GraphInvalid("The save did not say which version of the scenario it started from.") from None
     return version
 

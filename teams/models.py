@@ -4,7 +4,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,9 +14,6 @@ from django.utils import timezone
 
 from teams import crypto
 from teams.names import name_key
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -151,6 +148,13 @@ class Credential(models.Model):
         self.__dict__["_plaintext"] = (self.secret_encrypted, secret)
         return secret
 
+    def readable_secret(self) -> str:
+        """The plaintext secret, or "" when there is none or it needs re-entry (for redaction)."""
+        try:
+            return self.get_secret()
+        except crypto.SecretUnreadable:
+            return ""
+
     @property
     def needs_reentry(self) -> bool:
         if not self.secret_encrypted:
@@ -274,16 +278,3 @@ class Invitation(models.Model):
         self.used_by = user
         self.used_at = timezone.now()
         self.save(update_fields=["status", "used_by", "used_at"])
-
-
-def secrets_of(credentials: Iterable[Credential]) -> list[str]:
-    """Plaintext secrets, for redaction only."""
-    found = []
-    for credential in credentials:
-        try:
-            secret = credential.get_secret()
-        except crypto.SecretUnreadable:
-            continue
-        if secret:
-            found.append(secret)
-    return found
