@@ -142,6 +142,21 @@ if REDIS_URL:
 else:
     # In memory, and shared by the web processes of this machine on one SQLite file (see the module).
     CHANNEL_LAYERS = {"default": {"BACKEND": "scenarios.sibling_layer.SiblingChannelLayer"}}
+# Shared by every web process: the throttle's counters (teams/throttle.py) live here.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("CACHE_DIR", default=str(BASE_DIR / ".cache")),
+        }
+    }
+# Brute force: past this many failed sign-ins, gateway key failures or password-reset requests of
+# one account or from one address, more are refused until THROTTLE_SECONDS after the last one.
+THROTTLE_ACCOUNT_ATTEMPTS = env.int("THROTTLE_ACCOUNT_ATTEMPTS", default=10)
+THROTTLE_ADDRESS_ATTEMPTS = env.int("THROTTLE_ADDRESS_ATTEMPTS", default=50)
+THROTTLE_SECONDS = env.int("THROTTLE_SECONDS", default=900)
 # "inprocess": the web process runs executions; "worker": only `manage.py runworker` processes do.
 EXECUTOR = env("EXECUTOR", default="worker" if REDIS_URL else "inprocess")
 EXECUTOR_POLL_SECONDS = env.float("EXECUTOR_POLL_SECONDS", default=2.0)

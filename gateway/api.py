@@ -21,6 +21,7 @@ from gateway import ids
 from gateway.errors import GatewayError, invalid, not_found
 from gateway.models import GatewayKey
 from gateway.validation import check_no_nul, query_int, validate
+from teams import throttle
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,17 @@ async def authenticate(request: HttpRequest) -> GatewayKey:
         )
     key = await sync_to_async(GatewayKey.authenticate)(token)
     if key is None:
+        # Counted on failures only, so valid keys cost nothing more. A key is 192 random bits: this
+        # stops the hammering; guessing one was never the risk.
+        if await sync_to_async(throttle.failed)("gateway_key", address=throttle.address_of(request)):
+            raise GatewayError(
+                "Too many requests with incorrect API keys from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                status=429,
+                type="requests",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(settings.THROTTLE_SECONDS)},
+            )
         raise GatewayError(
             "Incorrect API key provided. Gateway keys are created in Scenery's team settings; a revoked key "
             "stops working at once.",

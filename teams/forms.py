@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
-from django.http import QueryDict
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.http import HttpRequest, QueryDict
 
+from teams import throttle
 from teams.models import Credential, Role, Team, User
 from teams.names import comparison_form
 
@@ -204,3 +205,49 @@ class CredentialForm(forms.ModelForm):
         if commit:
             credential.save()
         return credential
+
+
+# -- throttled sign-in and password reset (teams/throttle.py) ----------------------------------------
+
+
+class ThrottledLoginForm(AuthenticationForm):
+    """Django's sign-in, refused for an account or an address with too many failures."""
+
+    def clean(self) -> dict[str, Any]:
+        account = throttle.account_of(self.cleaned_data.get("username") or "")
+        address = throttle.address_of(self.request) if self.request is not None else "unknown"
+        if throttle.refused("login", address=address, account=account):
+            raise forms.ValidationError(
+                "Too many failed sign-ins for this account or from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                code="throttled",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.count("login", address=address, account=account)
+            raise
+        throttle.forget_account("login", account)
+        return cleaned
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Django's password reset, refused past a number of requests for one address or from one
+    network address (each request may send an email)."""
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        account = throttle.account_of(cleaned.get("email") or "")
+        address = throttle.address_of(self.request)
+        if throttle.refused("password_reset", address=address, account=account):
+            raise forms.ValidationError(
+                "Too many password reset requests for this email address or from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                code="throttled",
+            )
+        throttle.count("password_reset", address=address, account=account)
+        return cleaned

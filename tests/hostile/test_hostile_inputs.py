@@ -301,7 +301,15 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_secrets_and_json_bounds.py::test_a_viewers_copy_of_a_node_nested_too_deeply_is_a_clear_400_and_copies_nothing
     H/test_secrets_and_json_bounds.py::test_no_secret_is_decrypted_before_the_export_is_known_to_be_sound
     H/test_secrets_and_json_bounds.py::test_a_sound_export_still_redacts_every_secret_of_the_team
-42. 40 wrong passwords in 20 s, then the right one → logged in.
+42. 40 wrong passwords in 20 s, then the right one → logged in. Now throttled per account and per
+    address in Django's cache (teams/throttle.py, THROTTLE_* settings): sign-in, password reset and
+    gateway key failures (429 in OpenAI's envelope).
+    H/test_brute_force.py::test_after_too_many_wrong_passwords_even_the_right_one_is_refused_with_a_clear_message
+    H/test_brute_force.py::test_the_account_stays_refused_from_another_address_and_under_another_spelling
+    H/test_brute_force.py::test_other_accounts_still_sign_in_and_a_success_clears_the_accounts_count
+    H/test_brute_force.py::test_one_address_trying_many_accounts_is_refused_for_all_of_them
+    H/test_brute_force.py::test_password_reset_requests_are_refused_past_the_limit_and_send_nothing_more
+    H/test_brute_force.py::test_wrong_gateway_keys_from_one_address_get_429_in_openais_envelope
 43. A prompt list of 1 200 000 strings → 200 after 46 s and a 97 MB answer.
 44. A credential's base URL moved from https to http with the key field empty → saved.
 45. A Webhook response answering `Location`, `Refresh`, `Clear-Site-Data` on Scenery's origin.
