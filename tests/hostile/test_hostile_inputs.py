@@ -310,7 +310,13 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_brute_force.py::test_one_address_trying_many_accounts_is_refused_for_all_of_them
     H/test_brute_force.py::test_password_reset_requests_are_refused_past_the_limit_and_send_nothing_more
     H/test_brute_force.py::test_wrong_gateway_keys_from_one_address_get_429_in_openais_envelope
-43. A prompt list of 1 200 000 strings → 200 after 46 s and a 97 MB answer.
+43. A prompt list of 1 200 000 strings → 200 after 46 s and a 97 MB answer. Now bounded
+    (gateway/bounds.py): body size, every list, prompts × n, requests in flight per key.
+    H/test_gateway_inputs.py::test_a_prompt_list_longer_than_the_limit_is_refused_before_any_work
+    H/test_gateway_inputs.py::test_other_lists_longer_than_the_limit_are_refused_naming_them
+    H/test_gateway_inputs.py::test_prompts_times_n_over_the_cap_is_refused
+    H/test_gateway_inputs.py::test_a_body_over_the_size_limit_gets_413_in_openais_envelope
+    H/test_gateway_inputs.py::test_a_key_with_all_its_requests_in_flight_gets_429_and_other_keys_do_not
 44. A credential's base URL moved from https to http with the key field empty → saved.
 45. A Webhook response answering `Location`, `Refresh`, `Clear-Site-Data` on Scenery's origin.
 46. NaN, Infinity, 1e400, lone surrogates and huge integers → 500 (or NaN in a JSON answer).
@@ -318,7 +324,17 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_secrets_and_json_bounds.py::test_an_import_with_a_lone_surrogate_in_a_label_is_a_clear_400
     H/test_secrets_and_json_bounds.py::test_an_import_with_a_node_number_no_integer_column_holds_is_a_clear_400
     H/test_secrets_and_json_bounds.py::test_a_webhook_body_with_a_number_json_cannot_carry_is_a_clear_400
-47. Malformed gateway chat input → 500; chat bodies against the spec not validated.
+    H/test_gateway_inputs.py::test_a_nan_temperature_is_refused_and_no_assistant_is_stored
+    H/test_gateway_inputs.py::test_a_temperature_of_1e400_is_refused_naming_it
+    H/test_gateway_inputs.py::test_nan_in_function_parameters_is_refused_naming_it
+    H/test_gateway_inputs.py::test_a_lone_surrogate_in_a_name_is_refused_naming_it
+    H/test_gateway_inputs.py::test_an_integer_beyond_64_bits_is_refused_naming_it
+47. Malformed gateway chat input → 500; chat bodies against the spec not validated. Now chat and
+    completion bodies are validated against the official spec (gateway/spec/requests.json), a oneOf
+    is explained by the member its discriminator names, and the spec's gaps are checked too.
+    H/test_gateway_inputs.py::test_a_chat_body_the_spec_refuses_is_a_400_naming_the_parameter
+    H/test_gateway_inputs.py::test_the_official_client_gets_a_bad_request_naming_the_parameter
+    H/test_gateway_inputs.py::test_an_upload_with_a_file_name_of_thousands_of_characters_is_a_400_naming_the_file
 48. 2 000 calls on team A's webhook raised team B's latency from 27 ms to 169 ms–1.2 s.
 """
 
