@@ -317,7 +317,14 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_gateway_inputs.py::test_prompts_times_n_over_the_cap_is_refused
     H/test_gateway_inputs.py::test_a_body_over_the_size_limit_gets_413_in_openais_envelope
     H/test_gateway_inputs.py::test_a_key_with_all_its_requests_in_flight_gets_429_and_other_keys_do_not
-44. A credential's base URL moved from https to http with the key field empty → saved.
+44. A credential's base URL moved from https to http with the key field empty → saved. Now the key is
+    encrypted with the origin it was entered for (teams/models.py) and the form compares origins.
+    H/test_credential_origin.py::test_an_http_downgrade_without_the_key_is_refused_saying_so
+    H/test_credential_origin.py::test_a_new_port_or_host_without_the_key_is_refused
+    H/test_credential_origin.py::test_the_same_origin_spelled_otherwise_keeps_the_key
+    H/test_credential_origin.py::test_entering_the_key_again_allows_the_move
+    H/test_credential_origin.py::test_a_port_that_is_not_a_number_is_a_clear_error
+    H/test_credential_origin.py::test_a_base_url_changed_behind_the_forms_back_makes_the_key_unusable_not_sent
 45. A Webhook response answering `Location`, `Refresh`, `Clear-Site-Data` on Scenery's origin.
 46. NaN, Infinity, 1e400, lone surrogates and huge integers → 500 (or NaN in a JSON answer).
     H/test_secrets_and_json_bounds.py::test_a_canvas_save_with_a_version_that_is_no_number_is_a_clear_400
