@@ -9,16 +9,15 @@ from django.urls import reverse
 
 from teams import crypto
 from teams.models import Credential
+from tests.teams.conftest import SECRET, world
 
-SECRET = "sk-proj-ORIGINAL-1a2b3c4d"
+__all__ = ["world"]
 
 
 @pytest.fixture
-def openai_credential(cast) -> Credential:
-    credential = Credential(team=cast.team, name="OpenAI", base_url="https://api.openai.com/v1")
-    credential.set_secret(SECRET)
-    credential.save()
-    return credential
+def openai_credential(world) -> Credential:
+    """Alice's team's OpenAI credential, its key entered for https://api.openai.com."""
+    return world.credential
 
 
 def edit(cast, credential: Credential, base_url: str, secret: str = ""):
