@@ -18,26 +18,6 @@ from nodes.json_limits import BadData, check_data
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Hop-by-hop headers and those the server must own; Set-Cookie would plant cookies on Scenery's origin.
-UNSAFE_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "host",
-        "set-cookie",
-        "set-cookie2",
-    }
-)
 MAX_ID_LENGTH = 256
 MAX_HEADER_VALUE = 8192
 
@@ -294,7 +274,7 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
                 f"The value of '{key[:64]}' is longer than {value_limit} characters ({len(item)})."
             )
         if headers:
-            problems.extend(_header_problems(key, item, saving=saving))
+            problems.extend(_header_problems(field, key, item, saving=saving))
         result[key] = item
     limit = field.max_items
     if limit is not None and len(result) > limit:
@@ -304,17 +284,13 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
     return result
 
 
-def _header_problems(name: str, value: str, *, saving: bool) -> list[str]:
-    problems = []
-    if not HEADER_NAME.match(name):
-        problems.append(f"'{name[:64]}' is not a valid header name.")
-    elif name.lower() in UNSAFE_HEADERS:
-        problems.append(f"The header '{name}' is set by the server and cannot be set here.")
-    if "\r" in value or "\n" in value or "\x00" in value:
-        problems.append(f"The value of '{name[:64]}' must be one line (no line breaks).")
-    elif any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value):
-        problems.append(f"The value of '{name[:64]}' contains a control character, which no header may hold.")
-    return problems
+def _header_problems(field: Field, name: str, value: str, *, saving: bool) -> list[str]:
+    """The node type's own rule for a header (Field.item_check). A value still holding {{…}} is
+    checked once resolved; its name is checked now."""
+    if field.item_check is None:
+        return []
+    reason = field.item_check(name, "" if saving and has_expression(value) else value)
+    return [reason] if reason else []
 
 
 # -- a whole node -------------------------------------------------------------------------------

@@ -276,7 +276,10 @@ def as_response(output: Any) -> dict[str, Any]:
             continue
         if key:
             headers[str(key)] = "" if value is None else str(value)
-    return {"status": status, "headers": headers, "body": output.get("body")}
+    shaped = {"status": status, "headers": headers, "body": output.get("body")}
+    if output.get("redirect") is True:  # the node's "Redirect the caller": Location may be sent
+        shaped["redirect"] = True
+    return shaped
 
 
 def _held(commit: functools.partial[None]) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from durable.executor import db
 from nodes.json_limits import MAX_JSON_DEPTH, check_data
 from nodes.json_limits import BadData as BadBody
+from nodes.types.webhook import response_header_refused
 from scenarios import statements
 from scenarios.inline_db import quick_db
 from scenarios.models import Execution, Scenario
@@ -44,10 +44,6 @@ MAX_TOKEN_LENGTH = 200
 MAX_IDEMPOTENCY_KEY = 200
 MAX_FORM_FIELDS = 1000
 STRIPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
-# Headers the Webhook response node may not set: framing is ours, and the sandbox CSP stays.
-RESERVED_RESPONSE_HEADERS = frozenset(
-    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "content-security-policy"}
-)
 NOT_FOUND = {"error": "Not found."}
 
 
@@ -153,21 +149,6 @@ class Reply:
         return headers
 
 
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def _header_safe(name: str, value: str) -> bool:
-    """What the HTTP server can send as it is: a token for a name, a value in Latin-1 without
-    control characters (the node checks this too; stored data is checked again here)."""
-    if not HEADER_NAME.fullmatch(name):
-        return False
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return not any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value)
-
-
 def answer(execution: Execution) -> Reply:
     """The Webhook response node's answer, or an error when the run ended without one."""
     if execution.response is None and execution.status == Execution.Status.CANCELLED:
@@ -200,9 +181,11 @@ def answer(execution: Execution) -> Reply:
             status, json.dumps(body, ensure_ascii=False).encode("utf-8"), {"Content-Type": "application/json"}
         )
     chosen = {name.lower(): name for name in reply.headers}
+    redirect = execution.response.get("redirect") is True
     for name, value in headers.items():
         name, value = str(name), str(value)
-        if name.lower() in RESERVED_RESPONSE_HEADERS or not _header_safe(name, value):
+        # The node refuses these too; stored data (an import, an older run) is checked again here.
+        if response_header_refused(name, value, redirect=redirect):
             continue
         reply.headers.pop(chosen.pop(name.lower(), name), None)  # the node's header replaces ours
         reply.headers[name] = value

@@ -325,7 +325,16 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_credential_origin.py::test_entering_the_key_again_allows_the_move
     H/test_credential_origin.py::test_a_port_that_is_not_a_number_is_a_clear_error
     H/test_credential_origin.py::test_a_base_url_changed_behind_the_forms_back_makes_the_key_unusable_not_sent
-45. A Webhook response answering `Location`, `Refresh`, `Clear-Site-Data` on Scenery's origin.
+45. A Webhook response answering `Location`, `Refresh`, `Clear-Site-Data` on Scenery's origin. Now
+    one rule (nodes/types/webhook.py, response_header_refused) refuses them in the form, at run time
+    and in the answer; `Location` only with the node's "Redirect the caller" option.
+    H/test_webhook_headers.py::test_headers_acting_on_the_session_with_scenerys_site_are_refused_by_name
+    H/test_webhook_headers.py::test_location_needs_the_redirect_option_and_is_accepted_with_it
+    H/test_webhook_headers.py::test_a_refused_header_whose_value_is_an_expression_is_refused_by_its_name_at_once
+    H/test_webhook_headers.py::test_framing_and_broken_headers_keep_their_reasons
+    H/test_webhook_headers.py::test_an_answer_from_stored_data_drops_every_refused_header
+    H/test_webhook_headers.py::test_an_imported_node_answering_with_a_redirect_reload_and_logout_sends_none_of_them
+    H/test_webhook_headers.py::test_a_node_with_the_redirect_option_redirects_the_caller
 46. NaN, Infinity, 1e400, lone surrogates and huge integers → 500 (or NaN in a JSON answer).
     H/test_secrets_and_json_bounds.py::test_a_canvas_save_with_a_version_that_is_no_number_is_a_clear_400
     H/test_secrets_and_json_bounds.py::test_an_import_with_a_lone_surrogate_in_a_label_is_a_clear_400
