@@ -136,6 +136,21 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Shared by every web process: the throttle's counters (teams/throttle.py) live here.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("CACHE_DIR", default=str(BASE_DIR / ".cache")),
+        }
+    }
+# Brute force: past this many failed sign-ins, gateway key failures or password-reset requests of
+# one account or from one address, more are refused until THROTTLE_SECONDS after the last one.
+THROTTLE_ACCOUNT_ATTEMPTS = env.int("THROTTLE_ACCOUNT_ATTEMPTS", default=10)
+THROTTLE_ADDRESS_ATTEMPTS = env.int("THROTTLE_ADDRESS_ATTEMPTS", default=50)
+THROTTLE_SECONDS = env.int("THROTTLE_SECONDS", default=900)
 # "inprocess": the web process runs executions; "worker": only `manage.py executor` processes do.
 EXECUTOR = env("EXECUTOR", default="worker" if REDIS_URL else "inprocess")
 EXECUTOR_POLL_SECONDS = env.float("EXECUTOR_POLL_SECONDS", default=2.0)
@@ -176,6 +191,11 @@ SCENERY_BASE_URL = env("SCENERY_BASE_URL", default="http://127.0.0.1:8000")
 GATEWAY_RUN_EXPIRES_SECONDS = env.int("GATEWAY_RUN_EXPIRES_SECONDS", default=600)
 GATEWAY_MAX_FILE_BYTES = env.int("GATEWAY_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 GATEWAY_MAX_MESSAGE_ATTACHMENTS = env.int("GATEWAY_MAX_MESSAGE_ATTACHMENTS", default=10)
+# What one gateway request may hold and ask for (gateway/bounds.py); anyone who signs up gets a key.
+GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+GATEWAY_MAX_LIST_ITEMS = env.int("GATEWAY_MAX_LIST_ITEMS", default=2048)
+GATEWAY_MAX_CHOICES = env.int("GATEWAY_MAX_CHOICES", default=128)
+GATEWAY_MAX_CONCURRENT_PER_KEY = env.int("GATEWAY_MAX_CONCURRENT_PER_KEY", default=16)
 GATEWAY_POLL_AFTER_MS = env.int("GATEWAY_POLL_AFTER_MS", default=250)
 GATEWAY_ALLOW_ASSISTANTS_FILE_DOWNLOAD = env.bool("GATEWAY_ALLOW_ASSISTANTS_FILE_DOWNLOAD", default=True)
 

@@ -3,7 +3,6 @@ OpenAI's error body, list pagination, and the team scope of every lookup."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -17,10 +16,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import ids
+from gateway import bounds, ids
 from gateway.errors import GatewayError, invalid, not_found
 from gateway.models import GatewayKey
 from gateway.validation import check_no_nul, query_int, validate
+from nodes import json_limits
+from teams import throttle
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,22 @@ class Call:
                 "The request body is larger than this server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
                 status=413,
             ) from None
+        if len(raw) > settings.GATEWAY_MAX_BODY_BYTES:
+            raise GatewayError(
+                f"The request body is larger than this server accepts ({settings.GATEWAY_MAX_BODY_BYTES} bytes).",
+                status=413,
+            )
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
+            parsed = json_limits.parse(raw, "body")
+        except json_limits.BadData as exc:
             raise invalid(
                 "We could not parse the JSON body of your request. The API expects a JSON payload, but what "
-                "was sent was not valid JSON."
+                f"was sent was not valid JSON. {exc}"
             ) from None
+        bounds.check_body(parsed)
+        return parsed
 
     def body(self, schema_name: str) -> dict[str, Any]:
         """The JSON body, validated against the spec's request schema."""
@@ -92,6 +100,17 @@ async def authenticate(request: HttpRequest) -> GatewayKey:
         )
     key = await sync_to_async(GatewayKey.authenticate)(token)
     if key is None:
+        # Counted on failures only, so valid keys cost nothing more. A key is 192 random bits: this
+        # stops the hammering; guessing one was never the risk.
+        if await sync_to_async(throttle.failed)("gateway_key", address=throttle.address_of(request)):
+            raise GatewayError(
+                "Too many requests with incorrect API keys from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                status=429,
+                type="requests",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(settings.THROTTLE_SECONDS)},
+            )
         raise GatewayError(
             "Incorrect API key provided. Gateway keys are created in Scenery's team settings; a revoked key "
             "stops working at once.",
@@ -123,7 +142,8 @@ def route(*, beta: bool = False, **handlers: Handler) -> Callable[..., Coroutine
             for name, values in request.GET.lists():  # ids, cursors and filters, looked up as they are
                 for value in values:
                     check_no_nul({name: value})
-            response: HttpResponseBase = await handler(Call(request, key), **kwargs)
+            async with bounds.slot(key.pk):
+                response: HttpResponseBase = await handler(Call(request, key), **kwargs)
         except GatewayError as exc:
             response = exc.response()
         except Exception:

@@ -31,6 +31,8 @@ REQUESTS = (
     "CreateVectorStoreRequest",
     "UpdateVectorStoreRequest",
     "CreateFileRequest",
+    "CreateChatCompletionRequest",
+    "CreateCompletionRequest",
 )
 OUTPUT = Path(__file__).resolve().parent / "spec" / "requests.json"
 # Keys that only document; dropping them keeps the file small.

@@ -142,6 +142,54 @@ def _message(error: ValidationError) -> tuple[str, str, str]:
     return f"Invalid value for '{param or 'body'}': {error.message}", param, "invalid_value"
 
 
+def _explained(error: ValidationError) -> tuple[str, str, str]:
+    """`_message`, looking inside a oneOf/anyOf for the member the caller meant: the one its
+    discriminator (`role`, `type`) names, or the types the members allow."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return _message(error)
+    param, value = param_path(error.absolute_path), error.instance
+    chosen = (error.schema.get("discriminator") or {}).get("propertyName")
+    if chosen:
+        if not isinstance(value, dict):
+            return (
+                f"Invalid type for '{param}': expected an object, but got {type_name(value)} instead.",
+                param,
+                "invalid_type",
+            )
+        name = f"{param}.{chosen}" if param else chosen
+        if value.get(chosen) is None:
+            return f"Missing required parameter: '{name}'.", name, "missing_required_parameter"
+        members = [_member_values(member, chosen) for member in error.schema[error.validator]]
+        for index, allowed in enumerate(members):
+            if value[chosen] in allowed:
+                inner = [e for e in error.context if e.relative_schema_path[0] == index]
+                return _explained(best_match(inner)) if inner else _message(error)
+        supported = [v for allowed in members for v in allowed]
+        return (
+            f"Invalid value: '{value[chosen]}'. Supported values are: {_quote_list(supported)}.",
+            name,
+            "invalid_value",
+        )
+    wanted = [e.validator_value for e in error.context if e.validator == "type" and not e.relative_path]
+    if len(wanted) == len(error.schema[error.validator]):
+        names = [t for w in wanted for t in (w if isinstance(w, list) else [w]) if t != "null"]
+        expected = " or ".join(dict.fromkeys(_JSON_TYPES.get(str(t), str(t)) for t in names))
+        return (
+            f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    return _message(error)
+
+
+def _member_values(member: dict[str, Any], name: str) -> list[Any]:
+    """The values a oneOf member allows for its discriminator `name`."""
+    ref = member.get("$ref", "")
+    schema = _components()["schemas"].get(ref.rsplit("/", 1)[-1], member) if ref else member
+    prop = (schema.get("properties") or {}).get(name) or {}
+    return list(prop.get("enum") or ([prop["const"]] if "const" in prop else []))
+
+
 def validate(schema_name: str, body: Any) -> dict[str, Any]:
     """Check `body` against the spec's `schema_name`; raise a 400 GatewayError on the first problem."""
     if body is None:
@@ -155,8 +203,7 @@ def validate(schema_name: str, body: Any) -> dict[str, Any]:
     check_no_nul(body)
     errors = list(_validator(schema_name).iter_errors(body))
     if errors:
-        error = best_match(errors)
-        message, param, code = _message(error)
+        message, param, code = _explained(best_match(errors))
         raise invalid(message, param or None, code)
     for path, metadata in _metadata_fields(body):
         check_metadata(metadata, path)

@@ -68,6 +68,8 @@ class Field:
     credential_default: bool = False
     # Text whose value, when it is exactly one expression, keeps the JSON type (a response body).
     keeps_type: bool = False
+    # Key-value fields: why one pair (key, value) is refused, or None (a node type's own rule).
+    item_check: Callable[[str, str], str | None] | None = None
 
     def shown(self, values: Mapping[str, Any]) -> bool:
         """Whether the field applies, given the other fields' values (its `show_if` conditions)."""

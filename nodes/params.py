@@ -14,6 +14,7 @@ from typing import Any
 
 from nodes.base import CheckFn, Field, NodeContext, NodeError, NodeKind, NodeType, as_bool
 from nodes.expressions import as_text, has_expression
+from nodes.json_limits import BadData, check_data
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
@@ -132,15 +133,22 @@ def _clean_select(field: Field, value: Any) -> str:
 
 
 def _parse_json(field: Field, value: Any, *, saving: bool) -> Any:
-    if not isinstance(value, str):
-        return value
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            if saving and has_expression(value):
+                return value  # e.g. {{$3.data}}: a whole-value expression, checked once resolved
+            where = (
+                f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            )
+            raise Invalid(f"This is not valid JSON{where}.") from None
     try:
-        return json.loads(value)
-    except (ValueError, RecursionError) as exc:
-        if saving and has_expression(value):
-            return value  # e.g. {{$3.data}}: a whole-value expression, checked once resolved
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise Invalid(f"This is not valid JSON{where}.") from None
+        check_data(parsed, "value")
+    except BadData as exc:
+        raise Invalid(str(exc)) from None
+    return parsed
 
 
 def _clean_functions(field: Field, value: Any, *, saving: bool) -> Any:
@@ -265,6 +273,8 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
             problems.append(
                 f"The value of '{key[:64]}' is longer than {value_limit} characters ({len(item)})."
             )
+        if headers:
+            problems.extend(_header_problems(field, key, item, saving=saving))
         result[key] = item
     limit = field.max_items
     if limit is not None and len(result) > limit:
@@ -272,6 +282,15 @@ def _clean_pairs(field: Field, value: Any, *, saving: bool) -> dict[str, str]:
     if problems:
         raise Invalid(*problems)
     return result
+
+
+def _header_problems(field: Field, name: str, value: str, *, saving: bool) -> list[str]:
+    """The node type's own rule for a header (Field.item_check). A value still holding {{…}} is
+    checked once resolved; its name is checked now."""
+    if field.item_check is None:
+        return []
+    reason = field.item_check(name, "" if saving and has_expression(value) else value)
+    return [reason] if reason else []
 
 
 # -- a whole node -------------------------------------------------------------------------------

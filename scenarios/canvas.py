@@ -137,7 +137,7 @@ def links(scenario: Scenario) -> list[graph.Link]:
 def parse_version(value: Any) -> int:
     try:
         version = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GraphInvalid("The save did not say which version of the scenario it started from.") from None
     return version
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
+from nodes import json_limits
 from scenarios.models import Scenario
 
 MAX_SAMPLE_INPUT_BYTES = 1024 * 1024
@@ -36,13 +36,9 @@ class SampleInputForm(forms.Form):
         if len(text.encode()) > MAX_SAMPLE_INPUT_BYTES:
             raise forms.ValidationError("The sample input is over 1 MB.")
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from exc
-        except RecursionError:
-            raise forms.ValidationError("The sample input is nested too deeply.") from None
+            value = json_limits.loads(text, "sample input")
+        except json_limits.BadData as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not isinstance(value, dict):
             raise forms.ValidationError(
                 'The sample input must be a JSON object, like {"method": "POST", "body": {...}}.'

@@ -16,11 +16,14 @@ The webhook token is not exported; an imported scenario gets a new one.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from nodes.base import DEFAULT_PORT
+from nodes.json_limits import BadData, check_data
 from nodes.registry import NODE_TYPES
 from scenarios import graph
 from scenarios.canvas import links
@@ -28,13 +31,14 @@ from scenarios.graph import Link
 from scenarios.models import Edge, Node, Scenario
 from scenarios.runtime.running import Unstorable, safe
 from scenarios.snapshot import validate_graph
-from teams.models import Credential, Team, secrets_of
+from teams.models import Credential, Team
 from teams.names import name_key
 
 FORMAT = "scenery.scenario"
 VERSION = 1
 MAX_NODES = 500
 MAX_EDGES = 2000
+MAX_NODE_NUMBER = 2**31 - 1  # what every database's integer column holds
 
 
 class ImportProblem(ValueError):
@@ -46,18 +50,20 @@ class ImportProblem(ValueError):
 
 
 def export_scenario(scenario: Scenario) -> dict[str, Any]:
-    secrets = secrets_of(Credential.objects.filter(team_id=scenario.team_id))
+    """The scenario as portable data; Unexportable when a node's params cannot be written as JSON.
+    The team's secrets are decrypted only once the data is known to be sound, to redact them."""
     nodes = [
         {
             "number": node.number,
             "kind": node.kind,
             "label": node.label,
             "position": {"x": node.position_x, "y": node.position_y},
-            "params": safe(node.params if isinstance(node.params, dict) else {}, secrets),
+            "params": _exportable(node),
             "credential": node.credential.name if node.credential else None,
         }
         for node in scenario.nodes.select_related("credential").order_by("number")
     ]
+    nodes = redacted(nodes, Credential.objects.filter(team_id=scenario.team_id))
     edges = [link.as_json() for link in sorted(links(scenario))]
     return {
         "format": FORMAT,
@@ -67,6 +73,30 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
         "nodes": nodes,
         "edges": edges,
     }
+
+
+class Unexportable(ValueError):
+    """A node's params cannot be exported (stored before today's limits); the message names it."""
+
+
+def _exportable(node: Node) -> Any:
+    params = node.params if isinstance(node.params, dict) else {}
+    try:
+        check_data(params, "params")
+        return safe(params, [])
+    except (BadData, Unstorable) as exc:
+        raise Unexportable(f"${node.number} cannot be exported: {exc}") from None
+
+
+@sensitive_variables("secret")
+def redacted(value: Any, credentials: Iterable[Credential]) -> Any:
+    """`value` (sound JSON data) with each credential's secret replaced by ••••. Each secret is
+    decrypted here, one at a time, and kept nowhere else; an error page would hide it."""
+    for credential in credentials:
+        secret = credential.readable_secret()
+        if secret:
+            value = safe(value, [secret])
+    return value
 
 
 def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = None) -> Scenario:
@@ -138,6 +168,11 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
     ]
     if any(isinstance(text, str) and "\x00" in text for text in texts):
         problems.append("Names, descriptions and node titles cannot contain NUL (\\u0000) characters.")
+    else:
+        try:
+            check_data(data, "file")
+        except BadData as exc:
+            problems.append(str(exc))
     raw_nodes, raw_edges = data.get("nodes"), data.get("edges", [])
     if not isinstance(raw_nodes, list) or len(raw_nodes) > MAX_NODES:
         raise ImportProblem([*problems, f'"nodes" must be a list of at most {MAX_NODES} nodes.'])
@@ -192,8 +227,8 @@ def _node(index: int, raw: Any, problems: list[str]) -> dict[str, Any] | None:
     label, params, credential = raw.get("label", ""), raw.get("params", {}), raw.get("credential")
     position = raw.get("position") or {}
     found = len(problems)
-    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        problems.append(f'{where}: "number" must be a positive whole number.')
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_NODE_NUMBER:
+        problems.append(f'{where}: "number" must be a whole number from 1 to {MAX_NODE_NUMBER}.')
     if not isinstance(kind, str) or kind not in NODE_TYPES:
         problems.append(f"{where}: unknown node type {kind!r}.")
     if not isinstance(label, str) or len(label) > 200:

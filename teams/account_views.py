@@ -3,11 +3,12 @@ auth views (see teams/urls.py) with our templates."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.views import PasswordResetView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -15,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from teams.forms import SignupForm
+from teams.forms import SignupForm, ThrottledPasswordResetForm
 from teams.models import Team, User
 from teams.scoping import SESSION_TEAM_KEY
 
@@ -49,3 +50,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Welcome to Scenery, {user.username}. “{team.name}” is your own team.")
         return redirect(safe_next(request) or resolve_url(settings.LOGIN_REDIRECT_URL))
     return render(request, "teams/signup.html", {"form": form, "next": safe_next(request)})
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's password reset, with the request handed to the form for its throttle."""
+
+    form_class = ThrottledPasswordResetForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}

@@ -6,10 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
-from django.http import QueryDict
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.http import HttpRequest, QueryDict
 
-from teams.models import Credential, Role, Team, User
+from teams import throttle
+from teams.models import Credential, Role, Team, User, origin_of
 from teams.names import comparison_form
 
 LOOK_ALIKE = (
@@ -130,7 +131,8 @@ class CredentialForm(forms.ModelForm):
         fields = ["name", "base_url", "default_model"]
         labels = {"base_url": "Base URL", "default_model": "Default model"}
         help_texts = {
-            "base_url": "The key is only ever sent to this host. Changing the host needs the key again.",
+            "base_url": "The key is only ever sent to this scheme, host and port. Changing any of them "
+            "needs the key again.",
             "default_model": "Optional; nodes may choose another.",
         }
 
@@ -140,7 +142,7 @@ class CredentialForm(forms.ModelForm):
         creating = self.instance._state.adding  # (UUID primary keys are set before saving)
         if creating:
             self.instance.team = team
-        self.original_host = "" if creating else self.instance.host
+        self.original_url = "" if creating else self.instance.base_url
         self.had_secret = not creating and bool(self.instance.secret_encrypted)
         self.fields["secret"].help_text = (
             f"Stored: {self.instance.masked}. Leave empty to keep it."
@@ -171,6 +173,10 @@ class CredentialForm(forms.ModelForm):
             raise forms.ValidationError("Put the key in the API key field, not in the URL.")
         if parts.query or parts.fragment:
             raise forms.ValidationError("The base URL cannot have a query (?…) or a fragment (#…).")
+        try:
+            parts.port  # noqa: B018 (reading it checks it)
+        except ValueError:
+            raise forms.ValidationError("The port must be a number from 0 to 65535.") from None
         return url.rstrip("/")
 
     def clean_secret(self) -> str:
@@ -186,11 +192,15 @@ class CredentialForm(forms.ModelForm):
             self.add_error("clear_secret", "Either enter a new key or remove the stored one, not both.")
         base_url = cleaned.get("base_url")
         if self.had_secret and base_url and not secret and not clear:
-            new_host = urlsplit(base_url).netloc.lower()
-            if new_host != self.original_host:
+            new, old = origin_of(base_url), origin_of(self.original_url)
+            if new != old:
+                # As typed, with the scheme when that is what changed (an http downgrade).
+                shown = [urlsplit(url) for url in (base_url, self.original_url)]
+                same_scheme = shown[0].scheme.lower() == shown[1].scheme.lower()
+                now, before = (p.netloc.lower() if same_scheme else f"{p.scheme}://{p.netloc}" for p in shown)
                 self.add_error(
                     "secret",
-                    f"The base URL now points to {new_host} instead of {self.original_host}. "
+                    f"The base URL now points to {now} instead of {before}. "
                     "Enter the key again to allow sending it there.",
                 )
         return cleaned
@@ -204,3 +214,49 @@ class CredentialForm(forms.ModelForm):
         if commit:
             credential.save()
         return credential
+
+
+# -- throttled sign-in and password reset (teams/throttle.py) ----------------------------------------
+
+
+class ThrottledLoginForm(AuthenticationForm):
+    """Django's sign-in, refused for an account or an address with too many failures."""
+
+    def clean(self) -> dict[str, Any]:
+        account = throttle.account_of(self.cleaned_data.get("username") or "")
+        address = throttle.address_of(self.request) if self.request is not None else "unknown"
+        if throttle.refused("login", address=address, account=account):
+            raise forms.ValidationError(
+                "Too many failed sign-ins for this account or from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                code="throttled",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.count("login", address=address, account=account)
+            raise
+        throttle.forget_account("login", account)
+        return cleaned
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Django's password reset, refused past a number of requests for one address or from one
+    network address (each request may send an email)."""
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        account = throttle.account_of(cleaned.get("email") or "")
+        address = throttle.address_of(self.request)
+        if throttle.refused("password_reset", address=address, account=account):
+            raise forms.ValidationError(
+                "Too many password reset requests for this email address or from your address. "
+                f"Try again in {throttle.wait_text()}.",
+                code="throttled",
+            )
+        throttle.count("password_reset", address=address, account=account)
+        return cleaned

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,10 +15,21 @@ from django.utils import timezone
 from teams import crypto
 from teams.names import name_key
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+# A stored secret starts with this and the origin it was entered for (Credential.set_secret).
+BOUND_TO = "scenery-origin:"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """`https://api.openai.com:443`: scheme, host and port (the default one spelled out)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 class User(AbstractUser):
@@ -122,15 +133,22 @@ class Credential(models.Model):
 
     @property
     def host(self) -> str:
-        """The host (with port) the secret is bound to."""
+        """The host (with port) of the base URL, as shown."""
         return urlsplit(self.base_url).netloc.lower()
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port of the base URL: what the secret is bound to."""
+        return origin_of(self.base_url)
 
     @property
     def masked(self) -> str:
         return f"•••• {self.secret_hint}" if self.secret_hint else "(no secret)"
 
     def set_secret(self, secret: str) -> None:
-        self.secret_encrypted = crypto.encrypt(secret) if secret else ""
+        """Store `secret` bound to the base URL's origin: sent nowhere else, even if the base URL is
+        changed behind the form's back (the admin, a shell, an import)."""
+        self.secret_encrypted = crypto.encrypt(f"{BOUND_TO}{self.origin}\n{secret}") if secret else ""
         self.secret_hint = secret[-4:] if len(secret) >= 8 else ""
 
     def __getstate__(self) -> dict[str, Any]:
@@ -138,18 +156,42 @@ class Credential(models.Model):
         state.pop("_plaintext", None)  # a pickled or copied credential carries no plaintext
         return state
 
-    def get_secret(self) -> str:
-        """The plaintext secret. Raises crypto.SecretUnreadable when it needs re-entry."""
+    def _decrypted(self) -> tuple[str | None, str]:
+        """(the origin the secret is bound to — None when entered before secrets were bound, the
+        secret). Raises crypto.SecretUnreadable when it needs re-entry."""
         if not self.secret_encrypted:
-            return ""
+            return None, ""
         # An execution asks several times (redaction, each provider call); decrypt once per
         # instance and ciphertext.
         cached = self.__dict__.get("_plaintext")
         if cached is not None and cached[0] == self.secret_encrypted:
-            return str(cached[1])
-        secret = crypto.decrypt(self.secret_encrypted)
-        self.__dict__["_plaintext"] = (self.secret_encrypted, secret)
+            plaintext = str(cached[1])
+        else:
+            plaintext = crypto.decrypt(self.secret_encrypted)
+            self.__dict__["_plaintext"] = (self.secret_encrypted, plaintext)
+        if not plaintext.startswith(BOUND_TO):
+            return None, plaintext
+        origin, _, secret = plaintext[len(BOUND_TO) :].partition("\n")
+        return origin, secret
+
+    def get_secret(self) -> str:
+        """The plaintext secret, for a request to the base URL. Raises crypto.SecretUnreadable when
+        it needs re-entry: undecryptable, or entered for another scheme, host or port."""
+        origin, secret = self._decrypted()
+        if origin is not None and origin != self.origin:
+            raise crypto.SecretUnreadable(
+                f"The key was entered for {origin}, but the base URL now points to {self.origin}; "
+                "enter the key again to send it there."
+            )
         return secret
+
+    def readable_secret(self) -> str:
+        """The plaintext secret wherever it may be sent, or "" when there is none or it cannot be
+        decrypted (for redaction)."""
+        try:
+            return self._decrypted()[1]
+        except crypto.SecretUnreadable:
+            return ""
 
     @property
     def needs_reentry(self) -> bool:
@@ -274,16 +316,3 @@ class Invitation(models.Model):
         self.used_by = user
         self.used_at = timezone.now()
         self.save(update_fields=["status", "used_by", "used_at"])
-
-
-def secrets_of(credentials: Iterable[Credential]) -> list[str]:
-    """Plaintext secrets, for redaction only."""
-    found = []
-    for credential in credentials:
-        try:
-            secret = credential.get_secret()
-        except crypto.SecretUnreadable:
-            continue
-        if secret:
-            found.append(secret)
-    return found

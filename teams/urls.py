@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 
 from teams import account_views, credential_views, gateway_views, invitation_views, team_views
+from teams.forms import ThrottledLoginForm
 
 app_name = "teams"
 
@@ -11,7 +12,11 @@ accounts: list[URLPattern | URLResolver] = [
     path("signup/", account_views.signup, name="signup"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="teams/login.html", redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="teams/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=ThrottledLoginForm,
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -29,7 +34,7 @@ accounts: list[URLPattern | URLResolver] = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
+        account_views.ThrottledPasswordResetView.as_view(
             template_name="teams/password_reset_form.html",
             email_template_name="teams/password_reset_email.txt",
             subject_template_name="teams/password_reset_subject.txt",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from teams.models import Credential, Membership, Role, Team, User
@@ -66,6 +67,13 @@ def stub_credential(cast: Cast, stub_provider) -> Credential:
     cred.set_secret("sk-stub-secret-wxyz9876")
     cred.save()
     return cred
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """The throttle's counts (teams/throttle.py) of one test never reach the next."""
+    yield
+    cache.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,6 +14,8 @@ from config.settings import DATABASES  # noqa: E402
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# Each test process its own cache, emptied after each test (tests/conftest.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EXECUTOR_POLL_SECONDS = 0.2
 # The test process executes in-process even with REDIS_URL (tests drive the web side and expect
 # executions to run); tests/durability starts real `manage.py executor` processes for the worker layout.

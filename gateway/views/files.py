@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 
@@ -28,6 +29,8 @@ def _form(call: Call) -> tuple[dict[str, Any], UploadedFile]:
         post, files = call.request.POST, call.request.FILES
     except (RequestDataTooBig, TooManyFieldsSent) as exc:
         raise invalid(f"The upload could not be read: {exc}") from None
+    except MultiPartParserError as exc:  # e.g. a file name of thousands of characters
+        raise invalid(f"The upload could not be read: {exc}", "file") from None
     for name in [*post.keys(), *files.keys()]:
         if name not in FORM_FIELDS and name != "file":
             raise invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")

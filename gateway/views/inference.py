@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http.response import HttpResponseBase
 
-from gateway import offline, streaming, upstream
+from gateway import bounds, offline, streaming, upstream
 from gateway.api import Call, ok
 from gateway.errors import GatewayError, invalid
 from gateway.validation import type_name
@@ -35,7 +35,8 @@ def _require(body: Any, required: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _chat_body(call: Call) -> dict[str, Any]:
-    body = _require(call.json(), ("model", "messages"))
+    body = _require(call.body("CreateChatCompletionRequest"), ("model", "messages"))
+    bounds.check_inference(body)
     messages = body["messages"]
     if not isinstance(messages, list):
         raise invalid(
@@ -127,7 +128,8 @@ async def chat_completions(call: Call) -> HttpResponseBase:
 
 
 async def completions(call: Call) -> HttpResponseBase:
-    body = _require(call.json(), ("model", "prompt"))
+    body = _require(call.body("CreateCompletionRequest"), ("model", "prompt"))
+    bounds.check_inference(body)
     forwarded = {k: v for k, v in body.items() if k not in STREAM_KEYS}
     config = await upstream.config_for(call.team_id)
     answer = await upstream.completion(config, forwarded)

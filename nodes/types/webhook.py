@@ -2,7 +2,7 @@
 
 The Webhook response node owns its answer: what its output means as an HTTP response
 (`response_of`, stored on the execution), how that is sent (`answer`), and which headers it may set
-(`header_problems`, checked in the form, before it runs and again when answering from stored data).
+(`response_header_refused`, checked in the form, before it runs and again when answering from stored data).
 """
 
 from __future__ import annotations
@@ -11,11 +11,68 @@ import json
 import re
 from typing import Any
 
-from nodes.base import Field, NodeContext
+from nodes.base import Field, NodeContext, as_bool
 from nodes.params import define
 
 APP = "Webhook"
 COLOR = "#6b5bd6"
+
+# -- the response headers a scenario may send from Scenery's origin ----------------------------------
+# Framing is the server's; the rest would act on the browser's session with Scenery's own site
+# (cookies, storage, security policies, a redirect or reload to elsewhere, a password prompt).
+FRAMING_HEADERS = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+        "trailer", "transfer-encoding", "upgrade", "content-length", "content-encoding", "host",
+        "x-execution-id", "idempotent-replayed",
+    }
+)  # fmt: skip
+SESSION_HEADERS = frozenset(
+    {
+        "set-cookie", "set-cookie2", "clear-site-data", "refresh", "content-security-policy",
+        "content-security-policy-report-only", "strict-transport-security", "permissions-policy",
+        "feature-policy", "service-worker-allowed", "origin-agent-cluster", "cross-origin-opener-policy",
+        "cross-origin-embedder-policy", "x-content-type-options", "x-frame-options", "alt-svc", "nel",
+        "report-to", "reporting-endpoints", "accept-ch", "critical-ch", "www-authenticate",
+        "x-xss-protection", "x-dns-prefetch-control", "x-permitted-cross-domain-policies",
+    }
+)  # fmt: skip
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def response_header_refused(name: str, value: str, *, redirect: bool = False) -> str | None:
+    """Why the Webhook response may not send this header (None when it may): the one rule for the
+    node's form, its run and the answer. `Location` only with the node's redirect option on."""
+    folded = name.lower()
+    if not HEADER_NAME.fullmatch(name):
+        return f"'{name[:64]}' is not a valid header name."
+    if folded in FRAMING_HEADERS:
+        return f"The header '{name}' is set by the server and cannot be set here."
+    if folded in SESSION_HEADERS:
+        return (
+            f"The header '{name}' would act on visitors' sessions with Scenery's own site, "
+            "so a scenario cannot send it."
+        )
+    if folded in ("location", "content-location") and not redirect:
+        return (
+            f"The header '{name}' sends the caller's browser elsewhere from Scenery's site: "
+            "turn on “Redirect the caller” to send it."
+        )
+    if "\r" in value or "\n" in value or "\x00" in value:
+        return f"The value of '{name[:64]}' must be one line (no line breaks)."
+    if any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value):
+        return f"The value of '{name[:64]}' contains a control character, which no header may hold."
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"The value of '{name[:64]}' holds characters a header cannot carry (use Latin-1 text)."
+    return None
+
+
+def _name_refused(name: str, value: str) -> str | None:
+    """The rule for one pair as typed, before the redirect option is known (see `_check`)."""
+    return response_header_refused(name, value, redirect=True)
+
 
 WEBHOOK_URL = Field(
     "webhook_url",
@@ -38,7 +95,18 @@ HEADERS = Field(
     "Headers",
     kind="key_values",
     max_items=50,
-    help="Extra response headers. Connection-level headers and Set-Cookie are not allowed.",
+    item_check=_name_refused,
+    help="Extra response headers. Connection-level headers and headers that act on the browser's session "
+    "(Set-Cookie, Clear-Site-Data, Refresh, Content-Security-Policy, …) are not allowed; Location only "
+    "with “Redirect the caller”.",
+)
+REDIRECT = Field(
+    "redirect",
+    "Redirect the caller",
+    kind="toggle",
+    default=False,
+    help="Allows a Location header: the caller's browser goes to that address from Scenery's site. Only "
+    "for scenarios meant to redirect; anyone with the webhook URL can make a link that lands there.",
 )
 BODY = Field(
     "body",
@@ -49,58 +117,15 @@ BODY = Field(
 )
 
 
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# Hop-by-hop headers and those the server must own (framing, our sandbox CSP); Set-Cookie would plant
-# cookies on Scenery's origin.
-UNSAFE_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "content-security-policy",
-        "host",
-        "set-cookie",
-        "set-cookie2",
-    }
-)
-
-
-def header_problems(name: str, value: str) -> list[str]:
-    """Why the response may not carry header `name: value` (none: it may): a token for a name, not a
-    header the server owns, one line of Latin-1 without control characters for a value."""
-    problems = []
-    if not HEADER_NAME.fullmatch(name):
-        problems.append(f"'{name[:64]}' is not a valid header name.")
-    elif name.lower() in UNSAFE_HEADERS:
-        problems.append(f"The header '{name}' is set by the server and cannot be set here.")
-    if "\r" in value or "\n" in value or "\x00" in value:
-        problems.append(f"The value of '{name[:64]}' must be one line (no line breaks).")
-    elif any(ch != "\t" and (ord(ch) < 32 or ord(ch) == 127) for ch in value):
-        problems.append(f"The value of '{name[:64]}' contains a control character, which no header may hold.")
-    else:
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            problems.append(
-                f"The value of '{name[:64]}' has characters a header cannot carry (Latin-1 only)."
-            )
-    return problems
-
-
 def check_response(params: dict[str, Any]) -> dict[str, list[str]]:
+    redirect = as_bool(params.get("redirect"))
     headers = params.get("headers")
     if not isinstance(headers, dict):
         return {}
     problems = [
-        problem for name, value in headers.items() for problem in header_problems(str(name), str(value))
+        reason
+        for name, value in headers.items()
+        if (reason := response_header_refused(str(name), str(value), redirect=redirect))
     ]
     return {"headers": problems} if problems else {}
 
@@ -130,7 +155,10 @@ def response_of(output: Any) -> dict[str, Any]:
             continue
         if key:
             headers[str(key)] = "" if value is None else str(value)
-    return {"status": status, "headers": headers, "body": output.get("body")}
+    shaped = {"status": status, "headers": headers, "body": output.get("body")}
+    if output.get("redirect") is True:  # the node's "Redirect the caller": Location may be sent
+        shaped["redirect"] = True
+    return shaped
 
 
 def answer(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -151,9 +179,10 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
             json.dumps(body, ensure_ascii=False).encode("utf-8"),
         )
     chosen = {name.lower(): name for name in headers}
+    redirect = response.get("redirect") is True
     for name, value in (response.get("headers") or {}).items():
         name, value = str(name), str(value)
-        if header_problems(name, value):
+        if response_header_refused(name, value, redirect=redirect):
             continue
         headers.pop(chosen.pop(name.lower(), name), None)
         headers[name] = value
@@ -176,7 +205,10 @@ async def respond(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     body = params.get("body", "")
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "text/plain; charset=utf-8" if isinstance(body, str) else "application/json"
-    return {"status": int(params.get("status", 200)), "headers": headers, "body": body}
+    answer = {"status": int(params.get("status", 200)), "headers": headers, "body": body}
+    if as_bool(params.get("redirect")):
+        answer["redirect"] = True
+    return answer
 
 
 TRIGGER = define(
@@ -196,7 +228,7 @@ RESPONSE = define(
     title="Webhook response",
     description="Answers the webhook's caller with a status, headers and a body.",
     kind="response",
-    fields=(STATUS, HEADERS, BODY),
+    fields=(STATUS, HEADERS, BODY, REDIRECT),
     run=respond,
     check=check_response,
     color=COLOR,

@@ -25,6 +25,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 
 from durable.executor import db
+from nodes.json_limits import MAX_JSON_DEPTH, check_data
+from nodes.json_limits import BadData as BadBody
 from nodes.types import webhook
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import backlog, engine, waiting
@@ -35,14 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_TOKEN_LENGTH = 200
 MAX_IDEMPOTENCY_KEY = 200
-MAX_JSON_DEPTH = 64
 MAX_FORM_FIELDS = 1000
 STRIPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 NOT_FOUND = {"error": "Not found."}
-
-
-class BadBody(ValueError):
-    """The request cannot become a trigger input; the message says why (400)."""
 
 
 # -- reading the request -----------------------------------------------------------------------------
@@ -94,29 +91,6 @@ def multi_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         else:
             fields[key] = value
     return fields
-
-
-def check_data(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse what cannot be stored faithfully (PostgreSQL jsonb holds no NUL nor lone surrogate)."""
-    if depth > MAX_JSON_DEPTH:
-        raise BadBody(f"The JSON {where} is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise BadBody(f"The {where} contains a NUL character (\\u0000), which cannot be stored.")
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise BadBody(
-                    f"The {where} contains an unpaired surrogate (\\u{ord(value[exc.start]):04x})."
-                ) from exc
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_data(key, where, depth + 1)
-            check_data(item, where, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            check_data(item, where, depth + 1)
 
 
 def trigger_input(call: Call) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -13,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from nodes import json_limits
 from nodes.base import DEFAULT_PORT
 from nodes.registry import NODE_TYPES
 from scenarios import canvas
@@ -101,11 +101,9 @@ def graph(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     if len(request.body) > MAX_SAVE_BYTES:
         return _json_error("The scenario is too large to save (over 4 MB).", 413)
     try:
-        data = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _json_error("The save was not valid JSON.", 400)
-    except RecursionError:
-        return _json_error("The save is nested too deeply to be a scenario.", 400)
+        data = json_limits.loads(request.body, "save")
+    except json_limits.BadData as exc:
+        return _json_error(str(exc), 400)
     try:
         result = canvas.save_graph(scenario, data, user_of(request))
     except canvas.StaleVersion as exc:

@@ -20,9 +20,10 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from nodes import json_limits
 from nodes.registry import NODE_TYPES
 from scenarios.models import Execution, Node, Scenario
-from scenarios.portable import ImportProblem, export_scenario, import_scenario
+from scenarios.portable import ImportProblem, Unexportable, export_scenario, import_scenario
 from scenarios.views.common import scenario_for, user_of
 from teams.models import Membership, Role, Team, User
 from teams.scoping import SESSION_TEAM_KEY, require_current
@@ -76,13 +77,11 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
         raw = upload.read() if upload is not None else text.encode()
         try:
-            cleaned["data"] = json.loads(raw.decode("utf-8-sig"))
+            cleaned["data"] = json_limits.parse(raw.decode("utf-8-sig"), "file")
         except UnicodeDecodeError as exc:
             raise forms.ValidationError("The file is not UTF-8 text.") from exc
-        except RecursionError as exc:
-            raise forms.ValidationError("The JSON is nested too deeply.") from exc
-        except ValueError as exc:
-            raise forms.ValidationError(f"The file is not valid JSON ({exc}).") from exc
+        except json_limits.BadData as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return cleaned
 
 
@@ -138,12 +137,15 @@ def copy_to_team(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
         context = _share_page(request, scenario, membership, copy_form=form)
         return render(request, SHARE, context, status=400)
     target = form.target
-    data = export_scenario(scenario)
-    for node in data["nodes"]:
-        node["credential"] = None
     notes: list[str] = []
     try:
+        data = export_scenario(scenario)
+        for node in data["nodes"]:
+            node["credential"] = None
         copy = import_scenario(data, target, user, notes)
+    except Unexportable as exc:
+        context = _share_page(request, scenario, membership, copy_error=str(exc))
+        return render(request, SHARE, context, status=400)
     except ImportProblem as exc:  # e.g. a node type this Scenery no longer has
         context = _share_page(request, scenario, membership, copy_error=" ".join(exc.problems))
         return render(request, SHARE, context, status=400)
@@ -203,7 +205,11 @@ def _move_refusal(scenario: Scenario, version: int) -> str | None:
 @require_GET
 def export(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     scenario, _ = scenario_for(request, scenario_id)
-    body = json.dumps(export_scenario(scenario), indent=2, ensure_ascii=False)
+    try:
+        data = export_scenario(scenario)
+    except Unexportable as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    body = json.dumps(data, indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     filename = f"{slugify(scenario.name) or 'scenario'}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

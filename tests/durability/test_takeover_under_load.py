@@ -15,8 +15,9 @@ import pytest
 
 from durable import executor
 from scenarios.models import Execution
-from tests.durability.conftest import USES_REDIS, wait_for
+from tests.durability.conftest import USES_REDIS
 from tests.durability.test_redis_workers import use_layer
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,8 +39,8 @@ def test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving(worker
     victim_worker = workers.start(**timing)
     stranded = make_job(steps=1, step_seconds=3600)
     executor.notify()
-    wait_for(
-        lambda: stranded.node_runs.filter(status="running").exists(), 30, "the first worker to start the job"
+    wait_until(
+        lambda: stranded.node_runs.filter(status="running").exists(), "the first worker to start the job"
     )
     stranded.refresh_from_db()
     lost_owner = stranded.lease_owner
@@ -66,7 +67,7 @@ def test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving(worker
     # it would send them until it gives up).
     assert stranded.lease_owner != lost_owner and str(survivor.pid) in stranded.lease_owner
     assert load
-    wait_for(lambda: _succeeded(load) == len(load), 60, "every job of the load to finish")
+    wait_until(lambda: _succeeded(load) == len(load), "every job of the load to finish")
 
     log = survivor.output()
     takeover = next(line for line in log.splitlines() if "takeover at " in line)

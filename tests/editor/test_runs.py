@@ -31,7 +31,7 @@ def test_invalid_sample_json_is_shown_at_the_field_and_kept(cast, scenario):
         reverse("scenarios:run", args=[scenario.pk]), {"sample_input": typed}, **HX
     )
     html = response.content.decode()
-    assert "This is not valid JSON" in html
+    assert "The sample input is not valid JSON" in html
     assert "{&quot;body&quot;: {&quot;question&quot;: &quot;Hi&quot;}" in html
     assert not Execution.objects.exists()
 

@@ -181,7 +181,7 @@ def test_the_import_command_lists_the_problems(cast, tmp_path):
     with pytest.raises(CommandError) as caught:
         _command("scenario", "import", str(path), "--team", str(cast.team.id))
     message = str(caught.value)
-    assert 'Node 1: "number" must be a positive whole number.' in message
+    assert 'Node 1: "number" must be a whole number from 1 to 2147483647.' in message
     assert "Edge 1 must be a [source, target] pair of node numbers, or [source, target, port]." in message
     path.write_text("{not json")
     with pytest.raises(CommandError, match="is not valid JSON"):

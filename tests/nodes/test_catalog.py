@@ -18,7 +18,7 @@ ASSISTANT_OPTIONAL = [
 ]
 SEED_LABELS = {
     "webhook.trigger": ["Webhook URL"],
-    "webhook.response": ["Status code", "Headers", "Body"],
+    "webhook.response": ["Status code", "Headers", "Body", "Redirect the caller"],  # + issue 16, item 5
     "openai.create_assistant": ["API Key", "Model ID", *ASSISTANT_OPTIONAL],
     "openai.modify_assistant": ["API Key", "Assistant ID", "Model ID", *ASSISTANT_OPTIONAL],
     "openai.delete_assistant": ["API Key", "Assistant ID"],

@@ -35,7 +35,10 @@ def test_the_response_defaults_to_status_200():
     assert form_for("webhook.response")["status"].value() == 200
     form = form_for("webhook.response", {"status": ""})
     assert form.is_valid(), form.errors
-    assert clean_for_run(get_node_type("webhook.response"), params_from_form(form)) == {"status": 200}
+    assert clean_for_run(get_node_type("webhook.response"), params_from_form(form)) == {
+        "status": 200,
+        "redirect": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -49,7 +52,7 @@ def test_the_status_code_is_between_100_and_599(status, ok):
     ("name", "value", "message"),
     [
         ("Transfer-Encoding", "chunked", "is set by the server"),
-        ("Set-Cookie", "session=x", "is set by the server"),
+        ("Set-Cookie", "session=x", "would act on visitors' sessions"),
         ("Connection", "close", "is set by the server"),
         ("X-Bad Name", "1", "is not a valid header name"),
         ("X-Split", "a\r\nSet-Cookie: x=1", "must be one line"),

@@ -18,7 +18,7 @@ from django.db import connections
 
 from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.portable import ImportProblem, export_scenario, import_scenario
+from scenarios.portable import ImportProblem, Unexportable, export_scenario, import_scenario
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from scenarios.snapshot import Plan, title_of
@@ -60,7 +60,11 @@ class Command(BaseCommand):
 
     # -- export / import ---------------------------------------------------------------------------
     def export(self, scenario_id: str, output: str | None) -> None:
-        text = json.dumps(export_scenario(_scenario(scenario_id)), indent=2, ensure_ascii=False) + "\n"
+        try:
+            data = export_scenario(_scenario(scenario_id))
+        except Unexportable as exc:
+            raise CommandError(str(exc)) from None
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         if output:
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(text)
