@@ -117,7 +117,11 @@ def route(*, beta: bool = False, **handlers: Handler) -> Callable[..., Coroutine
             key = await authenticate(request)
             handler = handlers.get(request.method or "")
             if handler is None:
-                raise GatewayError(f"Invalid method for URL ({request.method} {request.path}).", status=405)
+                raise GatewayError(
+                    f"Invalid method for URL ({request.method} {request.path}).",
+                    status=405,
+                    headers={"Allow": ", ".join(handlers)},
+                )
             if beta:
                 check_beta(request)
             for name, values in request.GET.lists():  # ids, cursors and filters, looked up as they are

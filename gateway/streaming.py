@@ -142,7 +142,14 @@ async def run_events(
     seen = _Seen(run_status=run.status)
     if resumed_at is not None:
         _, steps, _ = await sync_to_async(_snapshot)(run.id)
-        seen.steps = {step.id: step.status for step in steps if step.created_at < resumed_at}
+        # The tool step these outputs completed is still to be announced as completed (with them).
+        seen.steps = {
+            step.id: step.status
+            if step.completed_at is None or step.completed_at < resumed_at
+            else RunStep.Status.IN_PROGRESS
+            for step in steps
+            if step.created_at < resumed_at
+        }
     else:
         yield event("thread.run.created", run.as_api())
     yield event(f"thread.run.{run.status}", run.as_api())

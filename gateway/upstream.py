@@ -6,16 +6,15 @@ sent to the credential's own origin).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from gateway import ids, offline
+from gateway import offline
 from gateway.errors import GatewayError
 from gateway.models import GatewayConfig
 from nodes.base import NodeError
-from nodes.transport.http import ProviderClient, ProviderError
+from nodes.transport.http import ProviderClient
 from teams.models import Credential
 
 # OpenAI's completion-only models, shut down on 2026-09-28. No provider serves them any more, so a
@@ -81,64 +80,6 @@ async def chat(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def completion(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
-    """A text_completion: the provider's own /completions when it has one, else emulated by chat."""
-    model = str(body.get("model") or "")
-    if model in RETIRED_COMPLETION_MODELS:
-        model = config.effective_default_model
-    if model != offline.MODEL_ID and config.provider is not None and model == body.get("model"):
-        try:
-            answer = await ProviderClient(config.provider).request("POST", "/completions", json=body)
-        except ProviderError as exc:
-            if exc.status not in (404, 405):
-                raise from_provider(exc) from None
-        except NodeError as exc:
-            raise from_provider(exc) from None
-        else:
-            return answer
-    return await _emulated_completion(config, body, model)
-
-
-async def _emulated_completion(config: GatewayConfig, body: dict[str, Any], model: str) -> dict[str, Any]:
-    prompts = body.get("prompt")
-    prompts = prompts if isinstance(prompts, list) and all(isinstance(p, str) for p in prompts) else [prompts]
-    choices = []
-    fingerprint = None
-    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    for index, prompt in enumerate(prompts):
-        chat_body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": "user", "content": str(prompt or "")}],
-        }
-        for key in ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user"):
-            if body.get(key) is not None:
-                chat_body[key] = body[key]
-        if body.get("max_tokens") is not None:
-            chat_body["max_completion_tokens"] = body["max_tokens"]
-        answer = await chat(config, chat_body)
-        choice = answer["choices"][0]
-        text = (choice.get("message") or {}).get("content") or ""
-        if body.get("echo"):
-            text = str(prompt) + text
-        finish = choice.get("finish_reason") if choice.get("finish_reason") in ("stop", "length") else "stop"
-        choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish})
-        for key in usage:
-            usage[key] += int((answer.get("usage") or {}).get(key) or 0)
-        model = answer.get("model") or model
-        fingerprint = answer.get("system_fingerprint") or fingerprint
-    result = {
-        "id": f"cmpl-{ids.random_token()}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage,
-    }
-    if isinstance(fingerprint, str):  # a string when present, never null, in the spec
-        result["system_fingerprint"] = fingerprint
-    return result
-
-
 async def models(config: GatewayConfig) -> list[dict[str, Any]]:
     """The provider's models (as it lists them) and the offline test model."""
     listed: list[dict[str, Any]] = []
@@ -153,3 +94,23 @@ async def models(config: GatewayConfig) -> list[dict[str, Any]]:
             )
         listed = [m for m in data if isinstance(m, dict) and m.get("id") != offline.MODEL_ID]
     return [*listed, offline.model_object()]
+
+
+async def check_model(team_id: Any, model: str, param: str = "model") -> None:
+    """Refuse a model the team's gateway cannot answer with, as OpenAI does when an assistant is
+    created, rather than accepting it and failing each of its runs later."""
+    if model == offline.MODEL_ID:
+        return
+    config = await config_for(team_id)
+    if config.provider is None:
+        raise GatewayError(
+            f"The requested model '{model}' does not exist. This team's gateway has no provider configured: "
+            f"choose a provider credential in the team's gateway settings, or use the offline test model "
+            f"`{offline.MODEL_ID}`.",
+            param=param,
+            code="model_not_found",
+        )
+    if not any(item.get("id") == model for item in await models(config)):
+        raise GatewayError(
+            f"The requested model '{model}' does not exist.", param=param, code="model_not_found"
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http.response import HttpResponseBase
 
-from gateway import offline, streaming, upstream
+from gateway import legacy_completions, offline, streaming, upstream
 from gateway.api import Call, ok
 from gateway.errors import GatewayError, invalid
 from gateway.validation import type_name
@@ -90,7 +90,7 @@ async def _chat_chunks(answer: dict[str, Any], include_usage: bool) -> AsyncIter
     yield b"data: [DONE]\n\n"
 
 
-async def _completion_chunks(answer: dict[str, Any]) -> AsyncIterator[bytes]:
+async def _completion_chunks(answer: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
     base = {
         key: answer[key]
         for key in ("id", "object", "created", "model", "system_fingerprint")
@@ -107,6 +107,8 @@ async def _completion_chunks(answer: dict[str, Any]) -> AsyncIterator[bytes]:
             "finish_reason": choice.get("finish_reason"),
         }
         yield _data({**base, "choices": [end]})
+    if include_usage:
+        yield _data({**base, "choices": [], "usage": answer.get("usage")})
     yield b"data: [DONE]\n\n"
 
 
@@ -128,11 +130,13 @@ async def chat_completions(call: Call) -> HttpResponseBase:
 
 async def completions(call: Call) -> HttpResponseBase:
     body = _require(call.json(), ("model", "prompt"))
+    legacy_completions.shape(body)
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     forwarded = {k: v for k, v in body.items() if k not in STREAM_KEYS}
     config = await upstream.config_for(call.team_id)
-    answer = await upstream.completion(config, forwarded)
+    answer = await legacy_completions.completion(config, forwarded)
     if body.get("stream"):
-        return streaming.response(_completion_chunks(answer))
+        return streaming.response(_completion_chunks(answer, include_usage))
     return ok(answer)
 
 
