@@ -76,9 +76,28 @@ def create_vector_store(
 
 def add_files(store: VectorStore, files: list[File], strategy: dict[str, Any] | None = None) -> None:
     for file in files:
-        entry, created = VectorStoreFile.objects.get_or_create(vector_store=store, file=file)
-        if created:
-            search.index_entry(entry, strategy)
+        add_file(store, file, strategy)
+
+
+def add_file(
+    store: VectorStore,
+    file: File,
+    strategy: dict[str, Any] | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> VectorStoreFile:
+    """The file in the store, chunked now if it was not there yet."""
+    entry, created = VectorStoreFile.objects.get_or_create(
+        vector_store=store,
+        file=file,
+        defaults={
+            "status": VectorStoreFile.Status.IN_PROGRESS,
+            "chunking_strategy": strategy,
+            "attributes": attributes,
+        },
+    )
+    if created:
+        search.index_entry(entry)
+    return entry
 
 
 def _vector_store_ids(team_id: Any, ids: list[str], param: str) -> list[str]:
