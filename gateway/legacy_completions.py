@@ -10,6 +10,7 @@ when the model gives none), `logit_bias`, `echo`, and the default `max_tokens` o
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,3 +233,54 @@ async def completion(config: GatewayConfig, body: dict[str, Any]) -> dict[str, A
         else:
             return answer
     return await emulate(config, body, model)
+
+
+async def stream(config: GatewayConfig, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """text_completion chunks as they come: the provider's own stream when it has /completions, else
+    the emulation's, from a chat stream; the usage chunk last."""
+    asked = shape(body)
+    model = answering_model(config, body)
+    if model != offline.MODEL_ID and config.provider is not None and model == body.get("model"):
+        request = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            async for event in ProviderClient(config.provider).stream("POST", "/completions", request):
+                yield event
+            return
+        except ProviderError as exc:
+            if exc.status not in (404, 405):
+                raise upstream.from_provider(exc) from None
+        except NodeError as exc:
+            raise upstream.from_provider(exc) from None
+    base = {"id": f"cmpl-{ids.random_token()}", "object": "text_completion", "created": int(time.time())}
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for number, prompt in enumerate(asked.prompts):
+        produced = 0
+        while produced < asked.n:  # a model that ignores chat's `n` is asked again for the rest
+            offsets: dict[int, int] = {}
+            request = chat_body(body, model, prompt, asked.n - produced, asked)
+            async for chunk in upstream.chat_stream(config, request):
+                base["model"] = chunk.get("model") or model
+                for key in usage:
+                    usage[key] += int((chunk.get("usage") or {}).get(key) or 0)
+                for part in chunk.get("choices") or []:
+                    index = number * asked.n + produced + int(part.get("index") or 0)
+                    text = str((part.get("delta") or {}).get("content") or "")
+                    if index not in offsets:
+                        offsets[index] = 0
+                        text = prompt + text if asked.echo else text
+                    logprobs = (
+                        legacy_logprobs(part.get("logprobs"), offsets[index])
+                        if asked.logprobs is not None
+                        else None
+                    )
+                    offsets[index] += len(text)
+                    finish = part.get("finish_reason")
+                    choice = {
+                        "text": text,
+                        "index": index,
+                        "logprobs": logprobs,
+                        "finish_reason": finish_reason(finish) if finish else None,
+                    }
+                    yield {**base, "choices": [choice]}
+            produced += max(1, len(offsets))
+    yield {**base, "choices": [], "usage": usage}

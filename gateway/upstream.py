@@ -6,6 +6,9 @@ sent to the credential's own origin).
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -78,6 +81,112 @@ async def chat(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"]:
         raise UpstreamError("The provider's chat completion has no choices.", status=502, type="server_error")
     return answer
+
+
+async def chat_stream(config: GatewayConfig, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The chat.completion.chunk objects for `body`, each as the provider sends it (usage last)."""
+    model = str(body.get("model") or "")
+    if model == offline.MODEL_ID:
+        for chunk in chunks_of(offline.chat(body)):
+            yield chunk
+        return
+    if config.provider is None:
+        raise no_provider(model)
+    request = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    try:
+        async for event in ProviderClient(config.provider).stream("POST", "/chat/completions", request):
+            if event.get("object") == "chat.completion":  # a provider that does not stream
+                for chunk in chunks_of(event):
+                    yield chunk
+            else:
+                yield event
+    except NodeError as exc:
+        raise from_provider(exc) from None
+
+
+def pieces(text: str) -> list[str]:
+    """Text cut into words with their trailing space, as a model's tokens come roughly."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def chunks_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A whole chat.completion as the chunks a streaming provider would have sent."""
+    base = {key: answer[key] for key in ("id", "created", "model", "system_fingerprint") if answer.get(key)}
+    base["object"] = "chat.completion.chunk"
+    out = []
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            **base,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+
+    for choice in answer["choices"]:
+        message, index = choice.get("message") or {}, choice.get("index", 0)
+        out.append(chunk(index, {"role": "assistant", "content": "", "refusal": None}))
+        out += [chunk(index, {"content": piece}) for piece in pieces(message.get("content") or "")]
+        if message.get("refusal"):
+            out.append(chunk(index, {"refusal": message["refusal"]}))
+        for position, call in enumerate(message.get("tool_calls") or []):
+            out.append(chunk(index, {"tool_calls": [{"index": position, **call}]}))
+        out.append(chunk(index, {}, choice.get("finish_reason")))
+    if answer.get("usage"):
+        out.append({**base, "choices": [], "usage": answer["usage"]})
+    return out
+
+
+@dataclass
+class Assembled:
+    """The chat.completion that a stream of chunks adds up to."""
+
+    answer: dict[str, Any] = field(default_factory=lambda: {"object": "chat.completion", "choices": []})
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) is not None:
+                self.answer[key] = chunk[key]
+        if chunk.get("usage"):
+            self.answer["usage"] = chunk["usage"]
+        for part in chunk.get("choices") or []:
+            choice = self._choice(int(part.get("index") or 0))
+            delta = part.get("delta") or {}
+            message = choice["message"]
+            for key in ("content", "refusal"):
+                if delta.get(key):
+                    message[key] = (message.get(key) or "") + delta[key]
+            for call in delta.get("tool_calls") or []:
+                self._tool_call(message, call)
+            if part.get("finish_reason"):
+                choice["finish_reason"] = part["finish_reason"]
+            logprobs = (part.get("logprobs") or {}).get("content")
+            if logprobs:
+                choice.setdefault("logprobs", {"content": [], "refusal": None})["content"].extend(logprobs)
+
+    def _choice(self, index: int) -> dict[str, Any]:
+        choices = self.answer["choices"]
+        while len(choices) <= index:
+            choices.append(
+                {
+                    "index": len(choices),
+                    "message": {"role": "assistant", "content": None, "refusal": None},
+                    "finish_reason": None,
+                    "logprobs": None,
+                }
+            )
+        return choices[index]
+
+    @staticmethod
+    def _tool_call(message: dict[str, Any], delta: dict[str, Any]) -> None:
+        calls = message.setdefault("tool_calls", [])
+        position = int(delta.get("index") or 0)
+        while len(calls) <= position:
+            calls.append({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        call = calls[position]
+        if delta.get("id"):
+            call["id"] = delta["id"]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
 
 
 async def models(config: GatewayConfig) -> list[dict[str, Any]]:
