@@ -5,9 +5,11 @@ the test has seen it arrive (order of events, no clock)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
+import openai
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
@@ -15,7 +17,7 @@ from django.utils import timezone
 from gateway import deltas, streaming
 from gateway.models import Assistant, Message, Run, RunStep, Thread
 from gateway.threads import text_part
-from tests.stub_provider import StubProvider
+from tests.stub_provider import StubProvider, chat_completion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -185,3 +187,38 @@ async def test_a_client_joining_late_gets_the_text_so_far_then_the_rest(cast, mo
     assert len(texts) == 2  # the stored message added nothing the deltas had not brought
     names = [name for name, _ in received]
     assert names.index("thread.message.completed") < names.index("thread.run.completed")
+
+
+# -- providers that do not stream smoothly ----------------------------------------------------------
+
+
+def chat_text(client: Any) -> str:
+    stream = client.chat.completions.create(
+        model="stub-model", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+
+def test_a_provider_limiting_requests_is_retried_before_the_stream_starts(client, provider, stub_provider):
+    limited = {"error": {"message": "slow down", "type": "rate_limit_error", "param": None, "code": None}}
+    stub_provider.script("/v1/chat/completions", [(429, limited, {"retry-after-ms": "10"})])
+    assert chat_text(client) == ANSWER
+    assert len([r for r in stub_provider.requests if r.path == "/v1/chat/completions"]) == 2
+
+
+def test_a_provider_failing_midway_ends_the_stream_with_its_error(client, provider, stub_provider):
+    first = chat_completion("unused")
+    first.update(object="chat.completion.chunk", choices=[{"index": 0, "delta": {"content": "Par"}}])
+    broken = f"data: {json.dumps(first)}\n\ndata: {json.dumps({'error': {'message': 'overloaded'}})}\n\n"
+    stub_provider.script(
+        "/v1/chat/completions", [(200, broken.encode(), {"Content-Type": "text/event-stream"})]
+    )
+    with pytest.raises(openai.APIError) as failed:
+        chat_text(client)
+    assert "overloaded" in str(failed.value)
+
+
+def test_a_provider_that_does_not_stream_still_streams_to_the_client(client, provider, stub_provider):
+    whole = json.dumps(chat_completion("all at once, in one answer")).encode()
+    stub_provider.script("/v1/chat/completions", [(200, whole, {})])
+    assert chat_text(client) == "all at once, in one answer"
