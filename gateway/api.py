@@ -136,7 +136,11 @@ def route(*, beta: bool = False, **handlers: Handler) -> Callable[..., Coroutine
             key = await authenticate(request)
             handler = handlers.get(request.method or "")
             if handler is None:
-                raise GatewayError(f"Invalid method for URL ({request.method} {request.path}).", status=405)
+                raise GatewayError(
+                    f"Invalid method for URL ({request.method} {request.path}).",
+                    status=405,
+                    headers={"Allow": ", ".join(handlers)},
+                )
             if beta:
                 check_beta(request)
             for name, values in request.GET.lists():  # ids, cursors and filters, looked up as they are
@@ -192,8 +196,10 @@ def list_page[M: models.Model](
     default_limit: int = 20,
     max_limit: int = 100,
     allow_before: bool = True,
+    key: str = "id",
 ) -> dict[str, Any]:
-    """OpenAI's cursor pagination over `created_at` (ties broken by id)."""
+    """OpenAI's cursor pagination over `created_at` (ties broken by `key`, the field holding the id the
+    API shows)."""
     limit = query_int(params.get("limit"), "limit", default_limit, 1, max_limit)
     order = params.get("order") or "desc"
     if order not in ("asc", "desc"):
@@ -201,13 +207,13 @@ def list_page[M: models.Model](
             f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", "order", "invalid_value"
         )
     after, before = params.get("after"), params.get("before") if allow_before else None
-    forward = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
+    forward = ["created_at", key] if order == "asc" else ["-created_at", f"-{key}"]
     backward = [f.lstrip("-") if f.startswith("-") else f"-{f}" for f in forward]
     rows = queryset
     if after:
-        rows = rows.filter(_beyond(queryset, after, "after", order == "asc"))
+        rows = rows.filter(_beyond(queryset, key, after, "after", order == "asc"))
     if before:
-        rows = rows.filter(_beyond(queryset, before, "before", order != "asc"))
+        rows = rows.filter(_beyond(queryset, key, before, "before", order != "asc"))
     if before and not after:
         # The page just before the cursor: walk backwards from it, then put it in order again.
         items = list(rows.order_by(*backward)[: limit + 1])
@@ -227,11 +233,10 @@ def list_page[M: models.Model](
     }
 
 
-def _beyond(queryset: models.QuerySet[Any], cursor_id: str, name: str, later: bool) -> models.Q:
-    cursor = queryset.filter(pk=cursor_id).values("created_at", "id").first()
+def _beyond(queryset: models.QuerySet[Any], key: str, cursor_id: str, name: str, later: bool) -> models.Q:
+    cursor = queryset.filter(**{key: cursor_id}).values("created_at", key).first()
     if cursor is None:
         raise invalid(f"Invalid '{name}': no object with id '{cursor_id}' in this list.", name)
-    at, pk = cursor["created_at"], cursor["id"]
-    if later:
-        return models.Q(created_at__gt=at) | models.Q(created_at=at, id__gt=pk)
-    return models.Q(created_at__lt=at) | models.Q(created_at=at, id__lt=pk)
+    at, pk = cursor["created_at"], cursor[key]
+    side = "gt" if later else "lt"
+    return models.Q(**{f"created_at__{side}": at}) | models.Q(created_at=at, **{f"{key}__{side}": pk})

@@ -51,3 +51,7 @@ def new_file_id() -> str:
 
 def new_vector_store_id() -> str:
     return new_id("vs_")
+
+
+def new_file_batch_id() -> str:
+    return new_id("vsfb_")

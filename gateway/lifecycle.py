@@ -19,7 +19,7 @@ from durable import executor
 from durable.leases import Lease
 from gateway import resources
 from gateway.errors import invalid
-from gateway.models import Assistant, File, Run, RunStep, Thread, VectorStore
+from gateway.models import Assistant, File, Message, Run, RunStep, Thread, VectorStore
 from gateway.threads import add_message
 
 END_STEP_STATUS = {
@@ -28,6 +28,13 @@ END_STEP_STATUS = {
     Run.Status.EXPIRED: (RunStep.Status.EXPIRED, "expired_at"),
     Run.Status.INCOMPLETE: (RunStep.Status.CANCELLED, "cancelled_at"),
     Run.Status.COMPLETED: (RunStep.Status.COMPLETED, "completed_at"),
+}
+# What an unfinished answer's message says when its run ends otherwise.
+MESSAGE_CUT_SHORT = {
+    Run.Status.CANCELLED: "run_cancelled",
+    Run.Status.FAILED: "run_failed",
+    Run.Status.EXPIRED: "run_expired",
+    Run.Status.INCOMPLETE: "max_tokens",
 }
 END_RUN_TIME: dict[str, str] = {
     Run.Status.CANCELLED: "cancelled_at",
@@ -161,6 +168,12 @@ def end_run(
         if status == Run.Status.FAILED:
             step_fields["last_error"] = last_error
         RunStep.objects.filter(run=run, status=RunStep.Status.IN_PROGRESS).update(**step_fields)
+        if status in MESSAGE_CUT_SHORT:
+            Message.objects.filter(run_id=run.id, status=Message.Status.IN_PROGRESS).update(
+                status=Message.Status.INCOMPLETE,
+                incomplete_details={"reason": MESSAGE_CUT_SHORT[Run.Status(status)]},
+                incomplete_at=now,
+            )
     return True
 
 

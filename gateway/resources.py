@@ -25,6 +25,26 @@ def team_files(team_id: Any, file_ids: list[str], param: str) -> list[File]:
     return [found[file_id] for file_id in dict.fromkeys(file_ids)]
 
 
+def check_chunking(strategy: dict[str, Any] | None, param: str = "chunking_strategy") -> None:
+    """A static strategy's overlap is at most half its chunk size (OpenAI's rule, stated in prose)."""
+    if not strategy or strategy.get("type") != "static":
+        return
+    static = strategy.get("static") or {}
+    size, overlap = static.get("max_chunk_size_tokens"), static.get("chunk_overlap_tokens")
+    if not isinstance(size, int) or not isinstance(overlap, int):
+        return  # the spec's schema has already refused these
+    where = f"{param}.static.chunk_overlap_tokens"
+    if overlap < 0:
+        raise invalid(f"Invalid '{where}': it must be 0 or more, but got {overlap}.", where, "invalid_value")
+    if overlap > size // 2:
+        raise invalid(
+            f"Invalid '{where}': {overlap} is more than half of max_chunk_size_tokens ({size}); the overlap "
+            f"may be at most {size // 2} tokens.",
+            where,
+            "invalid_value",
+        )
+
+
 def create_vector_store(
     team_id: Any,
     *,
@@ -35,7 +55,9 @@ def create_vector_store(
     expires_after: dict[str, Any] | None = None,
     chunking_strategy: dict[str, Any] | None = None,
     param: str = "file_ids",
+    chunking_param: str = "chunking_strategy",
 ) -> VectorStore:
+    check_chunking(chunking_strategy, chunking_param)
     files = team_files(team_id, file_ids or [], param)
     now = timezone.now()
     with transaction.atomic():
@@ -54,9 +76,28 @@ def create_vector_store(
 
 def add_files(store: VectorStore, files: list[File], strategy: dict[str, Any] | None = None) -> None:
     for file in files:
-        entry, created = VectorStoreFile.objects.get_or_create(vector_store=store, file=file)
-        if created:
-            search.index_entry(entry, strategy)
+        add_file(store, file, strategy)
+
+
+def add_file(
+    store: VectorStore,
+    file: File,
+    strategy: dict[str, Any] | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> VectorStoreFile:
+    """The file in the store, chunked now if it was not there yet."""
+    entry, created = VectorStoreFile.objects.get_or_create(
+        vector_store=store,
+        file=file,
+        defaults={
+            "status": VectorStoreFile.Status.IN_PROGRESS,
+            "chunking_strategy": strategy,
+            "attributes": attributes,
+        },
+    )
+    if created:
+        search.index_entry(entry)
+    return entry
 
 
 def _vector_store_ids(team_id: Any, ids: list[str], param: str) -> list[str]:
@@ -108,10 +149,18 @@ def resolve(team_id: Any, resources: dict[str, Any] | None, param: str = "tool_r
                 metadata=helper.get("metadata"),
                 chunking_strategy=helper.get("chunking_strategy"),
                 param=f"{param}.file_search.vector_stores[{index}].file_ids",
+                chunking_param=f"{param}.file_search.vector_stores[{index}].chunking_strategy",
             )
             store_ids.append(store.id)
         out["file_search"] = {"vector_store_ids": store_ids}
     return out
+
+
+def update(team_id: Any, current: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any]:
+    """An update's tool_resources: each tool named replaces that tool's lists; the others stay."""
+    if given is None:
+        return {}
+    return {**(current or {}), **resolve(team_id, given)}
 
 
 def attach(thread: Thread, attachments: list[dict[str, Any]] | None, param: str) -> list[dict[str, Any]]:
@@ -122,8 +171,10 @@ def attach(thread: Thread, attachments: list[dict[str, Any]] | None, param: str)
     """
     if not attachments:
         return []
-    files = team_files(thread.team_id, [a["file_id"] for a in attachments], f"{param}.file_id")
-    by_id = {f.id: f for f in files}
+    by_id = File.objects.filter(team_id=thread.team_id, pk__in=[a["file_id"] for a in attachments]).in_bulk()
+    for index, attachment in enumerate(attachments):
+        if attachment["file_id"] not in by_id:
+            raise invalid(f"No such File object: {attachment['file_id']}", f"{param}[{index}].file_id")
     resources = dict(thread.tool_resources or {})
     for attachment in attachments:
         kinds = {tool.get("type") for tool in attachment.get("tools") or []}

@@ -1,8 +1,10 @@
 """Gateway runs as jobs of the durable executor (durable/executor.py).
 
 claim: fail runs whose workers kept dying, then lease the oldest queued (or abandoned) run.
-run:   one model call per claim — build the conversation, call the model while watching for cancel
-       and expiry, then store the answer (message + step + usage) or the tool calls (requires_action).
+run:   one model call per claim — build the conversation, stream the model's answer while watching
+       for cancel and expiry (the message and its step are stored in_progress at the first token, and
+       each token goes to the run's streaming clients over the channel layer, see gateway/deltas.py),
+       then store the answer (message + step + usage) or the tool calls (requires_action).
 sweep: expire overdue runs, fail exhausted ones, drop expired files.
 """
 
@@ -19,7 +21,7 @@ from django.utils import timezone
 
 from durable.executor import JobSource, db
 from durable.leases import Lease, LeaseLost, claim_one
-from gateway import conversation, ids, lifecycle, search, upstream
+from gateway import conversation, deltas, ids, lifecycle, search, upstream
 from gateway.errors import GatewayError
 from gateway.models import Assistant, GatewayConfig, Message, Run, RunStep
 from gateway.offline import count_tokens, prompt_tokens
@@ -49,6 +51,8 @@ class Plan:
     config: GatewayConfig
     body: dict[str, Any]
     hits: list[Hit]
+    message_id: str | None = None  # the answer's message, once its first token came
+    text: str = ""  # its text so far
 
 
 # -- claim and sweep (sync, in a thread) -----------------------------------------------------------
@@ -77,11 +81,13 @@ async def run(lease: Lease) -> None:
         if plan is None:
             return
         try:
-            answer = await _watched(lease, plan, upstream.chat(plan.config, plan.body))
+            answer = await _watched(lease, plan, _streamed(lease, plan))
         except Stop as stop:
+            await db(_keep_partial, plan)
             await db(_end_fresh, lease, stop.status)
             return
         except GatewayError as exc:
+            await db(_keep_partial, plan)
             await db(_end_fresh, lease, Run.Status.FAILED, _error_of(exc))
             return
         await db(_apply, lease, plan, answer)
@@ -250,6 +256,60 @@ async def _watched(lease: Lease, plan: Plan, call: Any) -> dict[str, Any]:
             task.cancel()
 
 
+async def _streamed(lease: Lease, plan: Plan) -> dict[str, Any]:
+    """The model's answer, streamed: its text goes out token by token as it comes."""
+    assembled = upstream.Assembled()
+    publisher = deltas.Publisher(plan.run.id)
+    async for chunk in upstream.chat_stream(plan.config, plan.body):
+        assembled.add(chunk)
+        for part in chunk.get("choices") or []:
+            piece = (part.get("delta") or {}).get("content")
+            if part.get("index", 0) != 0 or not piece:
+                continue
+            if plan.message_id is None:
+                plan.message_id = await db(_open_message, lease, plan.run)
+            plan.text += piece
+            await publisher.publish(plan.message_id, piece)
+    if not assembled.answer["choices"]:
+        raise GatewayError("The provider's chat completion has no choices.", status=502, type="server_error")
+    return assembled.answer
+
+
+def _keep_partial(plan: Plan) -> None:
+    """The text streamed before the run was stopped stays in its (then incomplete) message."""
+    if plan.message_id is not None:
+        Message.objects.filter(pk=plan.message_id, status=Message.Status.IN_PROGRESS).update(
+            content=[text_part(plan.text)]
+        )
+
+
+def _open_message(lease: Lease, run: Run) -> str:
+    """The answer's message and its step, in progress (a retried attempt takes over its own)."""
+    with lease.atomic():
+        if _fresh(lease) is None:
+            raise LeaseLost(f"run {lease.pk}")
+        step = RunStep.objects.filter(
+            run=run, type="message_creation", status=RunStep.Status.IN_PROGRESS
+        ).first()
+        if step is not None:
+            message_id: str = step.step_details["message_creation"]["message_id"]
+            return message_id
+        now = timezone.now()
+        message = Message.objects.create(
+            team_id=run.team_id,
+            thread_id=run.thread_id,
+            role="assistant",
+            content=[],
+            assistant_id=run.assistant_id,
+            run_id=run.id,
+            status=Message.Status.IN_PROGRESS,
+            created_at=now,
+        )
+        details = {"type": "message_creation", "message_creation": {"message_id": message.id}}
+        _add_step(run, "message_creation", details, done=False)
+        return message.id
+
+
 def _status(lease: Lease) -> str | None:
     return lease.fenced().values_list("status", flat=True).first()
 
@@ -314,6 +374,10 @@ def _require_action(
                 "function": {"name": name, "arguments": str(function.get("arguments") or "{}")},
             }
         )
+    if plan.message_id is not None:  # the model said something before calling: keep it
+        _finish_message(
+            run, plan, [text_part(str(message.get("content") or ""))], Message.Status.COMPLETED, None
+        )
     details = {
         "type": "tool_calls",
         "tool_calls": [{**c, "function": {**c["function"], "output": None}} for c in pending],
@@ -361,26 +425,43 @@ def _answer(
         and used["prompt_tokens"] + usage["prompt_tokens"] > run.max_prompt_tokens
     ):
         reason = "max_prompt_tokens"
-    now = timezone.now()
-    stored = Message.objects.create(
-        team_id=run.team_id,
-        thread_id=run.thread_id,
-        role="assistant",
-        content=parts,
-        assistant_id=run.assistant_id,
-        run_id=run.id,
-        status=Message.Status.INCOMPLETE if reason else Message.Status.COMPLETED,
-        incomplete_details={"reason": "max_tokens"} if reason else None,
-        incomplete_at=now if reason else None,
-        completed_at=None if reason else now,
-        created_at=now,
-    )
-    details = {"type": "message_creation", "message_creation": {"message_id": stored.id}}
-    _add_step(run, "message_creation", details, done=True, usage=usage)
+    ending = Message.Status.INCOMPLETE if reason else Message.Status.COMPLETED
+    _finish_message(run, plan, parts, ending, usage)
     if reason:
         _incomplete(run, lease, reason)
     else:
         lifecycle.end_run(run, lease, Run.Status.COMPLETED)
+
+
+def _finish_message(
+    run: Run, plan: Plan, parts: list[dict[str, Any]], status: str, usage: dict[str, int] | None
+) -> None:
+    """Store the answer's message, finished, with its step (opened at the first token, or now)."""
+    now = timezone.now()
+    ended = {
+        "content": parts,
+        "status": status,
+        "incomplete_details": {"reason": "max_tokens"} if status == Message.Status.INCOMPLETE else None,
+        "incomplete_at": now if status == Message.Status.INCOMPLETE else None,
+        "completed_at": now if status == Message.Status.COMPLETED else None,
+    }
+    if plan.message_id is None:
+        message = Message.objects.create(
+            team_id=run.team_id,
+            thread_id=run.thread_id,
+            role="assistant",
+            assistant_id=run.assistant_id,
+            run_id=run.id,
+            created_at=now,
+            **ended,
+        )
+        details = {"type": "message_creation", "message_creation": {"message_id": message.id}}
+        _add_step(run, "message_creation", details, done=True, usage=usage)
+        return
+    Message.objects.filter(pk=plan.message_id).update(**ended)
+    RunStep.objects.filter(
+        run=run, type="message_creation", step_details__message_creation__message_id=plan.message_id
+    ).update(status=RunStep.Status.COMPLETED, completed_at=now, usage=usage)
 
 
 SOURCE = JobSource(SOURCE_NAME, claim, run, sweep)

@@ -10,10 +10,8 @@ from typing import Any
 from django.db import connection
 
 from gateway.models import Chunk, File, FileContent, VectorStoreFile
+from gateway.models.files import chunk_sizes
 
-# OpenAI's `auto` strategy: 800-token chunks overlapping by 400. A word stands in for a token here.
-AUTO_CHUNK_TOKENS = 800
-AUTO_OVERLAP_TOKENS = 400
 MAX_QUERY_TERMS = 32
 
 
@@ -28,15 +26,6 @@ class Hit:
     filename: str
     content: str
     score: float
-
-
-def chunk_sizes(strategy: dict[str, Any] | None) -> tuple[int, int]:
-    if strategy and strategy.get("type") == "static":
-        static = strategy.get("static") or {}
-        return int(static.get("max_chunk_size_tokens", AUTO_CHUNK_TOKENS)), int(
-            static.get("chunk_overlap_tokens", AUTO_OVERLAP_TOKENS)
-        )
-    return AUTO_CHUNK_TOKENS, AUTO_OVERLAP_TOKENS
 
 
 def split_text(text: str, size: int, overlap: int) -> list[str]:
@@ -68,8 +57,8 @@ def file_text(file: File) -> str:
 
 
 def index_entry(entry: VectorStoreFile, strategy: dict[str, Any] | None = None) -> None:
-    """Chunk the entry's file into the index, or mark the entry failed with the reason."""
-    size, overlap = chunk_sizes(strategy)
+    """Chunk the entry's file into the index and mark it completed, or failed with the reason."""
+    size, overlap = chunk_sizes(strategy if strategy is not None else entry.chunking_strategy)
     try:
         text = file_text(entry.file)
     except NotSearchable as exc:
@@ -81,6 +70,8 @@ def index_entry(entry: VectorStoreFile, strategy: dict[str, Any] | None = None) 
         Chunk(entry=entry, file_id=entry.file_id, index=i, content=piece)
         for i, piece in enumerate(split_text(text, size, overlap))
     )
+    entry.status = VectorStoreFile.Status.COMPLETED
+    entry.save(update_fields=["status"])
 
 
 def query_terms(query: str) -> list[str]:
@@ -91,16 +82,24 @@ def query_terms(query: str) -> list[str]:
     return seen[:MAX_QUERY_TERMS]
 
 
-def search(vector_store_ids: list[str], query: str, limit: int, threshold: float = 0.0) -> list[Hit]:
-    """The `limit` chunks of the stores' files most relevant to `query`, best first."""
+def search(
+    vector_store_ids: list[str],
+    query: str,
+    limit: int,
+    threshold: float = 0.0,
+    filters: dict[str, Any] | None = None,
+) -> list[Hit]:
+    """The `limit` chunks of the stores' files most relevant to `query`, best first; with `filters`,
+    only in files whose attributes match them."""
     terms = query_terms(query)
     if not terms or not vector_store_ids:
         return []
-    entries = list(
-        VectorStoreFile.objects.filter(
-            vector_store_id__in=vector_store_ids, status=VectorStoreFile.Status.COMPLETED
-        ).values_list("id", flat=True)
-    )
+    rows = VectorStoreFile.objects.filter(
+        vector_store_id__in=vector_store_ids, status=VectorStoreFile.Status.COMPLETED
+    ).values_list("id", "attributes")
+    entries = [
+        pk for pk, attributes in rows if filters is None or attributes_match(filters, attributes or {})
+    ]
     if not entries:
         return []
     ranked = _ranked(entries, terms, limit)
@@ -111,6 +110,25 @@ def search(vector_store_ids: list[str], query: str, limit: int, threshold: float
         if chunk is not None and score >= threshold:
             hits.append(Hit(chunk.id, chunk.file_id, chunk.file.filename, chunk.content, round(score, 6)))
     return hits
+
+
+def attributes_match(condition: dict[str, Any], attributes: dict[str, Any]) -> bool:
+    """OpenAI's attribute filters: a comparison (eq, ne, gt, gte, lt, lte, in, nin) of one key, or
+    `and`/`or` of filters. An ordering comparison between a number and anything else is false."""
+    kind = condition["type"]
+    if kind in ("and", "or"):
+        results = (attributes_match(part, attributes) for part in condition["filters"])
+        return all(results) if kind == "and" else any(results)
+    have, want = attributes.get(condition["key"]), condition["value"]
+    if kind == "eq":
+        return bool(have == want)
+    if kind == "ne":
+        return bool(have != want)
+    if kind in ("in", "nin"):
+        return (have in want) == (kind == "in")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (have, want)):
+        return False
+    return {"gt": have > want, "gte": have >= want, "lt": have < want, "lte": have <= want}[kind]
 
 
 def _ranked(entry_ids: list[int], terms: list[str], limit: int) -> list[tuple[int, float]]:

@@ -33,6 +33,10 @@ REQUESTS = (
     "CreateFileRequest",
     "CreateChatCompletionRequest",
     "CreateCompletionRequest",
+    "CreateVectorStoreFileRequest",
+    "CreateVectorStoreFileBatchRequest",
+    "UpdateVectorStoreFileAttributesRequest",
+    "VectorStoreSearchRequest",
 )
 OUTPUT = Path(__file__).resolve().parent / "spec" / "requests.json"
 # Keys that only document; dropping them keeps the file small.
@@ -79,6 +83,17 @@ def _clean(node: Any) -> Any:
     return out
 
 
+def _recursive_to_ref(node: Any, name: str) -> Any:
+    """`$recursiveRef: "#"` (2019-09; Draft 2020-12 ignores it) as a plain `$ref` to the schema itself."""
+    if isinstance(node, list):
+        return [_recursive_to_ref(v, name) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("$recursiveRef") == "#":
+        return {"$ref": f"#/components/schemas/{name}"}
+    return {k: _recursive_to_ref(v, name) for k, v in node.items() if k != "$recursiveAnchor"}
+
+
 def extract(spec: dict[str, Any]) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
     wanted: set[str] = set()
@@ -89,7 +104,8 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
             continue
         wanted.add(name)
         todo.extend(_refs(schemas[name]) - wanted)
-    return {"components": {"schemas": {name: _clean(schemas[name]) for name in sorted(wanted)}}}
+    cleaned = {name: _recursive_to_ref(_clean(schemas[name]), name) for name in sorted(wanted)}
+    return {"components": {"schemas": cleaned}}
 
 
 def main(argv: list[str]) -> None:

@@ -1,8 +1,11 @@
-"""A run as OpenAI's server-sent events, read from the database (so any machine can stream any run).
+"""A run as OpenAI's server-sent events, from the database and the run's deltas (so any process can
+stream a run that any worker executes).
 
 The worker writes rows; this loop polls them and turns each change into the documented events:
 thread.run.*, thread.run.step.* (with a delta for tool calls), thread.message.created / in_progress /
-delta / completed, and finally `done` with `[DONE]`. A message's text arrives as one delta.
+delta / completed, and finally `done` with `[DONE]`. A message's text arrives as the model makes it:
+each token the worker publishes on the channel layer becomes a `thread.message.delta` at once (see
+gateway/deltas.py); whatever the deltas missed comes from the stored message when it is finished.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
-from gateway import ids
+from gateway import deltas, ids
 from gateway.models import Message, Run, RunStep
 
 POLL_SECONDS = 0.1
@@ -40,7 +43,8 @@ def response(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
 class _Seen:
     run_status: str | None = None
     steps: dict[str, str] = field(default_factory=dict)
-    messages: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)  # messages whose end was sent
+    shown: deltas.Shown = field(default_factory=deltas.Shown)
 
 
 def _snapshot(run_id: str) -> tuple[Run | None, list[RunStep], dict[str, Message]]:
@@ -52,21 +56,38 @@ def _snapshot(run_id: str) -> tuple[Run | None, list[RunStep], dict[str, Message
     return run, steps, messages
 
 
-def _message_delta(message: Message) -> dict[str, Any]:
-    parts = []
+def _text_delta(message_id: str, value: str, annotations: list[dict[str, Any]] | None = None) -> bytes:
+    part = {"index": 0, "type": "text", "text": {"value": value, "annotations": annotations or []}}
+    return event(
+        "thread.message.delta",
+        {"id": message_id, "object": "thread.message.delta", "delta": {"content": [part]}},
+    )
+
+
+def _message_end(message: Message, shown: deltas.Shown) -> list[bytes]:
+    """The rest of a finished message (text the deltas did not bring, annotations, other parts), then
+    its end event."""
+    out = []
     for index, part in enumerate(message.content):
-        if part.get("type") == "text":
+        if part.get("type") == "text" and index == 0:
+            rest = shown.rest(message.id, part["text"]["value"])
             annotations = [{"index": i, **a} for i, a in enumerate(part["text"].get("annotations", []))]
-            parts.append(
-                {
-                    "index": index,
-                    "type": "text",
-                    "text": {"value": part["text"]["value"], "annotations": annotations},
-                }
-            )
+            if rest or annotations:
+                out.append(_text_delta(message.id, rest, annotations))
         else:
-            parts.append({"index": index, **part})
-    return {"id": message.id, "object": "thread.message.delta", "delta": {"content": parts}}
+            delta = {"content": [{"index": index, **part}]}
+            if part.get("type") == "text":
+                delta = {
+                    "content": [{"index": index, "type": "text", "text": {**part["text"], "annotations": []}}]
+                }
+            out.append(
+                event(
+                    "thread.message.delta",
+                    {"id": message.id, "object": "thread.message.delta", "delta": delta},
+                )
+            )
+    out.append(event(f"thread.message.{message.status}", message.as_api()))
+    return out
 
 
 def _step_delta(step: RunStep) -> dict[str, Any] | None:
@@ -86,19 +107,17 @@ def _step_delta(step: RunStep) -> dict[str, Any] | None:
     }
 
 
-def _message_events(message: Message) -> list[bytes]:
+def _message_opening(message: Message) -> list[bytes]:
     opening = {**message.as_api(), "status": "in_progress", "content": [], "completed_at": None}
     opening.update(incomplete_at=None, incomplete_details=None)
-    return [
-        event("thread.message.created", opening),
-        event("thread.message.in_progress", opening),
-        event("thread.message.delta", _message_delta(message)),
-        event(f"thread.message.{message.status}", message.as_api()),
-    ]
+    return [event("thread.message.created", opening), event("thread.message.in_progress", opening)]
 
 
 def _step_events(step: RunStep, seen: _Seen, messages: dict[str, Message]) -> list[bytes]:
     out: list[bytes] = []
+    message = None
+    if step.type == "message_creation":
+        message = messages.get(step.step_details["message_creation"]["message_id"])
     if step.id not in seen.steps:
         opening = {**step.as_api(), "status": "in_progress", "completed_at": None}
         if step.type == "tool_calls":
@@ -107,12 +126,17 @@ def _step_events(step: RunStep, seen: _Seen, messages: dict[str, Message]) -> li
         delta = _step_delta(step)
         if delta is not None:
             out.append(event("thread.run.step.delta", delta))
-        if step.type == "message_creation":
-            message = messages.get(step.step_details["message_creation"]["message_id"])
-            if message is not None:
-                seen.messages.add(message.id)
-                out += _message_events(message)
+        if message is not None:
+            seen.shown.follow(message.id)
+            out += _message_opening(message)
         seen.steps[step.id] = "in_progress"
+    if (
+        message is not None
+        and message.status != Message.Status.IN_PROGRESS
+        and message.id not in seen.finished
+    ):
+        seen.finished.add(message.id)
+        out += _message_end(message, seen.shown)
     if step.status in STEP_END_EVENTS and seen.steps[step.id] != step.status:
         out.append(event(f"thread.run.step.{step.status}", step.as_api()))
         seen.steps[step.id] = step.status
@@ -142,33 +166,73 @@ async def run_events(
     seen = _Seen(run_status=run.status)
     if resumed_at is not None:
         _, steps, _ = await sync_to_async(_snapshot)(run.id)
-        seen.steps = {step.id: step.status for step in steps if step.created_at < resumed_at}
+        # The tool step these outputs completed is still to be announced as completed (with them).
+        seen.steps = {
+            step.id: step.status
+            if step.completed_at is None or step.completed_at < resumed_at
+            else RunStep.Status.IN_PROGRESS
+            for step in steps
+            if step.created_at < resumed_at
+        }
     else:
         yield event("thread.run.created", run.as_api())
     yield event(f"thread.run.{run.status}", run.as_api())
-    while True:
-        current, steps, messages = await sync_to_async(_snapshot)(run.id)
-        if current is None:
-            error = {
-                "message": f"No run found with id '{run.id}'.",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-            yield event("error", error)
-            break
-        ended = current.status in Run.TERMINAL or current.status == Run.Status.REQUIRES_ACTION
-        if current.status != seen.run_status and not ended:
-            yield event(f"thread.run.{current.status}", current.as_api())
-        elif ended and current.started_at and seen.run_status == Run.Status.QUEUED:
-            # It went through in_progress between two looks; say so, as the protocol does.
-            yield event("thread.run.in_progress", _in_progress(current))
-        for step in steps:
-            for item in _step_events(step, seen, messages):
-                yield item
-        seen.run_status = current.status
-        if ended:
-            yield event(f"thread.run.{current.status}", current.as_api())
-            break
-        await asyncio.sleep(POLL_SECONDS)
+    async with deltas.subscribed(run.id) as arriving:
+        async for item in _follow(run, seen, arriving):
+            yield item
     yield event("done", "[DONE]")
+
+
+async def _follow(run: Run, seen: _Seen, arriving: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """The run's events until it ends or needs tool outputs: rows read every POLL_SECONDS (and at once
+    when a delta names a message not announced yet), deltas sent as they arrive."""
+    loop = asyncio.get_running_loop()
+    waiting: list[dict[str, Any]] = []  # deltas of messages not announced yet
+    next_look = loop.time()
+    while True:
+        if loop.time() >= next_look:
+            items, ended = await _look(run, seen)
+            for item in items:
+                yield item
+            if ended:
+                return
+            next_look = loop.time() + POLL_SECONDS
+            for delta in [d for d in waiting if d["message_id"] in seen.shown.lengths]:
+                waiting.remove(delta)
+                if delta["message_id"] not in seen.finished and (text := seen.shown.new_text(delta)):
+                    yield _text_delta(delta["message_id"], text)
+        try:
+            delta = await asyncio.wait_for(arriving.get(), timeout=max(0.0, next_look - loop.time()))
+        except TimeoutError:
+            continue
+        if delta["message_id"] not in seen.shown.lengths:
+            waiting.append(delta)
+            next_look = loop.time()
+        elif delta["message_id"] not in seen.finished and (text := seen.shown.new_text(delta)):
+            yield _text_delta(delta["message_id"], text)
+
+
+async def _look(run: Run, seen: _Seen) -> tuple[list[bytes], bool]:
+    """The events of what changed in the database since the last look, and whether the stream ends."""
+    current, steps, messages = await sync_to_async(_snapshot)(run.id)
+    if current is None:
+        error = {
+            "message": f"No run found with id '{run.id}'.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+        return [event("error", error)], True
+    out: list[bytes] = []
+    ended = current.status in Run.TERMINAL or current.status == Run.Status.REQUIRES_ACTION
+    if current.status != seen.run_status and not ended:
+        out.append(event(f"thread.run.{current.status}", current.as_api()))
+    elif ended and current.started_at and seen.run_status == Run.Status.QUEUED:
+        # It went through in_progress between two looks; say so, as the protocol does.
+        out.append(event("thread.run.in_progress", _in_progress(current)))
+    for step in steps:
+        out += _step_events(step, seen, messages)
+    seen.run_status = current.status
+    if ended:
+        out.append(event(f"thread.run.{current.status}", current.as_api()))
+    return out, ended

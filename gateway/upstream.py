@@ -6,16 +6,18 @@ sent to the credential's own origin).
 
 from __future__ import annotations
 
-import time
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from gateway import ids, offline
+from gateway import offline
 from gateway.errors import GatewayError
 from gateway.models import GatewayConfig
 from nodes.base import NodeError
-from nodes.transport.http import ProviderClient, ProviderError
+from nodes.transport.http import ProviderClient
 from teams.models import Credential
 
 # OpenAI's completion-only models, shut down on 2026-09-28. No provider serves them any more, so a
@@ -81,62 +83,110 @@ async def chat(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def completion(config: GatewayConfig, body: dict[str, Any]) -> dict[str, Any]:
-    """A text_completion: the provider's own /completions when it has one, else emulated by chat."""
+async def chat_stream(config: GatewayConfig, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The chat.completion.chunk objects for `body`, each as the provider sends it (usage last)."""
     model = str(body.get("model") or "")
-    if model in RETIRED_COMPLETION_MODELS:
-        model = config.effective_default_model
-    if model != offline.MODEL_ID and config.provider is not None and model == body.get("model"):
-        try:
-            answer = await ProviderClient(config.provider).request("POST", "/completions", json=body)
-        except ProviderError as exc:
-            if exc.status not in (404, 405):
-                raise from_provider(exc) from None
-        except NodeError as exc:
-            raise from_provider(exc) from None
-        else:
-            return answer
-    return await _emulated_completion(config, body, model)
+    if model == offline.MODEL_ID:
+        for chunk in chunks_of(offline.chat(body)):
+            yield chunk
+        return
+    if config.provider is None:
+        raise no_provider(model)
+    request = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    try:
+        async for event in ProviderClient(config.provider).stream("POST", "/chat/completions", request):
+            if event.get("object") == "chat.completion":  # a provider that does not stream
+                for chunk in chunks_of(event):
+                    yield chunk
+            else:
+                yield event
+    except NodeError as exc:
+        raise from_provider(exc) from None
 
 
-async def _emulated_completion(config: GatewayConfig, body: dict[str, Any], model: str) -> dict[str, Any]:
-    prompts = body.get("prompt")
-    prompts = prompts if isinstance(prompts, list) and all(isinstance(p, str) for p in prompts) else [prompts]
-    choices = []
-    fingerprint = None
-    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    for index, prompt in enumerate(prompts):
-        chat_body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": "user", "content": str(prompt or "")}],
+def pieces(text: str) -> list[str]:
+    """Text cut into words with their trailing space, as a model's tokens come roughly."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def chunks_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A whole chat.completion as the chunks a streaming provider would have sent."""
+    base = {key: answer[key] for key in ("id", "created", "model", "system_fingerprint") if answer.get(key)}
+    base["object"] = "chat.completion.chunk"
+    out = []
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            **base,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
-        for key in ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user"):
-            if body.get(key) is not None:
-                chat_body[key] = body[key]
-        if body.get("max_tokens") is not None:
-            chat_body["max_completion_tokens"] = body["max_tokens"]
-        answer = await chat(config, chat_body)
-        choice = answer["choices"][0]
-        text = (choice.get("message") or {}).get("content") or ""
-        if body.get("echo"):
-            text = str(prompt) + text
-        finish = choice.get("finish_reason") if choice.get("finish_reason") in ("stop", "length") else "stop"
-        choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish})
-        for key in usage:
-            usage[key] += int((answer.get("usage") or {}).get(key) or 0)
-        model = answer.get("model") or model
-        fingerprint = answer.get("system_fingerprint") or fingerprint
-    result = {
-        "id": f"cmpl-{ids.random_token()}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage,
-    }
-    if isinstance(fingerprint, str):  # a string when present, never null, in the spec
-        result["system_fingerprint"] = fingerprint
-    return result
+
+    for choice in answer["choices"]:
+        message, index = choice.get("message") or {}, choice.get("index", 0)
+        out.append(chunk(index, {"role": "assistant", "content": "", "refusal": None}))
+        out += [chunk(index, {"content": piece}) for piece in pieces(message.get("content") or "")]
+        if message.get("refusal"):
+            out.append(chunk(index, {"refusal": message["refusal"]}))
+        for position, call in enumerate(message.get("tool_calls") or []):
+            out.append(chunk(index, {"tool_calls": [{"index": position, **call}]}))
+        out.append(chunk(index, {}, choice.get("finish_reason")))
+    if answer.get("usage"):
+        out.append({**base, "choices": [], "usage": answer["usage"]})
+    return out
+
+
+@dataclass
+class Assembled:
+    """The chat.completion that a stream of chunks adds up to."""
+
+    answer: dict[str, Any] = field(default_factory=lambda: {"object": "chat.completion", "choices": []})
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) is not None:
+                self.answer[key] = chunk[key]
+        if chunk.get("usage"):
+            self.answer["usage"] = chunk["usage"]
+        for part in chunk.get("choices") or []:
+            choice = self._choice(int(part.get("index") or 0))
+            delta = part.get("delta") or {}
+            message = choice["message"]
+            for key in ("content", "refusal"):
+                if delta.get(key):
+                    message[key] = (message.get(key) or "") + delta[key]
+            for call in delta.get("tool_calls") or []:
+                self._tool_call(message, call)
+            if part.get("finish_reason"):
+                choice["finish_reason"] = part["finish_reason"]
+            logprobs = (part.get("logprobs") or {}).get("content")
+            if logprobs:
+                choice.setdefault("logprobs", {"content": [], "refusal": None})["content"].extend(logprobs)
+
+    def _choice(self, index: int) -> dict[str, Any]:
+        choices = self.answer["choices"]
+        while len(choices) <= index:
+            choices.append(
+                {
+                    "index": len(choices),
+                    "message": {"role": "assistant", "content": None, "refusal": None},
+                    "finish_reason": None,
+                    "logprobs": None,
+                }
+            )
+        return choices[index]
+
+    @staticmethod
+    def _tool_call(message: dict[str, Any], delta: dict[str, Any]) -> None:
+        calls = message.setdefault("tool_calls", [])
+        position = int(delta.get("index") or 0)
+        while len(calls) <= position:
+            calls.append({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        call = calls[position]
+        if delta.get("id"):
+            call["id"] = delta["id"]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
 
 
 async def models(config: GatewayConfig) -> list[dict[str, Any]]:
@@ -153,3 +203,23 @@ async def models(config: GatewayConfig) -> list[dict[str, Any]]:
             )
         listed = [m for m in data if isinstance(m, dict) and m.get("id") != offline.MODEL_ID]
     return [*listed, offline.model_object()]
+
+
+async def check_model(team_id: Any, model: str, param: str = "model") -> None:
+    """Refuse a model the team's gateway cannot answer with, as OpenAI does when an assistant is
+    created, rather than accepting it and failing each of its runs later."""
+    if model == offline.MODEL_ID:
+        return
+    config = await config_for(team_id)
+    if config.provider is None:
+        raise GatewayError(
+            f"The requested model '{model}' does not exist. This team's gateway has no provider configured: "
+            f"choose a provider credential in the team's gateway settings, or use the offline test model "
+            f"`{offline.MODEL_ID}`.",
+            param=param,
+            code="model_not_found",
+        )
+    if not any(item.get("id") == model for item in await models(config)):
+        raise GatewayError(
+            f"The requested model '{model}' does not exist.", param=param, code="model_not_found"
+        )

@@ -10,6 +10,7 @@ from gateway.views import assistants, files, inference, messages, runs, threads,
 app_name = "gateway"
 
 T = "threads/<str:thread_id>"
+VS = "vector_stores/<str:vector_store_id>"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("assistants", route(beta=True, GET=assistants.listing, POST=assistants.create), name="assistants"),
@@ -48,6 +49,35 @@ urlpatterns: list[URLPattern | URLResolver] = [
         route(GET=vector_stores.retrieve, POST=vector_stores.modify, DELETE=vector_stores.delete),
         name="vector-store",
     ),
+    path(
+        f"{VS}/files",
+        route(GET=vector_stores.list_files, POST=vector_stores.add_file),
+        name="vector-store-files",
+    ),
+    path(
+        f"{VS}/files/<str:file_id>",
+        route(
+            GET=vector_stores.retrieve_file, POST=vector_stores.update_file, DELETE=vector_stores.remove_file
+        ),
+        name="vector-store-file",
+    ),
+    path(f"{VS}/file_batches", route(POST=vector_stores.create_batch), name="vector-store-file-batches"),
+    path(
+        f"{VS}/file_batches/<str:batch_id>",
+        route(GET=vector_stores.retrieve_batch),
+        name="vector-store-file-batch",
+    ),
+    path(
+        f"{VS}/file_batches/<str:batch_id>/cancel",
+        route(POST=vector_stores.cancel_batch),
+        name="vector-store-file-batch-cancel",
+    ),
+    path(
+        f"{VS}/file_batches/<str:batch_id>/files",
+        route(GET=vector_stores.batch_files),
+        name="vector-store-file-batch-files",
+    ),
+    path(f"{VS}/search", route(POST=vector_stores.search_store), name="vector-store-search"),
     path("chat/completions", route(POST=inference.chat_completions), name="chat-completions"),
     path("completions", route(POST=inference.completions), name="completions"),
     path("models", route(GET=inference.models), name="models"),

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from gateway.errors import invalid
 
@@ -205,8 +205,9 @@ def validate(schema_name: str, body: Any) -> dict[str, Any]:
     if errors:
         message, param, code = _explained(best_match(errors))
         raise invalid(message, param or None, code)
-    for path, metadata in _metadata_fields(body):
-        check_metadata(metadata, path)
+    for path in sorted(metadata_paths(schema_name)):
+        for param, metadata in _metadata_fields(body, path):
+            check_metadata(metadata, param)
     return body
 
 
@@ -235,20 +236,49 @@ def _refuse_nul(path: tuple[Any, ...]) -> NoReturn:
     )
 
 
-def _metadata_fields(body: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Every `metadata` object inside a request body, with its parameter path."""
-    found: list[tuple[str, Any]] = []
-    for key, value in body.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if key == "metadata":
-            found.append((path, value))
-        elif isinstance(value, dict):
-            found.extend(_metadata_fields(value, path))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, dict):
-                    found.extend(_metadata_fields(item, f"{path}[{index}]"))
-    return found
+MetadataPath = tuple[str, ...]  # property names, "*" for any item of an array
+
+
+@cache
+def metadata_paths(schema_name: str) -> frozenset[MetadataPath]:
+    """Where the request schema puts a `Metadata` object (its own, its messages', its vector
+    stores'...), read from the spec: a property merely *named* metadata elsewhere, such as one in a
+    function's parameters, is somebody's data, not request metadata."""
+    schemas = _components()["schemas"]
+    found: set[MetadataPath] = set()
+    pending: list[tuple[Any, MetadataPath, frozenset[str]]] = [(schemas[schema_name], (), frozenset())]
+    while pending:
+        node, path, followed = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name == "Metadata":
+                found.add(path)
+            elif name not in followed:  # a schema that refers to itself is walked once
+                pending.append((schemas[name], path, followed | {name}))
+            continue
+        for combinator in ("anyOf", "oneOf", "allOf"):
+            pending.extend((member, path, followed) for member in node.get(combinator) or [])
+        for key, child in (node.get("properties") or {}).items():
+            pending.append((child, (*path, key), followed))
+        if isinstance(node.get("items"), dict):
+            pending.append((node["items"], (*path, "*"), followed))
+    return frozenset(found)
+
+
+def _metadata_fields(body: Any, path: MetadataPath, prefix: str = "") -> list[tuple[str, Any]]:
+    """The values at `path` in `body`, with their parameter names."""
+    if not path:
+        return [(prefix, body)]
+    head, rest = path[0], path[1:]
+    if head == "*":
+        items = body if isinstance(body, list) else []
+        return [hit for i, item in enumerate(items) for hit in _metadata_fields(item, rest, f"{prefix}[{i}]")]
+    if not isinstance(body, dict) or head not in body:
+        return []
+    return _metadata_fields(body[head], rest, f"{prefix}.{head}" if prefix else head)
 
 
 def check_metadata(metadata: Any, param: str = "metadata") -> None:
@@ -326,7 +356,8 @@ FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 def check_tools(tools: Any, param: str = "tools") -> None:
-    """Function names as OpenAI requires them (the spec says so only in prose)."""
+    """Function names as OpenAI requires them (the spec says so only in prose), and parameters that
+    are a valid JSON Schema (a model cannot be asked to fill in a broken one)."""
     for index, tool in enumerate(tools or []):
         if tool.get("type") != "function":
             continue
@@ -345,3 +376,18 @@ def check_tools(tools: Any, param: str = "tools") -> None:
                 f"{param}[{index}].function.name",
                 "invalid_value",
             )
+        check_function_parameters(tool["function"].get("parameters"), name, f"{param}[{index}].function")
+
+
+def check_function_parameters(parameters: Any, name: str, param: str) -> None:
+    if parameters is None:
+        return
+    try:
+        Draft202012Validator.check_schema(parameters)
+    except SchemaError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
+        raise invalid(
+            f"Invalid schema for function '{name}': parameters{where}: {exc.message}.",
+            f"{param}.parameters",
+            "invalid_function_parameters",
+        ) from None

@@ -8,6 +8,8 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
   run persisted) at 1, 8 and 32 concurrent clients: requests/s, p50 and p99 latency;
 - engine overhead per node: a 100-node chain with no network, from the stored timestamps;
 - time from a node finishing to its event reaching a WebSocket client (p50/p99);
+- streamed answers: time to first token and per-token time, straight from the stub, through the
+  gateway's chat completions and as a run's message deltas (over Redis from a worker when scaled);
 - the editor with a 200-node scenario: server render time, browser load time (headless Chromium).
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
@@ -316,6 +318,15 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         f"node finished → WebSocket client ({len(latencies)} events): "
         f"p50 {bench_probes.percentile(latencies, 50):.1f} ms, p99 {bench_probes.percentile(latencies, 99):.1f} ms"
     )
+    stream = bench_probes.streaming(base, f"http://127.0.0.1:{stub_port}/v1", info, args.stream_runs)
+    result.notes.append(
+        "streamed answers (50 tokens sent at once by the stub; first token, then ms per token after it, p50): "
+        + "; ".join(
+            f"{name} {bench_probes.percentile(stream[f'{name} first'], 50):.1f} ms, "
+            f"{bench_probes.percentile(stream[f'{name} per token'], 50):.3f} ms/token"
+            for name in ("provider", "chat", "run")
+        )
+    )
     server = bench_probes.editor_server_ms(base, info)
     note = (
         f"editor, 200-node scenario: server render p50 {bench_probes.percentile(server, 50):.0f} ms "
@@ -398,6 +409,7 @@ def main() -> None:
     )
     parser.add_argument("--chain-runs", type=int, default=10)
     parser.add_argument("--event-runs", type=int, default=40)
+    parser.add_argument("--stream-runs", type=int, default=10, help="streamed answers per kind")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the web and worker processes at 8 clients"
     )

@@ -103,3 +103,53 @@ def editor_browser_ms(base: str, info: dict[str, Any], chromium: str = "/usr/bin
         finally:
             browser.close()
     return {"load_ms": loaded, "first_node_ms": first, "all_nodes_ms": shown, "nodes": nodes}
+
+
+def _sse_times(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str]) -> list[float]:
+    """Seconds from sending the request to each token's event (a chat chunk with content, or a
+    thread.message.delta)."""
+    started = time.perf_counter()
+    times = []
+    lines = []
+    with client.stream("POST", url, json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            if line.startswith("data: {") and ('"content": "t' in line or '"value": "t' in line):
+                times.append(time.perf_counter() - started)
+    if not times:
+        raise SystemExit(f"no tokens streamed from {url} (HTTP {response.status_code}): {lines[-6:]}")
+    return times
+
+
+def streaming(base: str, stub_url: str, info: dict[str, Any], runs: int = 10) -> dict[str, list[float]]:
+    """Time to first token and time per token (ms) of streamed answers: straight from the stub, through
+    the gateway's /v1/chat/completions, and as a run's thread.message.delta events."""
+    key = {"Authorization": f"Bearer {info['gateway_key']}"}
+    beta = {**key, "OpenAI-Beta": "assistants=v2"}
+    chat = {"model": "bench-model", "messages": [{"role": "user", "content": "stream"}], "stream": True}
+    figures: dict[str, list[float]] = {}
+    with httpx.Client(timeout=60) as client:
+        assistant = client.post(f"{base}/v1/assistants", json={"model": "bench-model"}, headers=beta).json()
+
+        def run_url() -> str:
+            thread = client.post(
+                f"{base}/v1/threads", json={"messages": [{"role": "user", "content": "stream"}]}, headers=beta
+            ).json()
+            return f"{base}/v1/threads/{thread['id']}/runs"
+
+        probes = {
+            "provider": lambda: _sse_times(client, f"{stub_url}/chat/completions", chat, {}),
+            "chat": lambda: _sse_times(client, f"{base}/v1/chat/completions", chat, key),
+            "run": lambda: _sse_times(
+                client, run_url(), {"assistant_id": assistant["id"], "stream": True}, beta
+            ),
+        }
+        for name, probe in probes.items():
+            probe()  # warm-up
+            first, per_token = [], []
+            for _ in range(runs):
+                times = probe()
+                first.append(times[0] * 1000)
+                per_token.append((times[-1] - times[0]) * 1000 / max(1, len(times) - 1))
+            figures[f"{name} first"], figures[f"{name} per token"] = first, per_token
+    return figures

@@ -74,6 +74,10 @@ def setup(stub_url: str) -> dict[str, Any]:
         + [("openai.send_message", {"message": "{{$1.body.question}}"}, credential)] * 198
         + [("webhook.response", {"body": "done"}, None)],
     )
+    from gateway.models import GatewayConfig, GatewayKey
+
+    GatewayConfig.objects.create(team=team, provider=credential, default_model="bench-model")
+    _, gateway_key = GatewayKey.issue(team, "Bench")
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -84,6 +88,7 @@ def setup(stub_url: str) -> dict[str, Any]:
         "chain": {"id": str(chain.id), "token": chain.webhook_token},
         "big": {"id": str(big.id)},
         "session": session.session_key,
+        "gateway_key": gateway_key,
         "session_cookie": settings.SESSION_COOKIE_NAME,
     }
 

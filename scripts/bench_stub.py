@@ -1,6 +1,8 @@
 """A loopback stub of a Chat Completions provider for `make bench`: the cheapest honest HTTP/1.1
 server we can write (asyncio + uvloop, keep-alive), answering every POST with a fixed
-`chat.completion`, so the benchmark measures Scenery, not the stub.
+`chat.completion` (or, asked with `"stream": true`, STREAM_TOKENS chunks at once, so the time
+between them is Scenery's), and GET /models with its one model, so the benchmark measures Scenery,
+not the stub.
 
 Run: python -m scripts.bench_stub PORT
 """
@@ -37,6 +39,44 @@ RESPONSE = (
 )
 
 
+STREAM_TOKENS = 50
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    chunk = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "bench-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+    return _framed(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+
+
+def _framed(event: bytes) -> bytes:
+    """One piece of a chunked HTTP body."""
+    return f"{len(event):x}\r\n".encode() + event + b"\r\n"
+
+
+STREAM = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + _chunk({"role": "assistant", "content": ""})
+    + b"".join(_chunk({"content": f"token{i} "}) for i in range(STREAM_TOKENS))
+    + _chunk({}, "stop")
+    + _framed(b"data: [DONE]\n\n")
+    + b"0\r\n\r\n"
+)
+MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "bench-model", "object": "model", "created": 0, "owned_by": "bench"}]}
+).encode()
+MODELS_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(MODELS)).encode()
+    + b"\r\n\r\n"
+    + MODELS
+)
+
+
 class Stub(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: Any = transport  # uvloop's transports are not asyncio.Transport subclasses
@@ -56,8 +96,13 @@ class Stub(asyncio.Protocol):
             end = head_end + 4 + length
             if len(self.buffer) < end:
                 return
-            self.buffer = self.buffer[end:]
-            self.transport.write(RESPONSE)
+            request, self.buffer = self.buffer[:end], self.buffer[end:]
+            if request.startswith(b"GET"):
+                self.transport.write(MODELS_RESPONSE)
+            elif b'"stream":true' in request[head_end:].replace(b" ", b""):
+                self.transport.write(STREAM)
+            else:
+                self.transport.write(RESPONSE)
 
 
 async def main(port: int) -> None:

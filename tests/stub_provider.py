@@ -5,11 +5,17 @@ that a test may replace. Default answers: /models, /chat/completions (echoes the
 /completions (echoes the prompt). Use `stub.script(path, [(status, body, headers), ...])` to queue
 exact answers (for 429/500/invalid JSON tests), `stub.delay` to make it slow, and `stub.hold()` to
 keep every answer back until the test lets it go (a test orders against that, not against a delay).
+
+A request with `"stream": true` gets its answer as server-sent events, one word per chunk, one
+every `stub.token_seconds` (0.05 in the slow streaming mode). With `stub.stream_hold` set to an Event, the
+stub sends the first word and then waits for that Event before the rest, so a test can see what
+reached the client before the provider finished (`stub.finished` is set after the last word).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -58,6 +64,9 @@ class StubProvider:
     models: list[str] = field(default_factory=lambda: ["stub-model", "stub-model-large"])
     delay: float = 0.0
     held: threading.Event | None = None
+    token_seconds: float = 0.0
+    stream_hold: threading.Event | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
     base_url: str = ""
     _server: ThreadingHTTPServer | None = None
 
@@ -116,6 +125,41 @@ class StubProvider:
             {},
         )
 
+    def slow_streaming(self) -> threading.Event:
+        """One token every 50 ms, held after the first until the returned Event is set."""
+        self.token_seconds = 0.05
+        self.stream_hold = threading.Event()
+        return self.stream_hold
+
+    def stream_chunks(self, rec: Recorded, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The answer as the chunks a streaming provider sends: one word each, usage last if asked."""
+        base: dict[str, Any] = {key: payload[key] for key in ("id", "created", "model") if key in payload}
+        text_completion = payload.get("object") == "text_completion"
+        base["object"] = "text_completion" if text_completion else "chat.completion.chunk"
+        chunks: list[dict[str, Any]] = []
+        for choice in payload.get("choices") or []:
+            index = choice.get("index", 0)
+            if not text_completion:
+                opening = {"delta": {"role": "assistant", "content": ""}}
+                chunks.append({**base, "choices": [{"index": index, "finish_reason": None, **opening}]})
+            text = choice.get("text") if text_completion else (choice.get("message") or {}).get("content")
+            words = re.findall(r"\S+\s*|\s+", text or "")
+            for word in words:
+                part: dict[str, Any] = {"text": word} if text_completion else {"delta": {"content": word}}
+                chunks.append({**base, "choices": [{"index": index, "finish_reason": None, **part}]})
+            for position, call in enumerate(
+                ([] if text_completion else (choice.get("message") or {}).get("tool_calls")) or []
+            ):
+                calls = {"delta": {"tool_calls": [{"index": position, **call}]}}
+                chunks.append({**base, "choices": [{"index": index, "finish_reason": None, **calls}]})
+            end: dict[str, Any] = {"text": ""} if text_completion else {"delta": {}}
+            chunks.append(
+                {**base, "choices": [{"index": index, "finish_reason": choice.get("finish_reason"), **end}]}
+            )
+        if ((rec.body or {}).get("stream_options") or {}).get("include_usage"):
+            chunks.append({**base, "choices": [], "usage": payload.get("usage")})
+        return chunks
+
     def start(self) -> None:
         stub = self
 
@@ -141,6 +185,9 @@ class StubProvider:
                 if stub.delay:
                     time.sleep(stub.delay)
                 status, payload, headers = stub.answer(rec)
+                if status == 200 and isinstance(payload, dict) and (rec.body or {}).get("stream"):
+                    self._stream(stub.stream_chunks(rec, payload))
+                    return
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 headers = {"Content-Type": "application/json", **headers}
@@ -149,6 +196,26 @@ class StubProvider:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, chunks: list[dict[str, Any]]) -> None:
+                first_word = 1 if chunks and chunks[0]["object"] == "chat.completion.chunk" else 0
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks] + [
+                    b"data: [DONE]\n\n"
+                ]
+                for number, event in enumerate(events):
+                    if number and stub.token_seconds:
+                        time.sleep(stub.token_seconds)
+                    if number == first_word + 1 and stub.stream_hold is not None:
+                        stub.stream_hold.wait(timeout=30)
+                    self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                stub.finished.set()
 
             do_GET = do_POST = do_DELETE = _handle
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.models.access import GatewayConfig, GatewayKey
 from gateway.models.assistants import Assistant, Message, TeamObject, Thread
-from gateway.models.files import Chunk, File, FileContent, VectorStore, VectorStoreFile
+from gateway.models.files import Chunk, File, FileContent, VectorStore, VectorStoreFile, VectorStoreFileBatch
 from gateway.models.runs import Run, RunStep
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "Thread",
     "VectorStore",
     "VectorStoreFile",
+    "VectorStoreFileBatch",
 ]

@@ -10,6 +10,20 @@ from django.db import models
 from gateway import ids
 from gateway.models.assistants import TeamObject
 
+# OpenAI's `auto` strategy: 800-token chunks overlapping by 400. A word stands in for a token here.
+AUTO_CHUNK_TOKENS = 800
+AUTO_OVERLAP_TOKENS = 400
+
+
+def chunk_sizes(strategy: dict[str, Any] | None) -> tuple[int, int]:
+    """(chunk size, overlap) of a chunking strategy as requests give it."""
+    if strategy and strategy.get("type") == "static":
+        static = strategy.get("static") or {}
+        return int(static.get("max_chunk_size_tokens", AUTO_CHUNK_TOKENS)), int(
+            static.get("chunk_overlap_tokens", AUTO_OVERLAP_TOKENS)
+        )
+    return AUTO_CHUNK_TOKENS, AUTO_OVERLAP_TOKENS
+
 
 class File(TeamObject):
     id = models.CharField(primary_key=True, max_length=64, default=ids.new_file_id)
@@ -53,22 +67,15 @@ class VectorStore(TeamObject):
 
     def as_api(self) -> dict[str, Any]:
         entries = list(self.entries.select_related("file"))
-        completed = [e for e in entries if e.status == VectorStoreFile.Status.COMPLETED]
-        failed = [e for e in entries if e.status == VectorStoreFile.Status.FAILED]
+        counts = file_counts(entries)
         data: dict[str, Any] = {
             "id": self.id,
             "object": "vector_store",
             "created_at": ids.unix(self.created_at),
             "name": self.name,
-            "usage_bytes": sum(e.file.bytes for e in completed),
-            "file_counts": {
-                "in_progress": 0,
-                "completed": len(completed),
-                "failed": len(failed),
-                "cancelled": 0,
-                "total": len(entries),
-            },
-            "status": "completed",
+            "usage_bytes": sum(e.usage_bytes for e in entries),
+            "file_counts": counts,
+            "status": "in_progress" if counts["in_progress"] else "completed",
             "expires_at": ids.unix(self.expires_at),
             "last_active_at": ids.unix(self.last_active_at or self.created_at),
             "metadata": self.metadata,
@@ -78,16 +85,79 @@ class VectorStore(TeamObject):
         return data
 
 
+def file_counts(entries: list[VectorStoreFile]) -> dict[str, int]:
+    counts = dict.fromkeys(Processing.values, 0)
+    for entry in entries:
+        counts[entry.status] += 1
+    return {**counts, "total": len(entries)}
+
+
+class Processing(models.TextChoices):
+    """The status of a file in a vector store, and of a batch of them."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class VectorStoreFileBatch(TeamObject):
+    """Files added to a vector store together; its status follows theirs (or says it was cancelled)."""
+
+    Status = Processing
+
+    id = models.CharField(primary_key=True, max_length=64, default=ids.new_file_batch_id)
+    vector_store = models.ForeignKey(VectorStore, on_delete=models.CASCADE, related_name="batches")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "vector_store.files_batch",
+            "created_at": ids.unix(self.created_at),
+            "vector_store_id": self.vector_store_id,
+            "status": self.status,
+            "file_counts": file_counts(list(self.entries.all())),
+        }
+
+
 class VectorStoreFile(models.Model):
-    class Status(models.TextChoices):
-        COMPLETED = "completed"
-        FAILED = "failed"
+    """A file in a vector store: in_progress while it is being chunked, then completed or failed (or
+    cancelled with its batch before its turn came). Its API id is the file's id."""
+
+    Status = Processing
 
     vector_store = models.ForeignKey(VectorStore, on_delete=models.CASCADE, related_name="entries")
     file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="+")
+    batch = models.ForeignKey(
+        VectorStoreFileBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
     last_error = models.JSONField(null=True, blank=True)
+    chunking_strategy = models.JSONField(null=True, blank=True)
+    attributes = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def usage_bytes(self) -> int:
+        return self.file.bytes if self.status == self.Status.COMPLETED else 0
+
+    def as_api(self) -> dict[str, Any]:
+        size, overlap = chunk_sizes(self.chunking_strategy)
+        return {
+            "id": self.file_id,
+            "object": "vector_store.file",
+            "usage_bytes": self.usage_bytes,
+            "created_at": ids.unix(self.created_at),
+            "vector_store_id": self.vector_store_id,
+            "status": self.status,
+            "last_error": self.last_error,
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap},
+            },
+            "attributes": self.attributes or {},
+        }
 
     class Meta:
         constraints = [

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.http.response import HttpResponseBase
 
-from gateway import resources
+from gateway import resources, upstream
 from gateway.api import Call, list_page, ok, owned
 from gateway.models import Assistant
 from gateway.validation import check_tools
@@ -29,7 +29,6 @@ FIELDS = (
 
 @transaction.atomic
 def _create(team_id: Any, data: dict[str, Any]) -> dict[str, Any]:
-    check_tools(data.get("tools"))
     assistant = Assistant(
         team_id=team_id, tool_resources=resources.resolve(team_id, data.get("tool_resources"))
     )
@@ -43,7 +42,6 @@ def _create(team_id: Any, data: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def _modify(team_id: Any, assistant_id: str, data: dict[str, Any]) -> dict[str, Any]:
     assistant = owned(Assistant, team_id, assistant_id, "assistant")
-    check_tools(data.get("tools"))
     for field in FIELDS:
         if field in data:
             value = data[field]
@@ -51,7 +49,7 @@ def _modify(team_id: Any, assistant_id: str, data: dict[str, Any]) -> dict[str, 
                 continue  # not nullable on the object
             setattr(assistant, field, value)
     if "tool_resources" in data:
-        assistant.tool_resources = resources.resolve(team_id, data["tool_resources"])
+        assistant.tool_resources = resources.update(team_id, assistant.tool_resources, data["tool_resources"])
     assistant.save()
     return assistant.as_api()
 
@@ -62,7 +60,10 @@ def _delete(team_id: Any, assistant_id: str) -> dict[str, Any]:
 
 
 async def create(call: Call) -> HttpResponseBase:
-    return ok(await sync_to_async(_create)(call.team_id, call.body("CreateAssistantRequest")))
+    data = call.body("CreateAssistantRequest")
+    check_tools(data.get("tools"))
+    await upstream.check_model(call.team_id, data["model"])
+    return ok(await sync_to_async(_create)(call.team_id, data))
 
 
 async def listing(call: Call) -> HttpResponseBase:
@@ -77,6 +78,9 @@ async def retrieve(call: Call, assistant_id: str) -> HttpResponseBase:
 
 async def modify(call: Call, assistant_id: str) -> HttpResponseBase:
     data = call.body("ModifyAssistantRequest")
+    check_tools(data.get("tools"))
+    if data.get("model") is not None:
+        await upstream.check_model(call.team_id, data["model"])
     return ok(await sync_to_async(_modify)(call.team_id, assistant_id, data))
 
 

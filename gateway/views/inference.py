@@ -1,17 +1,16 @@
 """/v1/chat/completions, /v1/completions and /v1/models: forwarded to the team's provider, or answered
-by the offline test model. A `stream: true` request gets the answer as server-sent chunks (the
-provider is asked without streaming; the answer is then sent in pieces)."""
+by the offline test model. A `stream: true` request is streamed from the provider too, each chunk
+forwarded as it arrives."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http.response import HttpResponseBase
 
-from gateway import bounds, offline, streaming, upstream
+from gateway import bounds, legacy_completions, offline, streaming, upstream
 from gateway.api import Call, ok
 from gateway.errors import GatewayError, invalid
 from gateway.validation import type_name
@@ -54,88 +53,68 @@ def _chat_body(call: Call) -> dict[str, Any]:
     return body
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\S+\s*|\s+", text) or [""]
-
-
-async def _chat_chunks(answer: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
-    base = {key: answer[key] for key in ("id", "created", "model", "system_fingerprint") if answer.get(key)}
-    base["object"] = "chat.completion.chunk"
-    for choice in answer["choices"]:
-        message = choice.get("message") or {}
-        index = choice.get("index", 0)
-        first = {"role": "assistant", "content": "", "refusal": None}
-        yield _data(
-            {**base, "choices": [{"index": index, "delta": first, "finish_reason": None, "logprobs": None}]}
-        )
-        for piece in _words(message.get("content") or "") if message.get("content") else []:
-            delta: dict[str, Any] = {"content": piece}
-            yield _data(
-                {
-                    **base,
-                    "choices": [{"index": index, "delta": delta, "finish_reason": None, "logprobs": None}],
-                }
-            )
-        for position, call in enumerate(message.get("tool_calls") or []):
-            delta = {"tool_calls": [{"index": position, **call}]}
-            yield _data(
-                {
-                    **base,
-                    "choices": [{"index": index, "delta": delta, "finish_reason": None, "logprobs": None}],
-                }
-            )
-        last = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason"), "logprobs": None}
-        yield _data({**base, "choices": [last]})
-    if include_usage:
-        yield _data({**base, "choices": [], "usage": answer.get("usage")})
-    yield b"data: [DONE]\n\n"
-
-
-async def _completion_chunks(answer: dict[str, Any]) -> AsyncIterator[bytes]:
-    base = {
-        key: answer[key]
-        for key in ("id", "object", "created", "model", "system_fingerprint")
-        if answer.get(key)
-    }
-    for choice in answer["choices"]:
-        for piece in _words(choice.get("text") or ""):
-            part = {"text": piece, "index": choice.get("index", 0), "logprobs": None, "finish_reason": None}
-            yield _data({**base, "choices": [part]})
-        end = {
-            "text": "",
-            "index": choice.get("index", 0),
-            "logprobs": None,
-            "finish_reason": choice.get("finish_reason"),
-        }
-        yield _data({**base, "choices": [end]})
-    yield b"data: [DONE]\n\n"
-
-
 def _data(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
+async def _opened(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """The stream, its first chunk already received: a failure before it (the provider refused, no
+    such model) is still answered as an ordinary error with its status."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        raise GatewayError(
+            "The provider's stream ended without a chunk.", status=502, type="server_error"
+        ) from None
+
+    async def rest() -> AsyncIterator[dict[str, Any]]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()
+
+
+async def _relay(chunks: AsyncIterator[dict[str, Any]], include_usage: bool) -> AsyncIterator[bytes]:
+    """Each chunk as it arrives; the usage chunk only when asked for; a failure midway as an error
+    event (the status was sent with the first chunk)."""
+    try:
+        async for chunk in chunks:
+            if not include_usage:
+                if not chunk.get("choices") and chunk.get("usage"):
+                    continue
+                chunk.pop("usage", None)
+            yield _data(chunk)
+    except GatewayError as exc:
+        yield _data(exc.body())
+    yield b"data: [DONE]\n\n"
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return bool(isinstance(options, dict) and options.get("include_usage"))
+
+
 async def chat_completions(call: Call) -> HttpResponseBase:
     body = _chat_body(call)
-    stream = bool(body.get("stream"))
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     forwarded = {k: v for k, v in body.items() if k not in STREAM_KEYS}
     config = await upstream.config_for(call.team_id)
-    answer = await upstream.chat(config, forwarded)
-    if stream:
-        return streaming.response(_chat_chunks(answer, include_usage))
-    return ok(answer)
+    if body.get("stream"):
+        chunks = await _opened(upstream.chat_stream(config, forwarded))
+        return streaming.response(_relay(chunks, _include_usage(body)))
+    return ok(await upstream.chat(config, forwarded))
 
 
 async def completions(call: Call) -> HttpResponseBase:
     body = _require(call.body("CreateCompletionRequest"), ("model", "prompt"))
     bounds.check_inference(body)
+    legacy_completions.shape(body)
     forwarded = {k: v for k, v in body.items() if k not in STREAM_KEYS}
     config = await upstream.config_for(call.team_id)
-    answer = await upstream.completion(config, forwarded)
     if body.get("stream"):
-        return streaming.response(_completion_chunks(answer))
-    return ok(answer)
+        chunks = await _opened(legacy_completions.stream(config, {**forwarded, "stream": True}))
+        return streaming.response(_relay(chunks, _include_usage(body)))
+    return ok(await legacy_completions.completion(config, forwarded))
 
 
 async def models(call: Call) -> HttpResponseBase:

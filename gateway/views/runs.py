@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from gateway import lifecycle, streaming
 from gateway.api import Call, list_page, ok, owned
+from gateway.errors import invalid
 from gateway.models import Assistant, Run, RunStep, Thread
 from gateway.validation import check_tools
 
@@ -50,7 +51,16 @@ def _modify(team_id: Any, thread_id: str, run_id: str, data: dict[str, Any]) -> 
 
 
 def _includes_content(request: HttpRequest) -> bool:
-    return SEARCH_CONTENT in request.GET.getlist("include[]") + request.GET.getlist("include")
+    """Whether `include[]` asks for the file-search results' content (the one value OpenAI knows)."""
+    asked = request.GET.getlist("include[]") + request.GET.getlist("include")
+    for index, value in enumerate(asked):
+        if value != SEARCH_CONTENT:
+            raise invalid(
+                f"Invalid value: '{value}'. Supported values are: '{SEARCH_CONTENT}'.",
+                f"include[{index}]",
+                "invalid_value",
+            )
+    return bool(asked)
 
 
 def _steps(
@@ -66,6 +76,7 @@ def _step(team_id: Any, thread_id: str, run_id: str, step_id: str, content: bool
 
 
 async def create(call: Call, thread_id: str) -> HttpResponseBase:
+    _includes_content(call.request)
     data = call.body("CreateRunRequest")
     run = await sync_to_async(_create)(call.team_id, thread_id, data)
     if data.get("stream"):

@@ -23,7 +23,7 @@ def _create(team_id: Any, data: dict[str, Any]) -> dict[str, Any]:
 def _modify(team_id: Any, thread_id: str, data: dict[str, Any]) -> dict[str, Any]:
     thread = owned(Thread, team_id, thread_id, "thread")
     if "tool_resources" in data:
-        thread.tool_resources = resources.resolve(team_id, data["tool_resources"])
+        thread.tool_resources = resources.update(team_id, thread.tool_resources, data["tool_resources"])
     if data.get("metadata") is not None:
         thread.metadata = data["metadata"]
     thread.save()

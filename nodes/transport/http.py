@@ -295,6 +295,7 @@ class _Answer:
     status: int
     headers: httpx.Headers
     data: bytes
+    response: httpx.Response | None = None  # a stream's open body
 
 
 class ProviderClient:
@@ -342,12 +343,77 @@ class ProviderClient:
         expect: Literal["json", "bytes"] = "json",
     ) -> Any:
         """Send one request (with retries) and return the decoded JSON, or the raw bytes."""
+        accept = "application/binary" if expect == "bytes" else "application/json"
+        answer, where = await self._exchange(method, path, json, beta=beta, accept=accept, stream=False)
+        return self._decode(answer, expect, where)
+
+    async def stream(self, method: str, path: str, json: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Send a `stream: true` request (retried until the answer starts) and yield each server-sent
+        event's JSON as it arrives, until `[DONE]`. A provider that answers with plain JSON instead
+        yields that one object."""
+        answer, where = await self._exchange(
+            method, path, json, beta=False, accept="text/event-stream", stream=True
+        )
+        response = answer.response
+        if response is None:  # answered without streaming
+            yield self._decode(answer, "json", where)
+            return
+        try:
+            async for event in self._events(response, where):
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _events(self, response: httpx.Response, where: str) -> AsyncIterator[dict[str, Any]]:
+        limit = settings.PROVIDER_MAX_RESPONSE_BYTES
+        pending = b""
+        size = 0
+        try:
+            async for raw in response.aiter_raw():
+                size += len(raw)
+                if size > limit:
+                    raise ProviderError(
+                        f"The provider's streamed answer to {where} is larger than {limit:,} bytes "
+                        "(PROVIDER_MAX_RESPONSE_BYTES); Scenery stopped reading it."
+                    )
+                pending = (pending + raw).replace(b"\r\n", b"\n")
+                *blocks, pending = pending.split(b"\n\n")
+                for block in blocks:
+                    data = b"\n".join(
+                        line[5:].removeprefix(b" ")
+                        for line in block.split(b"\n")
+                        if line.startswith(b"data:")
+                    )
+                    if not data:
+                        continue  # a comment or keep-alive
+                    if data.strip() == b"[DONE]":
+                        return
+                    yield self._event(data, where)
+        except httpx.TransportError as exc:
+            raise ProviderError(f"The provider's stream for {where} broke off ({_kind(exc)}).") from None
+
+    def _event(self, data: bytes, where: str) -> dict[str, Any]:
+        try:
+            event = jsonlib.loads(data)
+        except (ValueError, RecursionError):
+            raise ProviderError(
+                f"The provider streamed an event that is not valid JSON for {where}: {self._snippet(data)}"
+            ) from None
+        if not isinstance(event, dict):
+            raise ProviderError(f"The provider streamed an event that is not an object for {where}.")
+        error = event.get("error")
+        if error:
+            detail = error.get("message") if isinstance(error, dict) else str(error)
+            raise ProviderError(f"The provider failed while streaming: {self.redact(str(detail))[:1000]}")
+        return event
+
+    async def _exchange(
+        self, method: str, path: str, json: Any, *, beta: bool, accept: str, stream: bool
+    ) -> tuple[_Answer, str]:
+        """The provider's successful answer (retried as configured), with the request's description;
+        with `stream`, a 2xx answer's body is left open to read."""
         url = self.url(path)
-        headers = {
-            "Accept": "application/binary" if expect == "bytes" else "application/json",
-            "Accept-Encoding": "identity",
-            "User-Agent": "Scenery",
-        }
+        headers = {"Accept": accept, "Accept-Encoding": "identity", "User-Agent": "Scenery"}
         if beta:
             headers["OpenAI-Beta"] = "assistants=v2"
         if self._secret and origin(url) == self._origin:
@@ -365,7 +431,7 @@ class ProviderClient:
             retry_headers: httpx.Headers | None = None
             try:
                 async with asyncio.timeout_at(deadline):
-                    answer = await self._send_once(method, url, headers, content)
+                    answer = await self._send_once(method, url, headers, content, stream)
             except TimeoutError:
                 raise ProviderError(
                     f"The provider did not finish answering {where} within "
@@ -384,7 +450,7 @@ class ProviderClient:
                 error = ProviderError(exc.message, retryable=True)
             else:
                 if 200 <= answer.status < 300:
-                    return self._decode(answer, expect, where)
+                    return answer, where
                 if 300 <= answer.status < 400:
                     raise ProviderError(
                         f"The provider answered {where} with a redirect (HTTP {answer.status}); Scenery "
@@ -419,7 +485,12 @@ class ProviderClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(
-        self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        stream: bool = False,
     ) -> _Answer:
         target, host_header, extensions = await pinned_target(url)
         # Straight to the shared client's transport: the client's cookie jar, auth flow and
@@ -434,6 +505,9 @@ class ProviderClient:
             extensions={**extensions, "timeout": _timeout().as_dict()},
         )
         response = await transport.handle_async_request(request)
+        kind = response.headers.get("content-type", "")
+        if stream and 200 <= response.status_code < 300 and kind.startswith("text/event-stream"):
+            return _Answer(response.status_code, response.headers, b"", response)
         try:
             data = await read_bounded(response)
         finally:
