@@ -65,15 +65,24 @@ def _tree(value: Any, key: str | int | None, expr: str | None, depth: int) -> Sa
             else ""
         )
         brackets = "{…}" if isinstance(value, dict) else f"[{len(value)}]"
-        head = (
-            _pick_button("{{" + expr + "}}", name or expr)
-            if expr is not None
-            else format_html('<span class="json-key">{}</span>', name)
-        )
+        opened = mark_safe(" open") if depth < 2 else ""
+        if expr is None:
+            return format_html(
+                '<details class="json-node"{}><summary><span class="json-key">{}</span> <span class="json-type">{}</span></summary><ul>{}{}</ul></details>',
+                opened,
+                name,
+                brackets,
+                children,
+                more,
+            )
+        # A button may not sit inside the <summary> that toggles the branch (nested controls are
+        # unreachable for screen readers): it floats just before it, on the same line.
         return format_html(
-            '<details class="json-node"{}><summary>{} <span class="json-type">{}</span></summary><ul>{}{}</ul></details>',
-            mark_safe(" open") if depth < 2 else "",
-            head,
+            '<div class="json-branch">{}<details class="json-node"{}><summary aria-label="{} {}"><span class="json-type">{}</span></summary><ul>{}{}</ul></details></div>',
+            _pick_button("{{" + expr + "}}", name or expr),
+            opened,
+            name or expr,
+            "object" if isinstance(value, dict) else "list",
             brackets,
             children,
             more,

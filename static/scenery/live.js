@@ -121,6 +121,9 @@ export class RunPanel {
       const output = document.createElement("pre");
       output.className = "live-output";
       output.hidden = true;
+      // A scrolling box must be reachable from the keyboard to be read.
+      output.tabIndex = 0;
+      output.setAttribute("aria-label", `Output of $${run.node}`);
       row.append(head, error, output);
       this.rows.set(run.node, row);
       const after = [...this.rows.keys()].filter((n) => n > run.node).sort((a, b) => a - b)[0];
