@@ -283,6 +283,16 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     if (event.detail.target.id === "run-dialog-body" && !dialog.open) dialog.showModal();
   });
 
+  // A click on the backdrop (outside the dialog's box) closes it, as Esc does.
+  for (const box of [dialog, document.getElementById("credential-dialog")]) {
+    box?.addEventListener("click", (event) => {
+      if (event.target !== box) return;
+      const rect = box.getBoundingClientRect();
+      const inside = event.clientX >= rect.left && event.clientX <= rect.right && event.clientY >= rect.top && event.clientY <= rect.bottom;
+      if (!inside) box.close();
+    });
+  }
+
   document.body.addEventListener("scenery:runStarted", (event) => {
     clearOverlay();
     // A run refused at the start (e.g. no trigger) keeps the dialog open with its reasons.

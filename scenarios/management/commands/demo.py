@@ -122,6 +122,8 @@ def _scenario(team: Team, user: User, credential: Credential) -> Scenario:
             number=1,
             kind="webhook.trigger",
             label="Trigger on Webhook",
+            # Test data, so Run once and Run scenario work before the webhook was ever called.
+            params={"sample": {"question": QUESTION}},
             position_x=80,
             position_y=160,
         )

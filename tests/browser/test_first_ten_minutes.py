@@ -1,0 +1,112 @@
+"""A newcomer's first ten minutes (issue 17), in Chromium: the demo works on the first try, test data
+on the trigger, a dialog that can be left, errors as sentences."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from scenarios.models import Execution, Node, Scenario
+from teams.models import User
+from tests.browser.editor_page import EditorPage
+from tests.editor.conftest import build
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo_scenario(settings, asgi_server) -> Scenario:
+    """The demo of `make run` (manage.py demo), its credential pointing at this server's gateway."""
+    settings.SCENERY_BASE_URL = asgi_server.url
+    address = urlsplit(asgi_server.url)
+    call_command("demo", host=address.hostname, port=address.port, stdout=io.StringIO())
+    return Scenario.objects.get(name="Ask ChatGPT")
+
+
+def test_the_demo_runs_once_and_as_a_whole_on_the_first_try(demo_scenario, open_tab):
+    tab = open_tab(User.objects.get(username="demo"))
+    editor = EditorPage(tab, demo_scenario).open()
+
+    # Run once on the trigger shows its test data, not an empty object.
+    trigger = editor.inspect(1)
+    expect(editor.field("Test data")).to_have_value('{"question": "What can Scenery do?"}')
+    editor.run_once()
+    output = trigger.locator(".node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("What can Scenery do?")
+
+    # Run once on Send Message takes the question from the trigger's test data.
+    editor.inspect(2)
+    expect(tab.page.locator(".picker-node")).to_contain_text("the trigger's test data")
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("What can Scenery do?")
+    tab.shot("newcomer-demo-run-once")
+
+    # Run scenario starts with the same question, and every node succeeds.
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(tab.page.get_by_label("Sample input (JSON)")).to_contain_text('"question": "What can Scenery do?"')
+    expect(tab.page.locator("#run-form")).to_contain_text("It is the trigger's test data.")
+    tab.shot("newcomer-demo-run-dialog")
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+    for number in (1, 2, 3):
+        editor.wait_status(number, "succeeded")
+    execution = Execution.objects.get(scenario=demo_scenario, trigger="manual")
+    assert execution.status == "succeeded"
+    assert execution.response is not None and "What can Scenery do?" in str(execution.response["body"])
+
+
+def test_test_data_typed_on_a_trigger_is_what_the_next_node_maps_and_runs_with(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("openai.send_message", {"message": "{{$1.body.city}}"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(1)
+    editor.field("Test data").fill('{"city": "Lyon"')
+    editor.save_node()
+    expect(tab.page.locator("#inspector")).to_contain_text("This is not valid JSON")
+    editor.field("Test data").fill('{"city": "Lyon"}')
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    assert Node.objects.get(scenario=scenario, number=1).params["sample"] == {"city": "Lyon"}
+
+    editor.inspect(2)
+    picker = tab.page.locator(".picker-node")
+    expect(picker.locator('.pick[data-expr="{{$1.body.city}}"]')).to_be_visible()
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output).to_contain_text("echo: Lyon")
+    expect(output).to_contain_text("Trigger on Webhook (its test data)")
+
+
+def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast, stub_credential, open_tab):
+    scenario = build(cast.team, {1: ("openai.send_message", {"message": "Hi"}, stub_credential)})
+    tab = open_tab(cast.bob)
+    EditorPage(tab, scenario).open()
+    dialog = tab.page.locator("#run-dialog")
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(dialog).to_contain_text("This scenario has no trigger yet")
+    expect(dialog).not_to_contain_text("starts at the trigger")
+    expect(dialog.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+    tab.shot("newcomer-run-dialog-no-trigger")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).not_to_be_visible()
+
+    # A click outside the dialog closes it too.
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(dialog).to_be_visible()
+    tab.page.mouse.click(10, 790)
+    expect(dialog).not_to_be_visible()
