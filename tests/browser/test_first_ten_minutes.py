@@ -110,3 +110,51 @@ def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast,
     expect(dialog).to_be_visible()
     tab.page.mouse.click(10, 790)
     expect(dialog).not_to_be_visible()
+
+
+def test_the_built_in_gateway_is_one_click_where_a_credential_is_chosen(
+    settings, asgi_server, cast, open_tab
+):
+    settings.SCENERY_BASE_URL = asgi_server.url
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"q": "Bonjour"}}),
+            2: ("openai.send_message", {"message": "{{$1.body.q}}"}),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    tab.page.locator("#inspector").get_by_role("button", name="Use Scenery's built-in gateway").click()
+    select = editor.field("API Key", "combobox")
+    expect(select.locator("option:checked")).to_contain_text("Scenery gateway")
+    tab.shot("newcomer-gateway-credential-chosen")
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("Echo: Bonjour")
+    credential = Node.objects.get(scenario=scenario, number=2).credential
+    assert credential is not None and credential.base_url == f"{asgi_server.url}/v1"
+    assert credential.team == cast.team
+
+
+def test_an_editor_is_told_whom_to_ask_for_the_gateway(cast, open_tab):
+    scenario = build(cast.team, {1: ("openai.send_message", {"message": "Hi"})})
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(1)
+    tab.page.locator("#inspector").get_by_role("button", name="Use Scenery's built-in gateway").click()
+    expect(tab.page.locator("#credential-dialog")).to_contain_text("Only admins and owners of Alice's team")
+    assert not cast.team.credentials.exists()
+
+
+def test_a_new_node_starts_with_the_teams_only_credential(cast, stub_credential, open_tab):
+    scenario = Scenario.objects.create(team=cast.team, name="One key", created_by=cast.alice)
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    number = editor.add_from_catalog("Send Message")
+    select = editor.field("API Key", "combobox")
+    expect(select.locator("option:checked")).to_have_text(f"{stub_credential.name} ({stub_credential.host})")
+    assert Node.objects.get(scenario=scenario, number=number).credential == stub_credential

@@ -123,6 +123,7 @@ TABLE: dict[str, Access] = {
     # ---- credentials
     "teams:credentials": current(GET=VIEWER),
     "teams:credential_new": current(GET=ADMIN, POST=ADMIN),
+    "teams:credential_gateway": current(POST=ADMIN),
     "teams:credential_edit": scoped(GET=ADMIN, POST=ADMIN),
     "teams:credential_delete": scoped(GET=ADMIN, POST=ADMIN),
     # ---- the gateway's keys and settings
