@@ -140,3 +140,19 @@ def node_title(run: Any) -> str:
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+# Keys of a node's error already said in its message, in words (clean_params names each field there).
+SAID_IN_MESSAGE = {"message", "fields"}
+
+
+@register.filter
+def error_details(error: Any) -> list[tuple[str, str]]:
+    """A node error's details beside its message, each as readable text (never a Python repr)."""
+    if not isinstance(error, dict):
+        return []
+    return [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in error.items()
+        if key not in SAID_IN_MESSAGE and value is not None
+    ]

@@ -139,9 +139,10 @@ export class RunPanel {
     row.dataset.status = run.status;
     if (run.error) {
       error.hidden = false;
+      // "fields" is already said in the message, field by field; other details are shown as text.
       const details = Object.entries(run.error)
-        .filter(([key, value]) => key !== "message" && value !== null && value !== undefined)
-        .map(([key, value]) => `${key}: ${value}`);
+        .filter(([key, value]) => key !== "message" && key !== "fields" && value !== null && value !== undefined)
+        .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
       error.textContent = [run.error.message, ...details].join(" · ");
     } else {
       error.hidden = true;

@@ -158,3 +158,33 @@ def test_a_new_node_starts_with_the_teams_only_credential(cast, stub_credential,
     select = editor.field("API Key", "combobox")
     expect(select.locator("option:checked")).to_have_text(f"{stub_credential.name} ({stub_credential.host})")
     assert Node.objects.get(scenario=scenario, number=number).credential == stub_credential
+
+
+def test_a_field_error_reads_as_a_sentence_naming_the_field_in_the_inspector_and_the_live_panel(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"question": ""}}),
+            2: ("openai.send_message", {"message": "{{$1.body.question}}"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    editor.run_once()
+    error = tab.page.locator("#inspector .error-box")
+    expect(error).to_contain_text("Some fields are not valid. Message: Message is empty.")
+    expect(error).not_to_contain_text("{'")
+    expect(error).not_to_contain_text("[")
+    tab.shot("newcomer-error-in-inspector")
+
+    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+    editor.wait_status(2, "failed")
+    live = editor.live_row(2).locator(".live-error")
+    expect(live).to_contain_text("Message: Message is empty.")
+    expect(live).not_to_contain_text("[object Object]")
+    tab.shot("newcomer-error-in-live-panel")
