@@ -3,7 +3,7 @@
 
 const EMPTY_INSPECTOR = '<div id="inspector" class="inspector inspector-empty"><p class="muted">Select a node to configure it.</p></div>';
 
-export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, selectNode }) {
+export function initPanels({ root, canEdit, autosave, banner, showOverlay, clearOverlay, selectNode }) {
   const inspectorUrl = (id) => root.dataset.inspectorUrl.replace("00000000-0000-0000-0000-000000000000", id);
   const runsPanel = document.getElementById("runs-panel");
   const inspectorPanel = document.getElementById("inspector-panel");
@@ -49,12 +49,25 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
   // Unsaved edits of a node's form are kept when another node is opened, and come back with it.
   const drafts = new Map();
   let formDirty = false;
-  document.addEventListener("input", (event) => {
-    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
-  });
-  document.addEventListener("change", (event) => {
-    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
-  });
+  // The save status tells the truth about node forms too: edits there are saved by their Save button.
+  if (autosave) {
+    autosave.unsavedElsewhere = () => {
+      const open = document.getElementById("inspector")?.dataset.nodeNumber;
+      if (formDirty && open) return `Unsaved changes in $${open}'s form`;
+      if (drafts.size) return drafts.size === 1 ? "Unsaved changes in a node's form" : `Unsaved changes in ${drafts.size} nodes' forms`;
+      return "";
+    };
+  }
+  function setFormDirty(dirty) {
+    if (formDirty === dirty) return;
+    formDirty = dirty;
+    autosave?.refresh();
+  }
+  for (const type of ["input", "change"]) {
+    document.addEventListener(type, (event) => {
+      if (event.target.closest && event.target.closest("#node-form")) setFormDirty(true);
+    });
+  }
 
   function keepDraft() {
     const form = document.getElementById("node-form");
@@ -100,7 +113,7 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     discard.textContent = "Discard them";
     discard.addEventListener("click", () => {
       drafts.delete(inspector.dataset.nodeId);
-      formDirty = false;
+      setFormDirty(false);
       openNode = null;
       openInspector(inspector.dataset.nodeId);
     });
@@ -122,9 +135,12 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
       }
       formDirty = false;
       restoreDraft();
-    } else if (inspector.querySelector(".notice-ok")) {
+      autosave?.refresh();
+    } else if (!inspector.querySelector(".notice-error")) {
+      // Saved (Save, or Run once which saves first): nothing of this node is pending any more.
       drafts.delete(inspector.dataset.nodeId);
-      formDirty = false;
+      setFormDirty(false);
+      autosave?.refresh();
     }
   });
 
@@ -147,7 +163,7 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
 
   function closeInspector() {
     keepDraft();
-    formDirty = false;
+    setFormDirty(false);
     openNode = null;
     lastField = null;
     const inspector = document.getElementById("inspector");

@@ -188,3 +188,29 @@ def test_a_field_error_reads_as_a_sentence_naming_the_field_in_the_inspector_and
     expect(live).to_contain_text("Message: Message is empty.")
     expect(live).not_to_contain_text("[object Object]")
     tab.shot("newcomer-error-in-live-panel")
+
+
+def test_the_save_status_owns_up_to_unsaved_edits_in_a_node_form(cast, stub_credential, open_tab):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "Hi"}, stub_credential)},
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    status = tab.page.locator("#save-state")
+    editor.inspect(2)
+    expect(status).to_have_text("All changes saved")
+    editor.field("Message").fill("Hello there")
+    expect(status).to_have_text("Unsaved changes in $2's form")
+    tab.shot("newcomer-save-status-unsaved")
+
+    # Kept as a draft while another node is open: still not saved.
+    editor.inspect(1)
+    expect(status).to_have_text("Unsaved changes in a node's form")
+    editor.inspect(2)
+    expect(editor.field("Message")).to_have_value("Hello there")
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    expect(status).to_have_text("All changes saved")
+    assert Node.objects.get(scenario=scenario, number=2).params["message"] == "Hello there"
