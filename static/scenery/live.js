@@ -186,6 +186,9 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
       } else {
         panel.showExecution(message.execution);
       }
+      if (["succeeded", "failed", "cancelled"].includes(message.execution.status)) {
+        document.body.dispatchEvent(new CustomEvent("scenery:executionFinished", { detail: message.execution }));
+      }
     } else if (message.type === "node") {
       if (message.execution_id !== panel.executionId) {
         seqs.clear();

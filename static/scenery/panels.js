@@ -151,6 +151,35 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
     }
   });
 
+  // What the inspector shows beside the form (the data picker, the node's output, the webhook's last
+  // calls) goes stale when edges change or a run happens: fetch them again, leaving the form alone.
+  const LIVE_SECTIONS = [".data-picker", ".node-output", ".webhook-info"];
+  let refreshTimer = null;
+  function refreshSections() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(async () => {
+      const inspector = document.getElementById("inspector");
+      const id = inspector?.dataset.nodeId;
+      if (!id) return;
+      const response = await fetch(inspectorUrl(id), { credentials: "same-origin", headers: { "HX-Request": "true" } });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      const current = document.getElementById("inspector");
+      if (!current || current.dataset.nodeId !== id) return;
+      for (const selector of LIVE_SECTIONS) {
+        const before = current.querySelector(`:scope > ${selector}`);
+        const after = fresh.querySelector(`#inspector > ${selector}`);
+        if (after && before) before.replaceWith(after);
+        else if (after) current.append(after);
+        else before?.remove();
+        if (after) window.htmx.process(after);
+      }
+    }, 250);
+  }
+  for (const type of ["scenery:edgesChanged", "scenery:newExecution", "scenery:executionFinished"]) {
+    document.body.addEventListener(type, refreshSections);
+  }
+
   function openInspector(id) {
     if (!id) return;
     showInspectorPanel();

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
@@ -214,3 +215,41 @@ def test_the_save_status_owns_up_to_unsaved_edits_in_a_node_form(cast, stub_cred
     expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
     expect(status).to_have_text("All changes saved")
     assert Node.objects.get(scenario=scenario, number=2).params["message"] == "Hello there"
+
+
+def test_the_inspector_follows_a_new_connection_and_each_new_run_without_reopening(
+    cast, stub_credential, open_tab, asgi_server
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("openai.send_message", {"message": "{{$1.body.question}}"}, stub_credential),
+            3: ("webhook.response", {"status": 200, "body": "{{$2.reply}}"}),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice)
+    editor = EditorPage(tab, scenario).open()
+    inspector = editor.inspect(3)
+    picker = inspector.locator(".data-picker")
+    expect(picker).to_contain_text("No node is connected into this one yet")
+    editor.connect(2, 3)
+    expect(picker.locator(".picker-node")).to_have_count(2)
+    expect(picker).not_to_contain_text("No node is connected")
+
+    # Each webhook call runs the scenario; the picker shows the newest run's data at once.
+    for question in ("first", "second"):
+        hook = httpx.post(
+            f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"question": question}, timeout=30
+        )
+        assert hook.status_code == 200
+        expect(picker).to_contain_text(f"echo: {question}")
+    tab.shot("newcomer-picker-follows-runs")
+
+    # The trigger's list of calls too.
+    editor.inspect(1)
+    calls = tab.page.locator("#inspector .payloads > li")
+    expect(calls).to_have_count(2)
+    httpx.post(f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"question": "third"}, timeout=30)
+    expect(calls).to_have_count(3)
