@@ -107,7 +107,8 @@ const autosave = new Autosave({
     const edges = JSON.stringify(graph.getEdges().map((edge) => [edge.getSourceCellId(), edge.getTargetCellId()]).sort());
     if (edges !== savedEdges) {
       savedEdges = edges;
-      document.body.dispatchEvent(new CustomEvent("scenery:edgesChanged"));
+      const nodeIds = graph.getNodes().map((cell) => cell.getData().id);
+      document.body.dispatchEvent(new CustomEvent("scenery:edgesChanged", { detail: { nodeIds } }));
     }
     document.getElementById("canvas-empty")?.remove();
     afterSave.splice(0).forEach((callback) => callback());

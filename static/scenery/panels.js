@@ -136,6 +136,10 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
       formDirty = false;
       restoreDraft();
       autosave?.refresh();
+      // A node opens at the top of its form, not where the last one was scrolled to; on a phone the
+      // details sit under the canvas, so they are brought into view.
+      inspectorPanel.scrollTop = 0;
+      if (window.matchMedia("(max-width: 800px)").matches) inspector.scrollIntoView({ block: "start" });
     } else if (!inspector.querySelector(".notice-error")) {
       // Saved (Save, or Run once which saves first): nothing of this node is pending any more.
       drafts.delete(inspector.dataset.nodeId);
@@ -155,12 +159,14 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   // calls) goes stale when edges change or a run happens: fetch them again, leaving the form alone.
   const LIVE_SECTIONS = [".data-picker", ".node-output", ".webhook-info"];
   let refreshTimer = null;
-  function refreshSections() {
+  function refreshSections(event) {
+    const nodeIds = event?.detail?.nodeIds;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
       const inspector = document.getElementById("inspector");
       const id = inspector?.dataset.nodeId;
-      if (!id) return;
+      // A node deleted (or not saved yet) has nothing to fetch.
+      if (!id || (nodeIds && !nodeIds.includes(id))) return;
       const response = await fetch(inspectorUrl(id), { credentials: "same-origin", headers: { "HX-Request": "true" } });
       if (!response.ok) return;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");

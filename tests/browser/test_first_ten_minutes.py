@@ -253,3 +253,43 @@ def test_the_inspector_follows_a_new_connection_and_each_new_run_without_reopeni
     expect(calls).to_have_count(2)
     httpx.post(f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"question": "third"}, timeout=30)
     expect(calls).to_have_count(3)
+
+
+def test_on_a_phone_the_header_links_are_uncovered_and_a_tapped_node_shows_its_details(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "Hi"}, stub_credential)},
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice, width=390, height=844)
+    for path in ("/scenarios/", "/credentials/", f"/scenarios/{scenario.pk}/"):
+        tab.goto(path)
+        pills = [
+            tab.page.locator(f".topbar .{name} > summary").bounding_box()
+            for name in ("team-switcher", "user-menu")
+        ]
+        for pill in pills:
+            assert pill is not None and pill["y"] >= 0 and pill["x"] + pill["width"] <= 390
+        for name in ("Scenarios", "Credentials", "Gateway", "Team"):
+            link = tab.page.locator(".header-nav").get_by_role("link", name=name, exact=True)
+            expect(link).to_be_visible()
+            box = link.bounding_box()
+            assert box is not None and box["y"] >= 0 and box["x"] + box["width"] <= 390, name
+            for pill in pills:
+                assert pill is not None
+                apart = box["y"] >= pill["y"] + pill["height"] or box["x"] + box["width"] <= pill["x"]
+                assert apart, f"{name} is under a menu on {path}"
+    tab.shot("newcomer-phone-editor-header")
+
+    editor = EditorPage(tab, scenario)
+    tab.page.wait_for_function("window.scenery && window.scenery.ready")
+    editor.click_node(2)
+    inspector = tab.page.locator('#inspector[data-node-number="2"]')
+    expect(inspector).to_be_visible()
+    tab.page.wait_for_function(
+        "() => { const r = document.getElementById('inspector').getBoundingClientRect(); return r.top >= 0 && r.top < 844 / 2; }"
+    )
+    expect(editor.field("Message")).to_be_in_viewport()
+    tab.shot("newcomer-phone-inspector")
