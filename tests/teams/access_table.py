@@ -133,6 +133,7 @@ TABLE: dict[str, Access] = {
     "teams:gateway_key_revoke": scoped(POST=ADMIN, kwargs=lambda w: {"key_id": w.gateway_key.pk}),
     # ---- scenario list (scenarios/urls_editor.py)
     "scenarios:home": public("GET"),  # a redirect to the list
+    "scenarios:from_template": current(POST=EDITOR),
     "scenarios:favicon": public("GET"),  # a redirect to the static icon
     "scenarios:list": current(GET=VIEWER),
     "scenarios:create": current(POST=EDITOR),
