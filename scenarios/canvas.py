@@ -256,6 +256,10 @@ def _parse_nodes(scenario: Scenario, raw_nodes: Any) -> list[IncomingNode]:
             raise GraphInvalid("A node's title must be text.")
         # A credential pasted from another team's scenario is dropped, never borrowed.
         credential = credentials.get(str(raw.get("credential") or ""))
+        node_type = NODE_TYPES.get(kind)
+        if not raw.get("credential") and len(credentials) == 1 and node_type and node_type.uses_credential:
+            # A team with a single credential: a new node that needs one starts with it chosen.
+            (credential,) = credentials.values()
         former = str(raw.get("former_id") or raw.get("id") or "")
         parsed.append(IncomingNode(key, None, number, kind, label[:200], x, y, params, credential, former))
     return parsed

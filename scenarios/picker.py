@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodes.registry import NODE_TYPES
+from nodes.types import webhook
 from scenarios import canvas, graph
 from scenarios.models import Execution, Node, NodeRun, Scenario
 
@@ -21,6 +22,9 @@ class UpstreamOutput:
 
 def latest_output(scenario: Scenario, node: Node) -> tuple[bool, Any, str]:
     # The same choice as a single-node run makes (scenarios/runtime/single.py), so what is picked is what runs.
+    pinned = webhook.pinned_output(node.kind, node.params)
+    if pinned is not None:
+        return True, pinned, "the trigger's test data"
     run = (
         NodeRun.objects.filter(
             execution__scenario=scenario,
@@ -59,3 +63,21 @@ def last_webhook_inputs(scenario: Scenario, count: int = 5) -> list[Execution]:
             "-created_at"
         )[:count]
     )
+
+
+def run_sample(scenario: Scenario) -> tuple[dict[str, Any] | None, str]:
+    """What "Run scenario" starts with, and where it comes from: the trigger's test data, else the
+    last webhook call received, else nothing."""
+    for trigger in scenario.nodes.filter(kind=webhook.TRIGGER.key).order_by("number"):
+        pinned = webhook.pinned_output(trigger.kind, trigger.params)
+        if pinned is not None:
+            return pinned, "test data"
+    last = last_webhook_inputs(scenario, 1)
+    if last:
+        return last[0].input, "last call"
+    return None, ""
+
+
+def has_trigger(scenario: Scenario) -> bool:
+    kinds = set(scenario.nodes.values_list("kind", flat=True))
+    return any(NODE_TYPES[k].kind == "trigger" for k in kinds if k in NODE_TYPES)

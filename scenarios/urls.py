@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # list
     path("scenarios/", views_list.scenario_list, name="list"),
     path("scenarios/new/", views_list.scenario_create, name="create"),
+    path("scenarios/from-template/", views_list.scenario_from_template, name="from_template"),
     path("scenarios/<uuid:scenario_id>/row/", views_list.scenario_row, name="row"),
     path("scenarios/<uuid:scenario_id>/rename/", views_list.scenario_rename, name="rename"),
     path("scenarios/<uuid:scenario_id>/duplicate/", views_list.scenario_duplicate, name="duplicate"),

@@ -17,8 +17,9 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gateway.provisioning import gateway_credential
 from scenarios.models import Node, Scenario
 from scenarios.views.sharing import node_name
 from teams.forms import CredentialForm
@@ -143,3 +144,21 @@ def credential_delete(request: HttpRequest, credential_id: UUID) -> HttpResponse
         return redirect("teams:credentials")
     context = {"credential": credential, "team": membership.team, "nodes": nodes}
     return render(request, "teams/credential_delete.html", context)
+
+
+@login_required
+@require_POST
+def credential_gateway(request: HttpRequest) -> HttpResponse:
+    """ "Use Scenery's built-in gateway": the team's gateway credential, made with a fresh key if need
+    be, in one action; inline (from a node's credential picker) it is selected there."""
+    inline = request.GET.get("inline") == "1"
+    if inline:
+        membership = _team_for_new(request, Role.EDITOR)
+        if not membership.allows(Role.ADMIN):
+            return render(request, "teams/credential_form.html#inline-not-allowed", {"team": membership.team})
+    membership = _team_for_new(request)
+    credential = gateway_credential(membership.team)
+    if inline:
+        return _created_inline(request, credential)
+    messages.success(request, f"“{credential.name}” uses Scenery's built-in gateway; pick it in any node.")
+    return redirect("teams:credentials")

@@ -92,6 +92,7 @@ teams: list[URLPattern | URLResolver] = [
 credentials: list[URLPattern | URLResolver] = [
     path("credentials/", credential_views.credentials, name="credentials"),
     path("credentials/new/", credential_views.credential_new, name="credential_new"),
+    path("credentials/gateway/", credential_views.credential_gateway, name="credential_gateway"),
     path("credentials/<uuid:credential_id>/", credential_views.credential_edit, name="credential_edit"),
     path(
         "credentials/<uuid:credential_id>/delete/",

@@ -81,6 +81,15 @@ WEBHOOK_URL = Field(
     expressions=False,
     help="Send a POST (or GET) here to start the scenario. Keep it secret: anyone with it can run it.",
 )
+SAMPLE = Field(
+    "sample",
+    "Test data",
+    kind="json",
+    expressions=False,
+    placeholder='{"question": "Hello"}',
+    help="The body of a test call, as JSON. While it is set, Run once and the data picker use it as this "
+    "trigger's output and Run scenario starts with it; real calls to the URL always use their own body.",
+)
 STATUS = Field(
     "status",
     "Status code",
@@ -190,6 +199,22 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return status, headers, data
 
 
+def sample_input(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The trigger input a test call with the pinned test data would give, or None when none is set."""
+    sample = params.get("sample")
+    if sample is None or sample == "":
+        return None
+    return {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": sample}
+
+
+def pinned_output(kind: str, params: Any) -> dict[str, Any] | None:
+    """What a node outputs for a test call when it is a Trigger on Webhook with test data, else None.
+    A trigger's output is its input, so the same value serves as either."""
+    if kind != "webhook.trigger" or not isinstance(params, dict):
+        return None
+    return sample_input(params)
+
+
 async def trigger(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     given = ctx.trigger_input or {}
     return {
@@ -217,7 +242,7 @@ TRIGGER = define(
     title="Trigger on Webhook",
     description="Starts the scenario when its webhook URL is called.",
     kind="trigger",
-    fields=(WEBHOOK_URL,),
+    fields=(WEBHOOK_URL, SAMPLE),
     run=trigger,
     color=COLOR,
     icon="webhook",

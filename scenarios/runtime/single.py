@@ -66,6 +66,11 @@ def prepare(node: Node, user: Any) -> Prepared:
     missing: list[str] = []
     for number in sorted(referenced & ancestors):
         source = plan.nodes[number]
+        pinned = webhook.pinned_output(source["kind"], source.get("params"))
+        if pinned is not None:
+            upstream[number] = pinned
+            used.append({"node": number, "title": title_of(source), "pinned": True})
+            continue
         found = (
             NodeRun.objects.filter(
                 execution__scenario=scenario,
@@ -90,7 +95,10 @@ def prepare(node: Node, user: Any) -> Prepared:
             }
         )
     trigger_input: dict[str, Any] = {}
-    if node_kind_of(node.kind) == "trigger":
+    pinned = webhook.pinned_output(node.kind, node.params)
+    if pinned is not None:
+        trigger_input = pinned
+    elif node_kind_of(node.kind) == "trigger":
         # A trigger run alone replays the latest request that started the scenario.
         latest = (
             Execution.objects.filter(scenario=scenario)

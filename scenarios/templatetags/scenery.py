@@ -65,15 +65,24 @@ def _tree(value: Any, key: str | int | None, expr: str | None, depth: int) -> Sa
             else ""
         )
         brackets = "{…}" if isinstance(value, dict) else f"[{len(value)}]"
-        head = (
-            _pick_button("{{" + expr + "}}", name or expr)
-            if expr is not None
-            else format_html('<span class="json-key">{}</span>', name)
-        )
+        opened = mark_safe(" open") if depth < 2 else ""
+        if expr is None:
+            return format_html(
+                '<details class="json-node"{}><summary><span class="json-key">{}</span> <span class="json-type">{}</span></summary><ul>{}{}</ul></details>',
+                opened,
+                name,
+                brackets,
+                children,
+                more,
+            )
+        # A button may not sit inside the <summary> that toggles the branch (nested controls are
+        # unreachable for screen readers): it floats just before it, on the same line.
         return format_html(
-            '<details class="json-node"{}><summary>{} <span class="json-type">{}</span></summary><ul>{}{}</ul></details>',
-            mark_safe(" open") if depth < 2 else "",
-            head,
+            '<div class="json-branch">{}<details class="json-node"{}><summary aria-label="{} {}"><span class="json-type">{}</span></summary><ul>{}{}</ul></details></div>',
+            _pick_button("{{" + expr + "}}", name or expr),
+            opened,
+            name or expr,
+            "object" if isinstance(value, dict) else "list",
             brackets,
             children,
             more,
@@ -131,3 +140,19 @@ def node_title(run: Any) -> str:
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+# Keys of a node's error already said in its message, in words (clean_params names each field there).
+SAID_IN_MESSAGE = {"message", "fields"}
+
+
+@register.filter
+def error_details(error: Any) -> list[tuple[str, str]]:
+    """A node error's details beside its message, each as readable text (never a Python repr)."""
+    if not isinstance(error, dict):
+        return []
+    return [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in error.items()
+        if key not in SAID_IN_MESSAGE and value is not None
+    ]

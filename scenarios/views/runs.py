@@ -42,15 +42,21 @@ def _started(request: HtmxHttpRequest, scenario: Scenario, execution: Execution)
 def run_scenario(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
     scenario, _ = scenario_for(request, scenario_id, Role.EDITOR)
     if request.method == "GET":
-        last = picker.last_webhook_inputs(scenario, 1)
-        sample = last[0].input if last else DEFAULT_SAMPLE
-        form = SampleInputForm(initial={"sample_input": json.dumps(sample, indent=2, ensure_ascii=False)})
-        return render(
-            request, f"{RUNS}#run-form", {"scenario": scenario, "form": form, "from_webhook": bool(last)}
+        sample, source = picker.run_sample(scenario)
+        form = SampleInputForm(
+            initial={"sample_input": json.dumps(sample or DEFAULT_SAMPLE, indent=2, ensure_ascii=False)}
         )
+        context = {
+            "scenario": scenario,
+            "form": form,
+            "source": source,
+            "has_trigger": picker.has_trigger(scenario),
+        }
+        return render(request, f"{RUNS}#run-form", context)
     form = SampleInputForm(request.POST)
     if not form.is_valid():
-        return render(request, f"{RUNS}#run-form", {"scenario": scenario, "form": form})
+        context = {"scenario": scenario, "form": form, "has_trigger": picker.has_trigger(scenario)}
+        return render(request, f"{RUNS}#run-form", context)
     execution = _start(
         scenario, Execution.Trigger.MANUAL, form.cleaned_data["sample_input"], user_of(request)
     )

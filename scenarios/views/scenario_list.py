@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from scenarios import canvas
+from gateway.provisioning import gateway_credential
+from scenarios import canvas, starters
 from scenarios.forms import ScenarioNameForm
 from scenarios.models import Execution, Scenario
 from scenarios.views.common import HtmxHttpRequest, scenario_for, user_of
-from teams.models import Role, Team
+from teams.models import Credential, Role, Team
 from teams.scoping import require_current
 
 LIST = "scenarios/list.html"
@@ -67,6 +68,22 @@ def scenario_create(request: HtmxHttpRequest) -> HttpResponse:
     scenario.save()
     url = reverse("scenarios:editor", args=[scenario.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@require_POST
+def scenario_from_template(request: HtmxHttpRequest) -> HttpResponse:
+    """A copy of the demo in the current team, with a credential that works: the team's only one,
+    else (for an admin) the built-in gateway's; an editor of a team with several picks one later."""
+    membership = require_current(request, Role.EDITOR)
+    team = membership.team
+    credentials = list(Credential.objects.for_team(team)[:2])
+    credential = credentials[0] if len(credentials) == 1 else None
+    if credential is None and membership.allows(Role.ADMIN):
+        credential = gateway_credential(team)
+    model = credential.default_model if credential is not None and credential.default_model else ""
+    scenario = starters.ask_chatgpt(team, user_of(request), credential, model or starters.OFFLINE_MODEL)
+    return redirect("scenarios:editor", scenario.pk)
 
 
 @login_required

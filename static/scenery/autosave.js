@@ -44,7 +44,13 @@ export class Autosave {
     this.waiters = [];
   }
 
+  // Whether something outside the canvas (a node's form) holds edits not saved yet: then the canvas
+  // being saved is not "All changes saved".
+  unsavedElsewhere = () => "";
+
   setState(text, kind = "") {
+    const elsewhere = kind === "ok" ? this.unsavedElsewhere() : "";
+    if (elsewhere) [text, kind] = [elsewhere, "warn"];
     this.indicator.textContent = text;
     this.indicator.dataset.kind = kind;
   }
@@ -123,6 +129,11 @@ export class Autosave {
     }
     if (this.dirty) this.save();
     else this.settle();
+  }
+
+  // Say the state again (after a node form was edited or saved), unless a save is under way.
+  refresh() {
+    if (!this.busy && !this.stopped) this.setState("All changes saved", "ok");
   }
 
   conflict(message) {

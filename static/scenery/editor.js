@@ -106,11 +106,18 @@ const autosave = new Autosave({
     }
     panels.showProblems(result.problems || []);
     document.body.dispatchEvent(new CustomEvent("scenery:outlineStale"));
+    const edges = JSON.stringify(graph.getEdges().map((edge) => [edge.getSourceCellId(), edge.getTargetCellId()]).sort());
+    if (edges !== savedEdges) {
+      savedEdges = edges;
+      const nodeIds = graph.getNodes().map((cell) => cell.getData().id);
+      document.body.dispatchEvent(new CustomEvent("scenery:edgesChanged", { detail: { nodeIds } }));
+    }
     document.getElementById("canvas-empty")?.remove();
     afterSave.splice(0).forEach((callback) => callback());
   },
 });
 const afterSave = [];
+let savedEdges = null;
 
 function changed() {
   if (canEdit) autosave.schedule();

@@ -121,6 +121,9 @@ export class RunPanel {
       const output = document.createElement("pre");
       output.className = "live-output";
       output.hidden = true;
+      // A scrolling box must be reachable from the keyboard to be read.
+      output.tabIndex = 0;
+      output.setAttribute("aria-label", `Output of $${run.node}`);
       row.append(head, error, output);
       this.rows.set(run.node, row);
       const after = [...this.rows.keys()].filter((n) => n > run.node).sort((a, b) => a - b)[0];
@@ -140,9 +143,10 @@ export class RunPanel {
       error.hidden = false;
       // A skip is not an error: its reason reads as a note.
       error.className = run.status === "skipped" ? "live-error skip-reason" : "live-error";
+      // "fields" is already said in the message, field by field; other details are shown as text.
       const details = Object.entries(run.error)
-        .filter(([key, value]) => key !== "message" && value !== null && value !== undefined)
-        .map(([key, value]) => `${key}: ${value}`);
+        .filter(([key, value]) => key !== "message" && key !== "fields" && value !== null && value !== undefined)
+        .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
       error.textContent = [run.error.message, ...details].join(" · ");
     } else {
       error.hidden = true;
@@ -190,6 +194,9 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
         document.body.dispatchEvent(new CustomEvent("scenery:newExecution"));
       } else {
         panel.showExecution(message.execution);
+      }
+      if (["succeeded", "failed", "cancelled"].includes(message.execution.status)) {
+        document.body.dispatchEvent(new CustomEvent("scenery:executionFinished", { detail: message.execution }));
       }
     } else if (message.type === "node") {
       if (message.execution_id !== panel.executionId) {

@@ -3,7 +3,7 @@
 
 const EMPTY_INSPECTOR = '<div id="inspector" class="inspector inspector-empty"><p class="muted">Select a node to configure it.</p></div>';
 
-export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, selectNode }) {
+export function initPanels({ root, canEdit, autosave, banner, showOverlay, clearOverlay, selectNode }) {
   const inspectorUrl = (id) => root.dataset.inspectorUrl.replace("00000000-0000-0000-0000-000000000000", id);
   const runsPanel = document.getElementById("runs-panel");
   const inspectorPanel = document.getElementById("inspector-panel");
@@ -49,12 +49,25 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
   // Unsaved edits of a node's form are kept when another node is opened, and come back with it.
   const drafts = new Map();
   let formDirty = false;
-  document.addEventListener("input", (event) => {
-    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
-  });
-  document.addEventListener("change", (event) => {
-    if (event.target.closest && event.target.closest("#node-form")) formDirty = true;
-  });
+  // The save status tells the truth about node forms too: edits there are saved by their Save button.
+  if (autosave) {
+    autosave.unsavedElsewhere = () => {
+      const open = document.getElementById("inspector")?.dataset.nodeNumber;
+      if (formDirty && open) return `Unsaved changes in $${open}'s form`;
+      if (drafts.size) return drafts.size === 1 ? "Unsaved changes in a node's form" : `Unsaved changes in ${drafts.size} nodes' forms`;
+      return "";
+    };
+  }
+  function setFormDirty(dirty) {
+    if (formDirty === dirty) return;
+    formDirty = dirty;
+    autosave?.refresh();
+  }
+  for (const type of ["input", "change"]) {
+    document.addEventListener(type, (event) => {
+      if (event.target.closest && event.target.closest("#node-form")) setFormDirty(true);
+    });
+  }
 
   function keepDraft() {
     const form = document.getElementById("node-form");
@@ -100,7 +113,7 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     discard.textContent = "Discard them";
     discard.addEventListener("click", () => {
       drafts.delete(inspector.dataset.nodeId);
-      formDirty = false;
+      setFormDirty(false);
       openNode = null;
       openInspector(inspector.dataset.nodeId);
     });
@@ -122,9 +135,16 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
       }
       formDirty = false;
       restoreDraft();
-    } else if (inspector.querySelector(".notice-ok")) {
+      autosave?.refresh();
+      // A node opens at the top of its form, not where the last one was scrolled to; on a phone the
+      // details sit under the canvas, so they are brought into view.
+      inspectorPanel.scrollTop = 0;
+      if (window.matchMedia("(max-width: 800px)").matches) inspector.scrollIntoView({ block: "start" });
+    } else if (!inspector.querySelector(".notice-error")) {
+      // Saved (Save, or Run once which saves first): nothing of this node is pending any more.
       drafts.delete(inspector.dataset.nodeId);
-      formDirty = false;
+      setFormDirty(false);
+      autosave?.refresh();
     }
   });
 
@@ -134,6 +154,37 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
       event.returnValue = "";
     }
   });
+
+  // What the inspector shows beside the form (the data picker, the node's output, the webhook's last
+  // calls) goes stale when edges change or a run happens: fetch them again, leaving the form alone.
+  const LIVE_SECTIONS = [".data-picker", ".node-output", ".webhook-info"];
+  let refreshTimer = null;
+  function refreshSections(event) {
+    const nodeIds = event?.detail?.nodeIds;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(async () => {
+      const inspector = document.getElementById("inspector");
+      const id = inspector?.dataset.nodeId;
+      // A node deleted (or not saved yet) has nothing to fetch.
+      if (!id || (nodeIds && !nodeIds.includes(id))) return;
+      const response = await fetch(inspectorUrl(id), { credentials: "same-origin", headers: { "HX-Request": "true" } });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      const current = document.getElementById("inspector");
+      if (!current || current.dataset.nodeId !== id) return;
+      for (const selector of LIVE_SECTIONS) {
+        const before = current.querySelector(`:scope > ${selector}`);
+        const after = fresh.querySelector(`#inspector > ${selector}`);
+        if (after && before) before.replaceWith(after);
+        else if (after) current.append(after);
+        else before?.remove();
+        if (after) window.htmx.process(after);
+      }
+    }, 250);
+  }
+  for (const type of ["scenery:edgesChanged", "scenery:newExecution", "scenery:executionFinished"]) {
+    document.body.addEventListener(type, refreshSections);
+  }
 
   function openInspector(id) {
     if (!id) return;
@@ -147,7 +198,7 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
 
   function closeInspector() {
     keepDraft();
-    formDirty = false;
+    setFormDirty(false);
     openNode = null;
     lastField = null;
     const inspector = document.getElementById("inspector");
@@ -282,6 +333,16 @@ export function initPanels({ root, canEdit, banner, showOverlay, clearOverlay, s
     }
     if (event.detail.target.id === "run-dialog-body" && !dialog.open) dialog.showModal();
   });
+
+  // A click on the backdrop (outside the dialog's box) closes it, as Esc does.
+  for (const box of [dialog, document.getElementById("credential-dialog")]) {
+    box?.addEventListener("click", (event) => {
+      if (event.target !== box) return;
+      const rect = box.getBoundingClientRect();
+      const inside = event.clientX >= rect.left && event.clientX <= rect.right && event.clientY >= rect.top && event.clientY <= rect.bottom;
+      if (!inside) box.close();
+    });
+  }
 
   document.body.addEventListener("scenery:runStarted", (event) => {
     clearOverlay();

@@ -19,6 +19,9 @@ from teams.models import User
 from tests.asgi_server import LiveASGIServer
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+# axe-core from npm (package.json, a dev dependency): injected into pages under test, never served.
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # The machine is shared by parallel test runs: give slow moments some room.
 expect.set_options(timeout=12_000)
 
@@ -55,6 +58,7 @@ class Tab:
     base: str
     errors: list[str] = field(default_factory=list)
     allowed: list[re.Pattern[str]] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
@@ -74,6 +78,26 @@ class Tab:
 
     def js(self, expression: str, arg: Any = None) -> Any:
         return self.page.evaluate(expression, arg)
+
+    def accessibility_problems(self) -> list[str]:
+        """The serious and critical WCAG 2 A/AA violations axe-core finds on the page as it is now,
+        one line per element: rule, impact, selector and axe's own summary of the fix."""
+        if not self.js("() => typeof window.axe === 'object'"):
+            self.page.add_script_tag(path=str(AXE))
+        violations = self.js(
+            "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(r => r.violations)",
+            AXE_TAGS,
+        )
+        return [
+            f"{self.page.url} {v['id']} ({v['impact']}) {' '.join(node['target'])}: {node['failureSummary']}"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+            for node in v["nodes"]
+        ]
+
+    def assert_accessible(self) -> None:
+        problems = self.accessibility_problems()
+        assert not problems, "axe-core:\n" + "\n".join(problems)
 
 
 @pytest.fixture
@@ -100,11 +124,22 @@ def open_tab(chromium: Browser, asgi_server: LiveASGIServer) -> Iterator[Any]:
         tab = Tab(page, context, asgi_server.url)
         page.on("console", lambda m: tab.errors.append(f"console: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: tab.errors.append(f"pageerror: {e}"))
+        page.on(
+            "response",
+            lambda r: (
+                tab.failed_requests.append(f"{r.status} {r.request.method} {r.url}")
+                if r.status >= 400
+                else None
+            ),
+        )
+        page.on("requestfailed", lambda r: tab.failed_requests.append(f"{r.failure} {r.method} {r.url}"))
         tabs.append(tab)
         return tab
 
     yield open_
     problems = [e for tab in tabs for e in tab.unexpected_errors()]
+    if problems:
+        problems += [f"request: {r}" for tab in tabs for r in tab.failed_requests]
     for tab in tabs:
         tab.page.close()
     for context in {id(t.context): t.context for t in tabs}.values():

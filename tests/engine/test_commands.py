@@ -255,7 +255,7 @@ def test_the_demo_command_is_idempotent_and_prints_how_to_use_it(db):
     assert credential.get_secret() == _printed(second, "Gateway key")
     params = {n.number: (n.kind, n.params) for n in scenario.nodes.all()}
     assert params == {
-        1: ("webhook.trigger", {}),
+        1: ("webhook.trigger", {"sample": {"question": "What can Scenery do?"}}),
         2: ("openai.send_message", {"message": "{{$1.body.question}}", "model": "scenery-echo"}),
         3: ("webhook.response", {"status": 200, "body": "{{$2.reply}}"}),
     }

@@ -17,7 +17,7 @@ ASSISTANT_OPTIONAL = [
     "Function",
 ]
 SEED_LABELS = {
-    "webhook.trigger": ["Webhook URL"],
+    "webhook.trigger": ["Webhook URL", "Test data"],  # test data: issue 17
     "webhook.response": ["Status code", "Headers", "Body", "Redirect the caller"],  # + issue 16, item 5
     "openai.create_assistant": ["API Key", "Model ID", *ASSISTANT_OPTIONAL],
     "openai.modify_assistant": ["API Key", "Assistant ID", "Model ID", *ASSISTANT_OPTIONAL],

@@ -119,6 +119,7 @@ TABLE: dict[str, Access] = {
     # ---- credentials
     "teams:credentials": current(GET=VIEWER),
     "teams:credential_new": current(GET=ADMIN, POST=ADMIN),
+    "teams:credential_gateway": current(POST=ADMIN),
     "teams:credential_edit": scoped(GET=ADMIN, POST=ADMIN),
     "teams:credential_delete": scoped(GET=ADMIN, POST=ADMIN),
     # ---- the gateway's keys and settings
@@ -128,6 +129,7 @@ TABLE: dict[str, Access] = {
     "teams:gateway_key_revoke": scoped(POST=ADMIN, kwargs=lambda w: {"key_id": w.gateway_key.pk}),
     # ---- scenario list (scenarios/urls_editor.py)
     "scenarios:home": public("GET"),  # a redirect to the list
+    "scenarios:from_template": current(POST=EDITOR),
     "scenarios:favicon": public("GET"),  # a redirect to the static icon
     "scenarios:list": current(GET=VIEWER),
     "scenarios:create": current(POST=EDITOR),

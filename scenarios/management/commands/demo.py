@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.urls import reverse
 
-from scenarios.models import Edge, Node, Scenario
+from scenarios import starters
+from scenarios.models import Scenario
 from scenarios.runtime import webhooks
 from teams.models import Credential, Membership, Role, Team, User
 
@@ -23,9 +24,8 @@ USERNAME = "demo"
 TEAM_NAME = "Demo team"
 SCENARIO_NAME = "Ask ChatGPT"
 CREDENTIAL_NAME = "Scenery gateway (demo)"
-# The built-in gateway's offline test model: it answers without any provider key.
-MODEL = "scenery-echo"
-QUESTION = "What can Scenery do?"
+MODEL = starters.OFFLINE_MODEL
+QUESTION = starters.QUESTION
 
 
 class Command(BaseCommand):
@@ -107,46 +107,12 @@ def _credential(team: Team, gateway_url: str) -> tuple[Credential, str, str]:
 def _scenario(team: Team, user: User, credential: Credential) -> Scenario:
     scenario = Scenario.objects.for_team(team).filter(name=SCENARIO_NAME).order_by("created_at").first()
     if scenario is None:
-        scenario = Scenario.objects.create(
-            team=team,
-            name=SCENARIO_NAME,
-            description="Send a question to the webhook; the answer comes back in the response.",
-            created_by=user,
-            updated_by=user,
-        )
+        scenario = starters.ask_chatgpt(team, user, credential, MODEL, SCENARIO_NAME)
     if not scenario.active:
         scenario.active = True
         scenario.save(update_fields=["active"])
     if not scenario.nodes.exists():
-        trigger = Node.objects.create(
-            scenario=scenario,
-            number=1,
-            kind="webhook.trigger",
-            label="Trigger on Webhook",
-            position_x=80,
-            position_y=160,
-        )
-        ask = Node.objects.create(
-            scenario=scenario,
-            number=2,
-            kind="openai.send_message",
-            label="Send Message",
-            params={"message": "{{$1.body.question}}", "model": MODEL},
-            credential=credential,
-            position_x=380,
-            position_y=160,
-        )
-        answer = Node.objects.create(
-            scenario=scenario,
-            number=3,
-            kind="webhook.response",
-            label="Webhook response",
-            params={"status": 200, "body": "{{$2.reply}}"},
-            position_x=680,
-            position_y=160,
-        )
-        Edge.objects.create(scenario=scenario, source=trigger, target=ask)
-        Edge.objects.create(scenario=scenario, source=ask, target=answer)
+        starters.add_ask_chatgpt_nodes(scenario, credential, MODEL)
     else:
         # Keep the user's edits; only re-attach the demo credential if the node lost it.
         scenario.nodes.filter(kind="openai.send_message", credential__isnull=True).update(

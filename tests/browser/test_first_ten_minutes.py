@@ -1,0 +1,295 @@
+"""A newcomer's first ten minutes (issue 17), in Chromium: the demo works on the first try, test data
+on the trigger, a dialog that can be left, errors as sentences."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from scenarios.models import Execution, Node, Scenario
+from teams.models import User
+from tests.browser.editor_page import EditorPage
+from tests.editor.conftest import build
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo_scenario(settings, asgi_server) -> Scenario:
+    """The demo of `make run` (manage.py demo), its credential pointing at this server's gateway."""
+    settings.SCENERY_BASE_URL = asgi_server.url
+    address = urlsplit(asgi_server.url)
+    call_command("demo", host=address.hostname, port=address.port, stdout=io.StringIO())
+    return Scenario.objects.get(name="Ask ChatGPT")
+
+
+def test_the_demo_runs_once_and_as_a_whole_on_the_first_try(demo_scenario, open_tab):
+    tab = open_tab(User.objects.get(username="demo"))
+    editor = EditorPage(tab, demo_scenario).open()
+
+    # Run once on the trigger shows its test data, not an empty object.
+    trigger = editor.inspect(1)
+    expect(editor.field("Test data")).to_have_value('{"question": "What can Scenery do?"}')
+    editor.run_once()
+    output = trigger.locator(".node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("What can Scenery do?")
+
+    # Run once on Send Message takes the question from the trigger's test data.
+    editor.inspect(2)
+    expect(tab.page.locator(".picker-node")).to_contain_text("the trigger's test data")
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("What can Scenery do?")
+    tab.shot("newcomer-demo-run-once")
+
+    # Run scenario starts with the same question, and every node succeeds.
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(tab.page.get_by_label("Sample input (JSON)")).to_contain_text('"question": "What can Scenery do?"')
+    expect(tab.page.locator("#run-form")).to_contain_text("It is the trigger's test data.")
+    tab.shot("newcomer-demo-run-dialog")
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+    for number in (1, 2, 3):
+        editor.wait_status(number, "succeeded")
+    execution = Execution.objects.get(scenario=demo_scenario, trigger="manual")
+    assert execution.status == "succeeded"
+    assert execution.response is not None and "What can Scenery do?" in str(execution.response["body"])
+
+
+def test_test_data_typed_on_a_trigger_is_what_the_next_node_maps_and_runs_with(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("openai.send_message", {"message": "{{$1.body.city}}"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(1)
+    editor.field("Test data").fill('{"city": "Lyon"')
+    editor.save_node()
+    expect(tab.page.locator("#inspector")).to_contain_text("This is not valid JSON")
+    editor.field("Test data").fill('{"city": "Lyon"}')
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    assert Node.objects.get(scenario=scenario, number=1).params["sample"] == {"city": "Lyon"}
+
+    editor.inspect(2)
+    picker = tab.page.locator(".picker-node")
+    expect(picker.locator('.pick[data-expr="{{$1.body.city}}"]')).to_be_visible()
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output).to_contain_text("echo: Lyon")
+    expect(output).to_contain_text("Trigger on Webhook (its test data)")
+
+
+def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast, stub_credential, open_tab):
+    scenario = build(cast.team, {1: ("openai.send_message", {"message": "Hi"}, stub_credential)})
+    tab = open_tab(cast.bob)
+    EditorPage(tab, scenario).open()
+    dialog = tab.page.locator("#run-dialog")
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(dialog).to_contain_text("This scenario has no trigger yet")
+    expect(dialog).not_to_contain_text("starts at the trigger")
+    expect(dialog.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+    tab.shot("newcomer-run-dialog-no-trigger")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).not_to_be_visible()
+
+    # A click outside the dialog closes it too.
+    tab.page.get_by_role("button", name="Run scenario").click()
+    expect(dialog).to_be_visible()
+    tab.page.mouse.click(10, 790)
+    expect(dialog).not_to_be_visible()
+
+
+def test_the_built_in_gateway_is_one_click_where_a_credential_is_chosen(
+    settings, asgi_server, cast, open_tab
+):
+    settings.SCENERY_BASE_URL = asgi_server.url
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"q": "Bonjour"}}),
+            2: ("openai.send_message", {"message": "{{$1.body.q}}"}),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    tab.page.locator("#inspector").get_by_role("button", name="Use Scenery's built-in gateway").click()
+    select = editor.field("API Key", "combobox")
+    expect(select.locator("option:checked")).to_contain_text("Scenery gateway")
+    tab.shot("newcomer-gateway-credential-chosen")
+    editor.run_once()
+    output = tab.page.locator("#inspector .node-output")
+    expect(output.locator(".run-result")).to_have_attribute("data-status", "succeeded")
+    expect(output).to_contain_text("Echo: Bonjour")
+    credential = Node.objects.get(scenario=scenario, number=2).credential
+    assert credential is not None and credential.base_url == f"{asgi_server.url}/v1"
+    assert credential.team == cast.team
+
+
+def test_an_editor_is_told_whom_to_ask_for_the_gateway(cast, open_tab):
+    scenario = build(cast.team, {1: ("openai.send_message", {"message": "Hi"})})
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(1)
+    tab.page.locator("#inspector").get_by_role("button", name="Use Scenery's built-in gateway").click()
+    expect(tab.page.locator("#credential-dialog")).to_contain_text("Only admins and owners of Alice's team")
+    assert not cast.team.credentials.exists()
+
+
+def test_a_new_node_starts_with_the_teams_only_credential(cast, stub_credential, open_tab):
+    scenario = Scenario.objects.create(team=cast.team, name="One key", created_by=cast.alice)
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    number = editor.add_from_catalog("Send Message")
+    select = editor.field("API Key", "combobox")
+    expect(select.locator("option:checked")).to_have_text(f"{stub_credential.name} ({stub_credential.host})")
+    assert Node.objects.get(scenario=scenario, number=number).credential == stub_credential
+
+
+def test_a_field_error_reads_as_a_sentence_naming_the_field_in_the_inspector_and_the_live_panel(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"question": ""}}),
+            2: ("openai.send_message", {"message": "{{$1.body.question}}"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    editor.run_once()
+    error = tab.page.locator("#inspector .error-box")
+    expect(error).to_contain_text("Some fields are not valid. Message: Message is empty.")
+    expect(error).not_to_contain_text("{'")
+    expect(error).not_to_contain_text("[")
+    tab.shot("newcomer-error-in-inspector")
+
+    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+    editor.wait_status(2, "failed")
+    live = editor.live_row(2).locator(".live-error")
+    expect(live).to_contain_text("Message: Message is empty.")
+    expect(live).not_to_contain_text("[object Object]")
+    tab.shot("newcomer-error-in-live-panel")
+
+
+def test_the_save_status_owns_up_to_unsaved_edits_in_a_node_form(cast, stub_credential, open_tab):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "Hi"}, stub_credential)},
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    status = tab.page.locator("#save-state")
+    editor.inspect(2)
+    expect(status).to_have_text("All changes saved")
+    editor.field("Message").fill("Hello there")
+    expect(status).to_have_text("Unsaved changes in $2's form")
+    tab.shot("newcomer-save-status-unsaved")
+
+    # Kept as a draft while another node is open: still not saved.
+    editor.inspect(1)
+    expect(status).to_have_text("Unsaved changes in a node's form")
+    editor.inspect(2)
+    expect(editor.field("Message")).to_have_value("Hello there")
+    editor.save_node()
+    expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    expect(status).to_have_text("All changes saved")
+    assert Node.objects.get(scenario=scenario, number=2).params["message"] == "Hello there"
+
+
+def test_the_inspector_follows_a_new_connection_and_each_new_run_without_reopening(
+    cast, stub_credential, open_tab, asgi_server
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("openai.send_message", {"message": "{{$1.body.question}}"}, stub_credential),
+            3: ("webhook.response", {"status": 200, "body": "{{$2.reply}}"}),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice)
+    editor = EditorPage(tab, scenario).open()
+    inspector = editor.inspect(3)
+    picker = inspector.locator(".data-picker")
+    expect(picker).to_contain_text("No node is connected into this one yet")
+    editor.connect(2, 3)
+    expect(picker.locator(".picker-node")).to_have_count(2)
+    expect(picker).not_to_contain_text("No node is connected")
+
+    # Each webhook call runs the scenario; the picker shows the newest run's data at once.
+    for question in ("first", "second"):
+        hook = httpx.post(
+            f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"question": question}, timeout=30
+        )
+        assert hook.status_code == 200
+        expect(picker).to_contain_text(f"echo: {question}")
+    tab.shot("newcomer-picker-follows-runs")
+
+    # The trigger's list of calls too.
+    editor.inspect(1)
+    calls = tab.page.locator("#inspector .payloads > li")
+    expect(calls).to_have_count(2)
+    httpx.post(f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"question": "third"}, timeout=30)
+    expect(calls).to_have_count(3)
+
+
+def test_on_a_phone_the_header_links_are_uncovered_and_a_tapped_node_shows_its_details(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "Hi"}, stub_credential)},
+        [(1, 2)],
+    )
+    tab = open_tab(cast.alice, width=390, height=844)
+    for path in ("/scenarios/", "/credentials/", f"/scenarios/{scenario.pk}/"):
+        tab.goto(path)
+        pills = [
+            tab.page.locator(f".topbar .{name} > summary").bounding_box()
+            for name in ("team-switcher", "user-menu")
+        ]
+        for pill in pills:
+            assert pill is not None and pill["y"] >= 0 and pill["x"] + pill["width"] <= 390
+        for name in ("Scenarios", "Credentials", "Gateway", "Team"):
+            link = tab.page.locator(".header-nav").get_by_role("link", name=name, exact=True)
+            expect(link).to_be_visible()
+            box = link.bounding_box()
+            assert box is not None and box["y"] >= 0 and box["x"] + box["width"] <= 390, name
+            for pill in pills:
+                assert pill is not None
+                apart = box["y"] >= pill["y"] + pill["height"] or box["x"] + box["width"] <= pill["x"]
+                assert apart, f"{name} is under a menu on {path}"
+    tab.shot("newcomer-phone-editor-header")
+
+    editor = EditorPage(tab, scenario)
+    tab.page.wait_for_function("window.scenery && window.scenery.ready")
+    editor.click_node(2)
+    inspector = tab.page.locator('#inspector[data-node-number="2"]')
+    expect(inspector).to_be_visible()
+    tab.page.wait_for_function(
+        "() => { const r = document.getElementById('inspector').getBoundingClientRect(); return r.top >= 0 && r.top < 844 / 2; }"
+    )
+    expect(editor.field("Message")).to_be_in_viewport()
+    tab.shot("newcomer-phone-inspector")
