@@ -29,8 +29,8 @@ from scenarios import graph
 from scenarios.canvas import links
 from scenarios.graph import Link
 from scenarios.models import Edge, Node, Scenario
-from scenarios.runtime.running import Unstorable, safe
 from scenarios.snapshot import validate_graph
+from scenarios.storable import Unstorable, safe
 from teams.models import Credential, Team
 from teams.names import name_key
 

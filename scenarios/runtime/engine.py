@@ -45,8 +45,9 @@ from scenarios import graph
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
-from scenarios.runtime.running import Credentials, Outcome, Unstorable, run_node, safe
+from scenarios.runtime.running import Credentials, Outcome, run_node
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
+from scenarios.storable import Unstorable, safe
 
 __all__ = ["create_execution", "run_execution", "run_node_once", "validate_graph"]
 

@@ -5,7 +5,6 @@ make what gets recorded safe to store and show (secrets redacted, JSON only, no 
 from __future__ import annotations
 
 import logging
-import math
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,14 +16,12 @@ from django.utils import timezone
 from nodes import expressions
 from nodes.base import NodeContext, NodeError, NodeType
 from nodes.forms import clean_for_run
+from scenarios.storable import MIN_REDACTED_LENGTH, Unstorable, safe, safe_text
 from teams import crypto
 from teams.models import Credential
 
 log = logging.getLogger(__name__)
 
-REDACTED = "••••"
-# Shorter secrets cannot be redacted without mangling ordinary text (and protect nothing anyway).
-MIN_REDACTED_LENGTH = 4
 MAX_ERROR_TEXT = 2000
 
 
@@ -74,43 +71,6 @@ class Outcome:
     ports: tuple[str, ...] = ()
 
 
-class Unstorable(TypeError):
-    pass
-
-
-def safe(value: Any, secrets: list[str], depth: int = 0) -> Any:
-    """`value` as storable JSON: secrets replaced by ••••, NUL and lone surrogates replaced by U+FFFD."""
-    if depth > 200:
-        raise Unstorable("the data is nested too deeply")
-    if isinstance(value, str):
-        return _safe_text(value, secrets)
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Unstorable(f"{value} is not a JSON number")
-        return value
-    if isinstance(value, dict):
-        return {_safe_text(str(k), secrets): safe(v, secrets, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [safe(item, secrets, depth + 1) for item in value]
-    raise Unstorable(f"a {type(value).__name__} is not JSON data")
-
-
-def _safe_text(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
 async def run_node(
     spec: dict[str, Any],
     node_type: NodeType | None,
@@ -154,7 +114,7 @@ async def run_node(
         error = {"message": f"The node returned data that cannot be stored: {exc}."}
     except Exception as exc:
         # The traceback is for operators, and redacted too: the exception may quote the key.
-        details = _safe_text("".join(traceback.format_exception(exc)), secrets)
+        details = safe_text("".join(traceback.format_exception(exc)), secrets)
         log.error(
             "node $%s (%s) of execution %s raised:\n%s", number, spec.get("kind"), execution_id, details
         )
