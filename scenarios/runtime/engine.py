@@ -41,7 +41,6 @@ from durable.leases import Lease, LeaseLost, retry_locked
 from nodes.base import DEFAULT_PORT, ERROR_PORT
 from nodes.registry import NODE_TYPES
 from nodes.types import webhook
-from scenarios import graph
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, waiting
@@ -217,7 +216,9 @@ class Run:
         self.tasks: dict[asyncio.Task[Outcome], int] = {}
         self.response_taken = self.execution.response is not None
         # The ports each ended node fired, and the skipped nodes that sit behind a failure (not
-        # merely down a route not taken): together they decide what its downstream nodes do.
+        # merely down a route not taken): together they decide what its downstream nodes do. A skip
+        # behind a failure skips everything downstream in the same write, so a takeover finds those
+        # nodes decided and need not tell the two kinds of skip apart.
         self.taken: dict[int, tuple[str, ...]] = {}
         self.blocked: set[int] = set()
         for number, row in sorted(job.previous.items()):
@@ -225,9 +226,6 @@ class Run:
                 # An attempt that takes over keeps the routes its predecessors decided.
                 self.status[number] = row.status
                 self._took(number, row.output, row.error, row.ports)
-        for number in graph.topological_order(self.plan.nodes, self.plan.edges):
-            if self.status.get(number) == NS.SKIPPED and any(self._broken(i) for i in self._inputs(number)):
-                self.blocked.add(number)
 
     # -- the loop ------------------------------------------------------------------------------------
     async def go(self) -> None:

@@ -125,6 +125,12 @@ def test_the_outline_connects_from_a_named_port_and_lists_it(cast, branching):
         '$2 Branch <span class="port-name">(false)</span> → $3 Webhook response' in response.content.decode()
     )
 
+    refused = outline_post(
+        client, branching, "outline_connect", {"source": "2:maybe", "target": 3, "version": 2}
+    )
+    assert (
+        "$2 Branch has no output port &#x27;maybe&#x27; (its ports: true, false)" in refused.content.decode()
+    )
     outline_post(client, branching, "outline_connect", {"source": "2:true", "target": 3, "version": 2})
     outline_post(client, branching, "outline_disconnect", {"version": 3, "port": "false"}, 2, 3)
     assert edges(branching) == [(1, 2, "main"), (2, 3, "true")]

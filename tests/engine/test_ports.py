@@ -247,18 +247,7 @@ def test_a_takeover_after_an_if_decided_does_not_run_it_again_and_skips_the_same
         )
         execution = create_execution(scenario, Execution.Trigger.MANUAL, {})
 
-        async def first_worker_dies_after_the_if_decided() -> None:
-            lease = await sync_to_async(jobs.claim)("worker-a", 30)
-            assert lease is not None
-            task = asyncio.get_running_loop().create_task(run_execution(lease))
-            await _until(execution.pk, 2, NS.SUCCEEDED)
-            await _until(execution.pk, 3, NS.RUNNING)
-            task.cancel()  # like kill -9: the worker writes nothing more
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        async_to_sync(first_worker_dies_after_the_if_decided)()
-        Execution.objects.filter(pk=execution.pk).update(lease_until=timezone.now())
+        _dies_while_running(execution, (2, NS.SUCCEEDED), running=3)
         execution = run_now(execution, owner="worker-b")
 
     rows: dict[tuple[int, int], Any] = {(r.node_number, r.attempt): r for r in execution.node_runs.all()}
@@ -270,6 +259,51 @@ def test_a_takeover_after_an_if_decided_does_not_run_it_again_and_skips_the_same
     assert rows[(4, 2)].status == NS.SKIPPED  # decided in attempt 2, from attempt 1's route
     assert rows[(4, 2)].error["message"] == "Skipped: route 'false' of $2 Fickle was not taken."
     assert rows[(5, 2)].status == NS.SUCCEEDED
+
+
+def _dies_while_running(execution: Execution, settled: tuple[int, str], running: int) -> None:
+    """A first worker runs the execution until node `settled[0]` is `settled[1]` and `running` runs,
+    then dies (like kill -9: it writes nothing more)."""
+
+    async def run_and_die() -> None:
+        lease = await sync_to_async(jobs.claim)("worker-a", 30)
+        assert lease is not None
+        task = asyncio.get_running_loop().create_task(run_execution(lease))
+        await _until(execution.pk, *settled)
+        await _until(execution.pk, running, NS.RUNNING)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async_to_sync(run_and_die)()
+    Execution.objects.filter(pk=execution.pk).update(lease_until=timezone.now())
+
+
+def test_a_takeover_keeps_a_skip_behind_a_failure_distinct_from_a_route_not_taken(cast):
+    # $3 is skipped behind $2's failure, and with it the join $5 at once, although its other input
+    # (the slow $4) is still running when the first worker dies: the second attempt does not run $5
+    # with $4's output alone.
+    scenario = build(
+        cast.team,
+        {
+            1: ("test.trigger", {}),
+            2: ("test.fail", {}),
+            3: ("test.echo", {}),
+            4: ("test.sleep", {"seconds": 0.5}),
+            5: ("test.echo", {"join": "joined"}),
+        },
+        [(1, 2), (2, 3), (1, 4), (3, 5), (4, 5)],
+    )
+    execution = create_execution(scenario, Execution.Trigger.MANUAL, {})
+    _dies_while_running(execution, (3, NS.SKIPPED), running=4)
+    execution = run_now(execution, owner="worker-b")
+
+    rows: dict[tuple[int, int], Any] = {(r.node_number, r.attempt): r for r in execution.node_runs.all()}
+    assert execution.status == ES.FAILED
+    assert execution.attempt == 2 and rows[(4, 2)].status == NS.SUCCEEDED
+    assert rows[(5, 1)].status == NS.SKIPPED and (5, 2) not in rows
+    assert rows[(5, 1)].error["message"] == "Skipped: $3 Echo was skipped."
+    assert CALLS[f"{execution.id}:5"] == 0
 
 
 def test_an_execution_stored_before_ports_resumes(cast):
