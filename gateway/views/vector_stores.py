@@ -199,10 +199,14 @@ def _batch_files(team_id: Any, store_id: str, batch_id: str, params: dict[str, s
     return _entries(_batch(team_id, store_id, batch_id).entries.all(), params)
 
 
+def _processed(batch: VectorStoreFileBatch) -> dict[str, Any]:
+    return file_batches.process(batch).as_api()
+
+
 async def create_batch(call: Call, vector_store_id: str) -> HttpResponseBase:
     data = call.body("CreateVectorStoreFileBatchRequest")
     batch = await sync_to_async(_create_batch)(call.team_id, vector_store_id, data)
-    return ok((await sync_to_async(file_batches.process)(batch)).as_api())
+    return ok(await sync_to_async(_processed)(batch))
 
 
 async def retrieve_batch(call: Call, vector_store_id: str, batch_id: str) -> HttpResponseBase:

@@ -178,9 +178,9 @@ def test_a_run_waiting_for_tool_outputs_is_cancelled(client, raw):
 
 
 def test_cancelling_a_run_stops_its_model_call(client, provider, stub_provider):
-    stub_provider.hold()  # it answers only after the test: the cancel must stop the call
-    assistant = client.beta.assistants.create(model="stub-model")
+    assistant = client.beta.assistants.create(model="stub-model")  # the model list is read here
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow"}])
+    stub_provider.hold()  # it answers only after the test: the cancel must stop the call
     run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     wait_until(lambda: stub_provider.requests, "the provider call")
     cancelling = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
