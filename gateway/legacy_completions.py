@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import ids, offline, upstream
-from gateway.errors import invalid
+from gateway.errors import GatewayError, invalid
 from gateway.models import GatewayConfig
 from gateway.validation import type_name
 from nodes.base import NodeError
@@ -143,6 +143,15 @@ def _mean_logprob(choice: dict[str, Any]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def no_logprobs(model: str) -> GatewayError:
+    return invalid(
+        f"Invalid 'logprobs': the model `{model}` gives no log probabilities here, so they cannot be "
+        "returned; leave out logprobs.",
+        "logprobs",
+        "invalid_value",
+    )
+
+
 def finish_reason(value: Any) -> str:
     return value if value in ("stop", "length", "content_filter") else "stop"
 
@@ -179,12 +188,7 @@ async def emulate(config: GatewayConfig, body: dict[str, Any], model: str) -> di
             if asked.logprobs is not None:
                 logprobs = legacy_logprobs(candidate.get("logprobs"))
                 if logprobs is None:
-                    raise invalid(
-                        f"Invalid 'logprobs': the model `{model}` gives no log probabilities here, so they "
-                        "cannot be returned; leave out logprobs.",
-                        "logprobs",
-                        "invalid_value",
-                    )
+                    raise no_logprobs(model)
             choices.append(
                 {
                     "text": prompt + text if asked.echo else text,
@@ -268,11 +272,11 @@ async def stream(config: GatewayConfig, body: dict[str, Any]) -> AsyncIterator[d
                     if index not in offsets:
                         offsets[index] = 0
                         text = prompt + text if asked.echo else text
-                    logprobs = (
-                        legacy_logprobs(part.get("logprobs"), offsets[index])
-                        if asked.logprobs is not None
-                        else None
-                    )
+                    logprobs = None
+                    if asked.logprobs is not None and text:
+                        logprobs = legacy_logprobs(part.get("logprobs"), offsets[index])
+                        if logprobs is None:
+                            raise no_logprobs(model)
                     offsets[index] += len(text)
                     finish = part.get("finish_reason")
                     choice = {

@@ -56,11 +56,17 @@ def _snapshot(run_id: str) -> tuple[Run | None, list[RunStep], dict[str, Message
     return run, steps, messages
 
 
-def _text_delta(message_id: str, value: str, annotations: list[dict[str, Any]] | None = None) -> bytes:
-    part = {"index": 0, "type": "text", "text": {"value": value, "annotations": annotations or []}}
-    return event(
-        "thread.message.delta",
-        {"id": message_id, "object": "thread.message.delta", "delta": {"content": [part]}},
+def _delta(message_id: str, part: dict[str, Any]) -> bytes:
+    delta = {"id": message_id, "object": "thread.message.delta", "delta": {"content": [part]}}
+    return event("thread.message.delta", delta)
+
+
+def _text_delta(
+    message_id: str, value: str, annotations: list[dict[str, Any]] | None = None, index: int = 0
+) -> bytes:
+    return _delta(
+        message_id,
+        {"index": index, "type": "text", "text": {"value": value, "annotations": annotations or []}},
     )
 
 
@@ -69,23 +75,14 @@ def _message_end(message: Message, shown: deltas.Shown) -> list[bytes]:
     its end event."""
     out = []
     for index, part in enumerate(message.content):
-        if part.get("type") == "text" and index == 0:
-            rest = shown.rest(message.id, part["text"]["value"])
-            annotations = [{"index": i, **a} for i, a in enumerate(part["text"].get("annotations", []))]
-            if rest or annotations:
-                out.append(_text_delta(message.id, rest, annotations))
-        else:
-            delta = {"content": [{"index": index, **part}]}
-            if part.get("type") == "text":
-                delta = {
-                    "content": [{"index": index, "type": "text", "text": {**part["text"], "annotations": []}}]
-                }
-            out.append(
-                event(
-                    "thread.message.delta",
-                    {"id": message.id, "object": "thread.message.delta", "delta": delta},
-                )
-            )
+        if part.get("type") != "text":
+            out.append(_delta(message.id, {"index": index, **part}))
+            continue
+        text = part["text"]["value"]
+        rest = shown.rest(message.id, text) if index == 0 else text  # only the first part is streamed
+        annotations = [{"index": i, **a} for i, a in enumerate(part["text"].get("annotations", []))]
+        if rest or annotations:
+            out.append(_text_delta(message.id, rest, annotations, index))
     out.append(event(f"thread.message.{message.status}", message.as_api()))
     return out
 

@@ -177,6 +177,9 @@ def test_logprobs_come_back_in_the_legacy_shape_or_are_refused_clearly(client, c
         client.completions.create(model="scenery-echo", prompt="p", logprobs=2)
     assert bad_request(refused)["param"] == "logprobs"
     assert "log probabilities" in message_of(refused)
+    with pytest.raises(openai.APIError) as midway:  # streamed: the status was already sent
+        list(client.completions.create(model="scenery-echo", prompt="p", logprobs=2, stream=True))
+    assert "log probabilities" in str(midway.value)
 
 
 def test_suffix_and_logit_bias_reach_the_model(client, chat_only):

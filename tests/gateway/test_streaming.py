@@ -146,3 +146,13 @@ def test_the_official_client_streams_tool_outputs(client):
         stream.until_done()
         assert stream.get_final_run().status == "completed"
         assert "Tool output: warm" in stream.get_final_messages()[0].content[0].text.value
+
+
+def test_a_streamed_answer_with_a_second_part_sends_it_after_the_text(client):
+    assistant = client.beta.assistants.create(model="scenery-echo", tools=[{"type": "code_interpreter"}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "run print(1)"}])
+    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+        stream.until_done()
+        (message,) = stream.get_final_messages()
+    text, note = (part.text.value for part in message.content if part.type == "text")
+    assert text == "Echo: run print(1)" and "does not execute code" in note

@@ -195,6 +195,19 @@ TABLE: dict[str, Access] = {
     "gateway:file-content": gateway("GET", team_object=True),
     "gateway:vector-stores": gateway("GET", "POST"),
     "gateway:vector-store": gateway("GET", "POST", "DELETE", team_object=True),
+    "gateway:vector-store-files": gateway(
+        "GET", "POST", team_object=True, data=lambda w, u: {"file_id": w.gateway.ids["file_id"]}
+    ),
+    "gateway:vector-store-file": gateway(
+        "GET", "POST", "DELETE", team_object=True, data=lambda w, u: {"attributes": {"topic": "a"}}
+    ),
+    "gateway:vector-store-file-batches": gateway(
+        "POST", team_object=True, data=lambda w, u: {"file_ids": [w.gateway.ids["file_id"]]}
+    ),
+    "gateway:vector-store-file-batch": gateway("GET", team_object=True),
+    "gateway:vector-store-file-batch-cancel": gateway("POST", team_object=True),
+    "gateway:vector-store-file-batch-files": gateway("GET", team_object=True),
+    "gateway:vector-store-search": gateway("POST", team_object=True, data=lambda w, u: {"query": "a"}),
     "gateway:chat-completions": gateway("POST"),
     "gateway:completions": gateway("POST"),
     "gateway:models": gateway("GET"),

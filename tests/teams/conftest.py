@@ -17,6 +17,8 @@ from gateway.models import (
     RunStep,
     Thread,
     VectorStore,
+    VectorStoreFile,
+    VectorStoreFileBatch,
 )
 from scenarios.models import Edge, Execution, Node, NodeRun, Scenario
 from teams.models import Credential, Invitation, Membership, Role
@@ -112,6 +114,8 @@ def gateway_world(world: World, cast) -> World:
     file = File.objects.create(team=team, filename="a.txt", bytes=1, purpose="assistants")
     FileContent.objects.create(file=file, data=b"a")
     store = VectorStore.objects.create(team=team, name="docs")
+    VectorStoreFile.objects.create(vector_store=store, file=file)
+    batch = VectorStoreFileBatch.objects.create(team=team, vector_store=store, status="completed")
     ids = {
         "assistant_id": assistant.id,
         "thread_id": thread.id,
@@ -120,6 +124,7 @@ def gateway_world(world: World, cast) -> World:
         "step_id": step.id,
         "file_id": file.id,
         "vector_store_id": store.id,
+        "batch_id": batch.id,
         "model_id": "scenery-echo",
     }
     world.gateway = GatewayObjects(team_key, other_key, ids)
