@@ -111,16 +111,25 @@ async def db[T](fn: Callable[..., T], *args: Any) -> T:
     return await _call_in_db_thread(fn, *args)
 
 
+# The event loop of this process's server (or worker): what sync code wants done asynchronously
+# (a live event, a wake-up) goes there, without waiting for it.
+_serving_loop: asyncio.AbstractEventLoop | None = None
+
+
 def soon(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    """Run the coroutine `make()` returns: without waiting on the running loop; from sync code (an
-    on_commit hook in the database thread) with asgiref's `async_to_sync`, which runs it on the
-    event loop that called into this thread, or on a loop of its own outside any."""
+    """Run the coroutine `make()` returns: without waiting, on the running loop or, from sync code
+    (an on_commit hook in the database thread), on the server's loop; outside any server (a command,
+    a test) to completion with asgiref's `async_to_sync`."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
         loop.create_task(make())
+        return
+    serving = _serving_loop
+    if serving is not None and serving.is_running():
+        asyncio.run_coroutine_threadsafe(make(), serving)
         return
 
     async def complete() -> None:
@@ -418,7 +427,10 @@ def stop_job(model: type[Any], pk: Any) -> bool:
 
 
 def ensure_started() -> None:
-    """Start this process's executor on the running loop when this process executes jobs."""
+    """Serve from the running loop: start this process's executor on it when this process executes
+    jobs, and send there what sync code wants sent (see `soon`)."""
+    global _serving_loop
+    _serving_loop = asyncio.get_running_loop()
     if settings.EXECUTOR == "inprocess":
         local_executor().start()
 

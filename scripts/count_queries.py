@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -124,14 +125,16 @@ async def main(calls: int, token: str) -> None:
     await started.wait()
     await call(application, token, -1)  # warm-up: connections opened, caches filled
     STATEMENTS.clear()
+    cpu = time.process_time()
     statuses = Counter([await call(application, token, n) for n in range(calls)])
+    cpu = time.process_time() - cpu
     await asyncio.sleep(0.5)  # let the executions' last commits land
     counted = dict(STATEMENTS)
     await lifespan.put({"type": "lifespan.shutdown"})
     await server
     total = sum(counted.values())
     print(f"{calls} calls, answers {dict(statuses)}")
-    print(f"statements per execution: {total / calls:.1f}")
+    print(f"statements per execution: {total / calls:.1f}; process CPU per call {cpu / calls * 1000:.2f} ms")
     for kind, count in sorted(counted.items(), key=lambda item: -item[1]):
         print(f"  {kind:<10} {count / calls:.1f}")
 

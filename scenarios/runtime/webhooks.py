@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, connections, router
 
 from durable.executor import db
 from nodes.json_limits import MAX_JSON_DEPTH, check_data
@@ -234,8 +234,25 @@ def idempotency_key(headers: list[tuple[str, str]]) -> str:
 
 
 def active_scenario(token: str) -> Scenario | None:
-    """The active scenario of `token`."""
-    return Scenario.objects.filter(webhook_token=token, active=True).first()
+    """The active scenario of `token`, with what starting it needs (its id, team and version).
+
+    One plain statement: every webhook call starts with it, and building it with the ORM cost ten
+    times what SQLite takes to run it (as scenarios/snapshot.py reads the graph)."""
+    meta = Scenario._meta
+    team = meta.get_field("team")
+    connection = connections[router.db_for_read(Scenario)]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(str(meta.pk.column))}, {quote(str(team.column))}, {quote('version')} "
+            f"FROM {quote(meta.db_table)} WHERE {quote('webhook_token')} = %s AND {quote('active')} = %s",
+            [token, True],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [meta.pk.to_python(row[0]), team.target_field.to_python(row[1]), row[2]]
+    return Scenario.from_db(connection.alias, [meta.pk.attname, team.attname, "version"], values)
 
 
 async def respond(token: str, call: Call) -> Reply:

@@ -54,6 +54,7 @@ async def serve(runner: executor.Executor, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    executor.ensure_started()  # this loop serves: sync code's sends come here
     runner.start()
     layer = get_channel_layer()
     assert layer is not None
