@@ -103,3 +103,18 @@ def editor_browser_ms(base: str, info: dict[str, Any], chromium: str = "/usr/bin
         finally:
             browser.close()
     return {"load_ms": loaded, "first_node_ms": first, "all_nodes_ms": shown, "nodes": nodes}
+
+
+def sequential_ms(url: str, seconds: float) -> tuple[list[float], int]:
+    """Milliseconds of each call to a webhook, one after the other for `seconds`, and how many did
+    not answer 200."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=30) as client:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            response = client.post(url, json={"question": "Am I held up?"})
+            latencies.append((time.perf_counter() - began) * 1000)
+            failed += response.status_code != 200
+    return latencies, failed
