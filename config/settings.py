@@ -167,6 +167,8 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_RESPONSE_DEADLINE = env.float("WEBHOOK_RESPONSE_DEADLINE", default=30.0)
 # A team with this many executions waiting gets 429 + Retry-After from its webhooks (0: no cap).
 WEBHOOK_MAX_QUEUED_PER_TEAM = env.int("WEBHOOK_MAX_QUEUED_PER_TEAM", default=1000)
+# Calls of one webhook in flight per web process; more get 429 + Retry-After (scenarios/runtime/backlog.py).
+WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", default=8)
 # How often an open scenario WebSocket re-checks that its user is still a member of the team.
 SCENARIO_SOCKET_RECHECK_SECONDS = env.float("SCENARIO_SOCKET_RECHECK_SECONDS", default=30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)

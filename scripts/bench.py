@@ -10,7 +10,8 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - time from a node finishing to its event reaching a WebSocket client (p50/p99);
 - streamed answers: time to first token and per-token time, straight from the stub, through the
   gateway's chat completions and as a run's message deltas (over Redis from a worker when scaled);
-- the editor with a 200-node scenario: server render time, browser load time (headless Chromium).
+- the editor with a 200-node scenario: server render time, browser load time (headless Chromium);
+- fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded.
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
 --web-processes (scaled only), --profile (py-spy on the web process during the 8-client run), --no-calibration
@@ -29,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -241,6 +243,9 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
     exits.callback(shutil.rmtree, workdir, True)
     stack = Stack(config, workdir, exits)
+    # The throughput rows load one webhook: its door (WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK) is open for
+    # them; `fairness` at the end runs with the shipped one.
+    stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"] = "0"
     result = Result(config.name)
     stack.manage("manage.py", "migrate", "--noinput", "-v", "0")
     stub_port, web_port = free_port(), free_port()
@@ -344,7 +349,35 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     else:
         note += "; browser: not measured (--no-browser, or no /usr/bin/chromium)"
     result.notes.append(note)
+    # Fairness with the shipped door: the web processes again, without the override.
+    web.send_signal(signal.SIGTERM)
+    web.wait(timeout=30)
+    del stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"]
+    web = stack.spawn("web-door", web_args)
+    wait_port(web_port, web, "the web server (default door)")
+    result.notes.append(fairness(hook, f"{base}/hooks/{info['other']['token']}", script, args.warmup + 2))
     return result
+
+
+def fairness(flooded: str, other: str, script: Path, seconds: float) -> str:
+    """Team B's webhook, one call after another, alone and while wrk floods team A's webhook with
+    64 clients (WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK turns A's excess into 429s at the door)."""
+    door = os.environ.get("WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK") or "as shipped"
+    alone, _ = bench_probes.sequential_ms(other, seconds)
+    flood: dict[str, Any] = {}
+    flooding = threading.Thread(target=lambda: flood.update(wrk(flooded, 64, seconds + 1, script)))
+    flooding.start()
+    time.sleep(0.5)  # the flood is on
+    during, failed = bench_probes.sequential_ms(other, seconds)
+    flooding.join()
+    p = bench_probes.percentile
+    return (
+        f"fairness: team B's webhook alone p50 {p(alone, 50):.1f} ms, p99 {p(alone, 99):.1f} ms; during team A's "
+        f"flood (wrk, 64 clients, {flood.get('rps', 0):.0f} req/s, {flood.get('non_2xx', 0)} of "
+        f"{flood.get('requests', 0)} refused) p50 {p(during, 50):.1f} ms, p99 {p(during, 99):.1f} ms, "
+        f"max {max(during, default=float('nan')):.0f} ms over {len(during)} calls, {failed} not 200; "
+        f"WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK {door}"
+    )
 
 
 def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:

@@ -153,3 +153,18 @@ def streaming(base: str, stub_url: str, info: dict[str, Any], runs: int = 10) ->
                 per_token.append((times[-1] - times[0]) * 1000 / max(1, len(times) - 1))
             figures[f"{name} first"], figures[f"{name} per token"] = first, per_token
     return figures
+
+
+def sequential_ms(url: str, seconds: float) -> tuple[list[float], int]:
+    """Milliseconds of each call to a webhook, one after the other for `seconds`, and how many did
+    not answer 200."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=30) as client:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            response = client.post(url, json={"question": "Am I held up?"})
+            latencies.append((time.perf_counter() - began) * 1000)
+            failed += response.status_code != 200
+    return latencies, failed

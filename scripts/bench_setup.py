@@ -37,8 +37,10 @@ def setup(stub_url: str) -> dict[str, Any]:
     credential.set_secret("sk-bench-not-a-secret")
     credential.save()
 
-    def scenario(name: str, kinds: list[tuple[str, dict[str, Any], Credential | None]]) -> Scenario:
-        made = Scenario.objects.create(team=team, name=name, created_by=user)
+    def scenario(
+        name: str, kinds: list[tuple[str, dict[str, Any], Credential | None]], owner: Team = team
+    ) -> Scenario:
+        made = Scenario.objects.create(team=owner, name=name, created_by=user)
         nodes = Node.objects.bulk_create(
             Node(
                 scenario=made,
@@ -56,14 +58,14 @@ def setup(stub_url: str) -> dict[str, Any]:
         )
         return made
 
-    ask = scenario(
-        "Ask (bench)",
-        [
+    def asking(cred: Credential) -> list[tuple[str, dict[str, Any], Credential | None]]:
+        return [
             ("webhook.trigger", {}, None),
-            ("openai.send_message", {"message": "{{$1.body.question}}", "model": "bench-model"}, credential),
+            ("openai.send_message", {"message": "{{$1.body.question}}", "model": "bench-model"}, cred),
             ("webhook.response", {"status": 200, "body": "{{$2.reply}}"}, None),
-        ],
-    )
+        ]
+
+    ask = scenario("Ask (bench)", asking(credential))
     chain = scenario(
         "Chain of 100 (bench)",
         [("webhook.trigger", {}, None)] + [("webhook.response", {"body": "{{$1.body}}"}, None)] * 99,
@@ -78,6 +80,12 @@ def setup(stub_url: str) -> dict[str, Any]:
 
     GatewayConfig.objects.create(team=team, provider=credential, default_model="bench-model")
     _, gateway_key = GatewayKey.issue(team, "Bench")
+    # Team B: the same scenario in another team, timed while team A's webhook is flooded.
+    team_b = Team.bootstrap(user, "Bench B")
+    credential_b = Credential(team=team_b, name="Stub", base_url=stub_url, default_model="bench-model")
+    credential_b.set_secret("sk-bench-not-a-secret")
+    credential_b.save()
+    other = scenario("Ask (bench, team B)", asking(credential_b), team_b)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -86,6 +94,7 @@ def setup(stub_url: str) -> dict[str, Any]:
     return {
         "ask": {"id": str(ask.id), "token": ask.webhook_token},
         "chain": {"id": str(chain.id), "token": chain.webhook_token},
+        "other": {"id": str(other.id), "token": other.webhook_token},
         "big": {"id": str(big.id)},
         "session": session.session_key,
         "gateway_key": gateway_key,

@@ -118,12 +118,18 @@ def _scoped_credential(request: HttpRequest, credential_id: UUID) -> tuple[Crede
 @require_http_methods(["GET", "POST"])
 def credential_edit(request: HttpRequest, credential_id: UUID) -> HttpResponse:
     credential, membership = _scoped_credential(request, credential_id)
+    needs_reentry = credential.needs_reentry  # as stored: validating puts the typed URL on it
     form = CredentialForm(request.POST or None, instance=credential, team=membership.team)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"Saved “{credential.name}”.")
         return redirect("teams:credentials")
-    context = {"form": form, "team": membership.team, "credential": credential}
+    context = {
+        "form": form,
+        "team": membership.team,
+        "credential": credential,
+        "needs_reentry": needs_reentry,
+    }
     return render(request, "teams/credential_form.html", context, status=400 if form.errors else 200)
 
 

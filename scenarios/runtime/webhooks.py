@@ -256,7 +256,13 @@ def active_scenario(token: str) -> Scenario | None:
 
 
 async def respond(token: str, call: Call) -> Reply:
-    """Start the scenario of `token` with `call` and answer as its Webhook response node does."""
+    """Start the scenario of `token` with `call` and answer as its Webhook response node does; a
+    429 when the webhook already has its share of calls in flight (scenarios.runtime.backlog)."""
+    with backlog.at_the_door(token) as admitted:
+        return await _respond(token, call) if admitted else too_many_in_flight()
+
+
+async def _respond(token: str, call: Call) -> Reply:
     if call.method not in ("GET", "POST"):
         reply = Reply.json({"error": "Use POST or GET."}, 405)
         reply.headers["Allow"] = "GET, POST"
@@ -338,6 +344,19 @@ def too_busy() -> Reply:
         429,
     )
     reply.headers["Retry-After"] = str(backlog.RETRY_AFTER_SECONDS)
+    return reply
+
+
+def too_many_in_flight() -> Reply:
+    cap, wait = settings.WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK, backlog.DOOR_RETRY_AFTER_SECONDS
+    reply = Reply.json(
+        {
+            "error": f"This webhook is already answering {cap} calls; nothing was started. "
+            f"Try again in {wait} second{'s' if wait != 1 else ''}."
+        },
+        429,
+    )
+    reply.headers["Retry-After"] = str(wait)
     return reply
 
 

@@ -30,6 +30,7 @@ def test_an_http_downgrade_without_the_key_is_refused_saying_so(cast, openai_cre
     assert response.status_code == 400
     assert "now points to http://api.openai.com instead of https://api.openai.com" in response.text
     assert "Enter the key again" in response.text
+    assert "The stored key cannot be used" not in response.text  # it can, where it was entered for
     openai_credential.refresh_from_db()
     assert openai_credential.base_url == "https://api.openai.com/v1"
 
@@ -60,10 +61,12 @@ def test_a_port_that_is_not_a_number_is_a_clear_error(cast, openai_credential):
     assert response.status_code == 400 and "The port must be a number" in response.text
 
 
-def test_a_base_url_changed_behind_the_forms_back_makes_the_key_unusable_not_sent(openai_credential):
+def test_a_base_url_changed_behind_the_forms_back_makes_the_key_unusable_not_sent(cast, openai_credential):
     Credential.objects.filter(pk=openai_credential.pk).update(base_url="http://api.openai.com/v1")
     moved = Credential.objects.get(pk=openai_credential.pk)
     with pytest.raises(crypto.SecretUnreadable, match="entered for https://api.openai.com:443"):
         moved.get_secret()
     assert moved.needs_reentry
+    page = cast.client_for(cast.alice).get(reverse("teams:credential_edit", args=[moved.id]))
+    assert "The stored key cannot be used as it is" in page.text
     assert moved.readable_secret() == SECRET  # still found and redacted wherever it appears

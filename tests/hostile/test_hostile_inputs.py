@@ -354,7 +354,11 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_gateway_inputs.py::test_a_chat_body_the_spec_refuses_is_a_400_naming_the_parameter
     H/test_gateway_inputs.py::test_the_official_client_gets_a_bad_request_naming_the_parameter
     H/test_gateway_inputs.py::test_an_upload_with_a_file_name_of_thousands_of_characters_is_a_400_naming_the_file
-48. 2 000 calls on team A's webhook raised team B's latency from 27 ms to 169 ms–1.2 s.
+48. 2 000 calls on team A's webhook raised team B's latency from 27 ms to 169 ms–1.2 s. Now at most
+    WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK calls of one webhook are in flight per process, more get 429 +
+    Retry-After at the door (scenarios/runtime/backlog.py); `make bench` prints team B's p99 during
+    team A's flood.
+    H/test_flood_fairness.py::test_with_one_webhook_at_its_limit_its_next_call_gets_429_and_another_teams_call_is_answered
 """
 
 from __future__ import annotations
