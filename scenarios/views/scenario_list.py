@@ -108,6 +108,8 @@ def scenario_rename(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpRes
     scenario.save(update_fields=["name", "updated_by", "updated_at"])
     if not request.htmx:
         return redirect("scenarios:list")
+    if request.GET.get("in") == "editor":
+        return render(request, "scenarios/editor.html#active-toggle", {"scenario": scenario})
     return _row(request, scenario, True)
 
 
@@ -130,6 +132,8 @@ def scenario_toggle_active(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> 
     scenario.save(update_fields=["active", "updated_by", "updated_at"])
     if not request.htmx:
         return redirect("scenarios:list")
+    if request.GET.get("in") == "editor":
+        return render(request, "scenarios/editor.html#active-toggle", {"scenario": scenario})
     return _row(request, scenario, True)
 
 

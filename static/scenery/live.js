@@ -126,9 +126,7 @@ export class RunPanel {
       output.setAttribute("aria-label", `Output of $${run.node}`);
       row.append(head, error, output);
       this.rows.set(run.node, row);
-      const after = [...this.rows.keys()].filter((n) => n > run.node).sort((a, b) => a - b)[0];
-      const before = after !== undefined ? this.rows.get(after) : null;
-      this.list.insertBefore(row, before && before.parentNode === this.list ? before : null);
+      this.list.append(row);
     }
     const [head, error, output] = row.children;
     const [, title, pill, duration] = head.children;
@@ -139,6 +137,12 @@ export class RunPanel {
     const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
     duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
     row.dataset.status = run.status;
+    if (run.started_at && row.dataset.startedAt !== run.started_at) {
+      // In run order, not by number: after the rows that started before it, before those not started.
+      row.dataset.startedAt = run.started_at;
+      const later = [...this.list.children].find((other) => other !== row && (!other.dataset.startedAt || other.dataset.startedAt > run.started_at));
+      this.list.insertBefore(row, later || null);
+    }
     if (run.error) {
       error.hidden = false;
       // A skip is not an error: its reason reads as a note.
@@ -185,7 +189,9 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
       if (message.execution) {
         const going = ["queued", "running"].includes(message.execution.status);
         panel.reset(message.execution, going || (panel.revealed && panel.executionId === message.execution.id));
-        (message.nodes || []).forEach(applyRun);
+        // The server lists nodes by number; the panel shows them in the order they ran.
+        const started = (run) => run.started_at || "~";
+        [...(message.nodes || [])].sort((a, b) => started(a).localeCompare(started(b))).forEach(applyRun);
       }
     } else if (message.type === "execution") {
       if (message.execution.id !== panel.executionId) {

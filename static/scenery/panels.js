@@ -1,3 +1,5 @@
+import { copyText } from "./copy.js";
+
 // The editor's panels: catalog search, sidebar tabs, inspector (with the data picker), runs history,
 // the run dialog, and copy buttons. The server renders them (htmx); this only moves focus and text.
 
@@ -98,7 +100,11 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
       const control = form.querySelectorAll(`[name="${CSS.escape(field.name)}"]`)[index];
       if (!control || control.disabled || control.readOnly) continue;
       if (control.type === "checkbox" || control.type === "radio") control.checked = field.checked;
-      else control.value = field.value;
+      else if (control.tagName === "SELECT" && control.value !== field.value) {
+        control.value = field.value;
+        // e.g. the credential: its model list is loaded on change, as when a person picks it.
+        control.dispatchEvent(new Event("change", { bubbles: true }));
+      } else control.value = field.value;
     }
     // node-form.js shows and hides conditional fields on a change inside its [data-node-form].
     (form.querySelector("[data-node-form]") || form).dispatchEvent(new Event("change", { bubbles: true }));
@@ -404,26 +410,4 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   });
 
   return { openInspector, closeInspector, showProblems };
-}
-
-export async function copyText(text, button) {
-  let ok = false;
-  try {
-    await navigator.clipboard.writeText(text);
-    ok = true;
-  } catch {
-    // Plain http on a LAN has no clipboard API: fall back to a selected textarea.
-    const area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.append(area);
-    area.select();
-    ok = document.execCommand("copy");
-    area.remove();
-  }
-  const label = button.textContent;
-  button.textContent = ok ? "Copied" : "Copy failed";
-  setTimeout(() => (button.textContent = label), 1500);
 }

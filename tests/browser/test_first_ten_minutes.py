@@ -293,3 +293,80 @@ def test_on_a_phone_the_header_links_are_uncovered_and_a_tapped_node_shows_its_d
     )
     expect(editor.field("Message")).to_be_in_viewport()
     tab.shot("newcomer-phone-inspector")
+
+
+def test_an_invitation_link_has_a_copy_button_and_its_page_reads_cleanly(cast, open_tab):
+    tab = open_tab(cast.alice)
+    tab.goto(f"/teams/{cast.team.pk}/")
+    tab.page.get_by_role("button", name="Invite", exact=True).click()
+    link = tab.page.locator("#new-link")
+    expect(link).to_be_visible()
+    copy = tab.page.locator('[data-copy-target="#new-link"]')
+    expect(copy).to_have_text("Copy")
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=tab.base)
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    url = link.input_value()
+    assert tab.js("() => navigator.clipboard.readText()") == url
+    tab.shot("newcomer-invitation-copy")
+
+    guest = open_tab(cast.mallory)
+    guest.page.goto(url)
+    expect(guest.page.get_by_text("The invitation expires on")).to_be_visible()
+    assert ".." not in guest.page.locator("main").inner_text()
+
+
+def test_the_editor_has_the_active_switch(cast, stub_credential, open_tab):
+    scenario = build(cast.team, {1: ("webhook.trigger", {})})
+    tab = open_tab(cast.bob)
+    EditorPage(tab, scenario).open()
+    switch = tab.page.get_by_role("switch", name="Active")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    switch.click()
+    expect(tab.page.get_by_role("switch", name="Active")).to_have_attribute("aria-checked", "false")
+    scenario.refresh_from_db()
+    assert scenario.active is False
+    tab.page.get_by_role("switch", name="Active").click()
+    expect(tab.page.get_by_role("switch", name="Active")).to_have_attribute("aria-checked", "true")
+    scenario.refresh_from_db()
+    assert scenario.active is True
+
+
+def test_the_live_panel_lists_nodes_in_the_order_they_ran(cast, stub_credential, open_tab):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"question": "Order?"}}),
+            2: ("webhook.response", {"status": 200, "body": "{{$3.reply}}"}),
+            3: ("openai.send_message", {"message": "{{$1.body.question}}"}, stub_credential),
+        },
+        [(1, 3), (3, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+    editor.wait_status(2, "succeeded")
+    rows = tab.page.locator("#live-nodes > li")
+    expect(rows).to_have_count(3)
+    assert [rows.nth(i).get_attribute("data-number") for i in range(3)] == ["1", "3", "2"]
+
+
+def test_a_restored_draft_loads_the_model_list_of_its_credential(cast, credential, stub_credential, open_tab):
+    scenario = build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "Hi"}, credential)},
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    models = tab.page.locator('#node-form datalist option[value="stub-model-large"]')
+    editor.field("API Key", "combobox").select_option(
+        label=f"{stub_credential.name} ({stub_credential.host})"
+    )
+    expect(models).to_have_count(1)
+    editor.inspect(1)
+    editor.inspect(2)
+    expect(tab.page.locator("#inspector")).to_contain_text("Your unsaved changes to this node are back")
+    expect(models).to_have_count(1)
