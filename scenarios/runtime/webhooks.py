@@ -154,6 +154,17 @@ def answer(execution: Execution) -> Reply:
             },
             409,
         )
+    if execution.response is None and execution.status == Execution.Status.SUCCEEDED:
+        # Every Webhook response node sat on a route the run did not take: it ended well, silently.
+        return Reply.json(
+            {
+                "execution_id": str(execution.id),
+                "status": "succeeded",
+                "message": "The scenario finished without answering: its Webhook response node was on a "
+                "route the run did not take.",
+            },
+            200,
+        )
     if execution.response is None:
         return Reply.json(
             {

@@ -15,6 +15,7 @@ from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import engine, jobs
 from tests.engine.conftest import build, runs_of
+from tests.ports import BRANCH, branch_type
 from tests.waiting import wait_for_end
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
@@ -277,6 +278,29 @@ def test_a_scenario_that_fails_before_answering_gives_500_with_the_execution_id(
     body = response.json()
     assert body["error"] == "The scenario failed before its Webhook response node answered."
     assert Execution.objects.get(pk=body["execution_id"]).status == ES.FAILED
+
+
+def test_a_response_node_down_a_route_not_taken_answers_that_the_run_finished_without_answering(
+    asgi_server, cast
+):
+    with branch_type():
+        scenario = build(
+            cast.team,
+            {
+                1: ("webhook.trigger", {}),
+                2: (BRANCH, {"when": "{{$1.body.answer}}"}),
+                3: ("webhook.response", {"body": "answered"}),
+            },
+            [(1, 2), (2, 3, "true")],
+        )
+        answered = httpx.post(_hook(asgi_server, scenario), json={"answer": True}, timeout=20)
+        silent = httpx.post(_hook(asgi_server, scenario), json={"answer": False}, timeout=20)
+    assert answered.status_code == 200 and answered.text == "answered"
+    assert silent.status_code == 200
+    assert silent.json()["status"] == "succeeded"
+    assert "route the run did not take" in silent.json()["message"]
+    execution = Execution.objects.get(pk=silent.json()["execution_id"])
+    assert execution.status == ES.SUCCEEDED and runs_of(execution)[3].status == NS.SKIPPED
 
 
 def test_the_caller_is_answered_as_soon_as_the_response_node_ran(asgi_server, cast, gate):
