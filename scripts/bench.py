@@ -349,10 +349,13 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     else:
         note += "; browser: not measured (--no-browser, or no /usr/bin/chromium)"
     result.notes.append(note)
-    # Fairness with the shipped door: the web processes again, without the override.
+    # Fairness with the shipped door (or the caller's WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK): the web
+    # processes again, without the bench's override.
     web.send_signal(signal.SIGTERM)
     web.wait(timeout=30)
-    del stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"]
+    stack.env.pop("WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK")
+    if "WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK" in os.environ:
+        stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"] = os.environ["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"]
     web = stack.spawn("web-door", web_args)
     wait_port(web_port, web, "the web server (default door)")
     result.notes.append(fairness(hook, f"{base}/hooks/{info['other']['token']}", script, args.warmup + 2))
