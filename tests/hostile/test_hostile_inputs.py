@@ -359,6 +359,10 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     Retry-After at the door (scenarios/runtime/backlog.py); `make bench` prints team B's p99 during
     team A's flood.
     H/test_flood_fairness.py::test_with_one_webhook_at_its_limit_its_next_call_gets_429_and_another_teams_call_is_answered
+49. A worker killed and not replaced under steady load: its execution was taken over only after the
+    load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
+    whole round runs whenever the last one is a poll interval old, and every takeover is logged.
+    D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
 """
 
 from __future__ import annotations
