@@ -115,6 +115,7 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     # Front-end packages installed by npm (package.json); only their dist folders are exposed.
     ("vendor/x6", BASE_DIR / "node_modules/@antv/x6/dist"),
+    ("vendor/dagre", BASE_DIR / "node_modules/@dagrejs/dagre/dist"),
 ]
 
 # Channels: without Redis, the in-memory layer and the durable executor inside the one web process;

@@ -45,7 +45,10 @@ def _scalar(value: Any) -> tuple[str, str]:
 
 def _pick_button(expr: str, label: str) -> SafeString:
     return format_html(
-        '<button type="button" class="pick" data-expr="{}" title="Insert {}">{}</button>', expr, expr, label
+        '<button type="button" class="pick" draggable="true" data-expr="{}" title="Insert {} (or drag it onto a field)">{}</button>',
+        expr,
+        expr,
+        label,
     )
 
 

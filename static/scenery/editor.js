@@ -5,6 +5,7 @@ import { createClipboard } from "./clipboard.js";
 import { connectionProblem, watchConnections } from "./connections.js";
 import { followRuns } from "./live.js";
 import { watchKeyboard } from "./navigation.js";
+import { fit as fitGraph, hideEmptyMinimap, keepEdgesReadable, reveal as revealCell, tidyUp } from "./layout.js";
 import { initPanels } from "./panels.js";
 
 const root = document.getElementById("editor");
@@ -223,16 +224,7 @@ function addNode(kind, position) {
   return cell;
 }
 
-// Keep a new node in view: fit everything while that stays readable, else pan to the node.
-function reveal(cell) {
-  if (graph.getGraphArea().containsRect(cell.getBBox())) return;
-  const content = graph.getContentArea();
-  const area = graph.getGraphArea();
-  const scale = graph.zoom();
-  const fitScale = Math.min((area.width * scale - 96) / content.width, (area.height * scale - 96) / content.height, 1);
-  if (fitScale >= 0.6) graph.zoomToFit({ padding: 48, maxScale: 1 });
-  else graph.centerCell(cell);
-}
+const reveal = (cell) => revealCell(graph, cell);
 
 function deleteSelection() {
   if (!canEdit) return;
@@ -266,11 +258,10 @@ const actions = {
   "zoom-in": () => graph.zoom(0.15),
   "zoom-out": () => graph.zoom(-0.15),
   fit: () => fit(),
+  tidy: () => canEdit && tidyUp(graph),
 };
 
-function fit() {
-  if (graph.getNodes().length) graph.zoomToFit({ padding: 48, maxScale: 1 });
-}
+const fit = () => fitGraph(graph);
 
 function bind(keys, action) {
   keyboard.bindKey(keys, (event) => {
@@ -420,6 +411,8 @@ const panels = initPanels({
 });
 
 load(initial);
+keepEdgesReadable(graph);
+hideEmptyMinimap(graph, document.getElementById("minimap"));
 panels.showProblems(initial.problems || []);
 history.clean();
 updateUndoButtons();

@@ -186,6 +186,7 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
         else before?.remove();
         if (after) window.htmx.process(after);
       }
+      document.body.dispatchEvent(new CustomEvent("scenery:sectionsRefreshed"));
     }, 250);
   }
   for (const type of ["scenery:edgesChanged", "scenery:newExecution", "scenery:executionFinished"]) {
@@ -232,6 +233,86 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
     field.focus();
   }
 
+  // Mapping in one gesture: a value of the picker dragged onto a field is inserted there (at the
+  // field's cursor, or at its end when it had none).
+  const DRAGGED = "application/x-scenery-expression";
+  const dropField = (event) => {
+    const field = event.target.closest && event.target.closest("#node-form [data-expressions] input, #node-form [data-expressions] textarea");
+    return field && event.dataTransfer.types.includes(DRAGGED) && !field.readOnly && !field.disabled ? field : null;
+  };
+  document.addEventListener("dragstart", (event) => {
+    const pick = event.target.closest && event.target.closest(".pick");
+    if (!pick) return;
+    event.dataTransfer.setData(DRAGGED, pick.dataset.expr);
+    event.dataTransfer.setData("text/plain", pick.dataset.expr);
+    event.dataTransfer.effectAllowed = "copy";
+  });
+  document.addEventListener("dragover", (event) => {
+    if (dropField(event)) event.preventDefault();
+  });
+  document.addEventListener("drop", (event) => {
+    const field = dropField(event);
+    if (!field) return;
+    event.preventDefault();
+    lastField = field;
+    if (document.activeElement !== field) field.setSelectionRange(field.value.length, field.value.length);
+    insertExpression(event.dataTransfer.getData(DRAGGED));
+  });
+
+  // Beside each field that holds expressions, what it resolves to with the data the picker shows
+  // (the latest run's, or the trigger's test data), updated as one types.
+  const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+  function pickerValue(path) {
+    const pick = document.querySelector(`#inspector .data-picker .pick[data-expr="${CSS.escape(`{{${path}}}`)}"]`);
+    if (!pick) return undefined;
+    const leaf = pick.closest(".json-leaf");
+    if (leaf) return leaf.querySelector(".json-value")?.textContent ?? "";
+    return pick.closest(".json-branch")?.querySelector(".json-type")?.textContent ?? "";
+  }
+  function asText(value) {
+    try {
+      const parsed = JSON.parse(value);
+      return typeof parsed === "string" ? parsed : value;
+    } catch {
+      return value;
+    }
+  }
+  function previewOf(text) {
+    const found = [...text.matchAll(EXPRESSION)];
+    if (!found.length) return null;
+    const missing = found.filter((match) => pickerValue(match[1].replace(/\s+/g, "")) === undefined).map((match) => match[1]);
+    if (missing.length) return { missing: true, text: `No data yet for ${missing.join(", ")}: run the nodes it comes from (or give the trigger test data).` };
+    if (found.length === 1 && text.trim() === found[0][0]) return { text: pickerValue(found[0][1].replace(/\s+/g, "")) };
+    return { text: text.replace(EXPRESSION, (_, path) => asText(pickerValue(path.replace(/\s+/g, "")))) };
+  }
+  function showPreview(field) {
+    const box = field.closest("[data-expressions]");
+    if (!box || field.parentElement !== box) return;
+    let preview = box.querySelector(":scope > .field__preview");
+    const result = previewOf(field.value);
+    if (!result) {
+      preview?.remove();
+      return;
+    }
+    if (!preview) {
+      preview = document.createElement("p");
+      preview.className = "field__preview";
+      preview.setAttribute("aria-live", "polite");
+      preview.id = `${field.id}-preview`;
+      field.after(preview);
+    }
+    preview.dataset.missing = result.missing ? "true" : "false";
+    preview.textContent = result.missing ? result.text : `→ ${result.text}`;
+  }
+  function showPreviews() {
+    document.querySelectorAll("#node-form [data-expressions] input, #node-form [data-expressions] textarea").forEach(showPreview);
+  }
+  document.addEventListener("input", (event) => {
+    if (event.target.closest && event.target.closest("#node-form [data-expressions]")) showPreview(event.target);
+  });
+  document.body.addEventListener("htmx:afterSettle", () => showPreviews());
+  document.body.addEventListener("scenery:sectionsRefreshed", () => showPreviews());
+
   // A credential chosen in the form brings its provider's models into the model field's suggestions.
   document.addEventListener("change", async (event) => {
     const select = event.target;
@@ -268,10 +349,6 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
     }
   });
 
-  // Keep the focused field focused while a picker button is pressed.
-  document.addEventListener("mousedown", (event) => {
-    if (event.target.closest(".pick")) event.preventDefault();
-  });
 
   // -- a new credential from the node form ----------------------------------------------------------
   // Forms cannot nest, so the team's credential form opens in a dialog instead of inside the node's form.

@@ -370,3 +370,40 @@ def test_a_restored_draft_loads_the_model_list_of_its_credential(cast, credentia
     editor.inspect(2)
     expect(tab.page.locator("#inspector")).to_contain_text("Your unsaved changes to this node are back")
     expect(models).to_have_count(1)
+
+
+def test_a_value_dragged_from_the_picker_maps_it_and_the_field_shows_what_it_resolves_to(
+    cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"question": "Where is Lyon?", "n": 2}}),
+            2: ("openai.send_message", {"message": "Hi"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(2)
+    message = editor.field("Message")
+    message.fill("")
+    pick = tab.page.locator('.picker-node .pick[data-expr="{{$1.body.question}}"]')
+    # The picker sits above the form: its value is dragged onto the field in one gesture.
+    message.scroll_into_view_if_needed()
+    pick.scroll_into_view_if_needed()
+    start, end = pick.bounding_box(), message.bounding_box()
+    assert start and end
+    tab.page.mouse.move(start["x"] + 5, start["y"] + start["height"] / 2)
+    tab.page.mouse.down()
+    tab.page.mouse.move(end["x"] + 30, end["y"] + 20, steps=10)
+    tab.page.mouse.up()
+    expect(message).to_have_value("{{$1.body.question}}")
+    preview = tab.page.locator('[data-field="message"] .field__preview')
+    expect(preview).to_have_text('→ "Where is Lyon?"')
+    tab.shot("newcomer-drag-to-map-preview")
+
+    message.fill("Question {{ $1.body.n }}: {{$1.body.question}}")
+    expect(preview).to_have_text("→ Question 2: Where is Lyon?")
+    message.fill("{{$1.body.nothing}}")
+    expect(preview).to_contain_text("No data yet for $1.body.nothing")

@@ -32,7 +32,9 @@ def test_the_editor_embeds_the_graph_and_serves_its_scripts_from_the_app(cast, s
     assert '<script type="module" src="/static/scenery/editor.js">' in html
     for path in (
         "vendor/x6/x6.min.js",
+        "vendor/dagre/dagre.min.js",
         "scenery/editor.js",
+        "scenery/layout.js",
         "scenery/canvas.js",
         "scenery/live.js",
         "scenery/app.css",
