@@ -30,6 +30,10 @@ class Scenario(models.Model):
     version = models.PositiveIntegerField(default=1)
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     active = models.BooleanField(default=True)
+    # Until then the next webhook call becomes the trigger's test data instead of running it.
+    test_call_until = models.DateTimeField(null=True, blank=True)
+    # Not a column: whether a webhook call may be a test call (set by webhooks.active_scenario).
+    listens_for_test_call = False
     # The highest node number the scenario has had. Numbers are never given out again, so an
     # expression such as {{$3.id}} and the past runs of $3 never come to mean another node.
     highest_node_number = models.PositiveIntegerField(default=0)

@@ -51,6 +51,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/", views_inspector.inspector, name="inspector"),
     path("scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/run/", views_inspector.run_once, name="run_once"),
     path(
+        "scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/test-call/",
+        views_inspector.test_call,
+        name="test_call",
+    ),
+    path(
         "scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/models/",
         views_inspector.node_models,
         name="node_models",

@@ -28,6 +28,7 @@ from durable.executor import db
 from nodes.json_limits import MAX_JSON_DEPTH, check_data
 from nodes.json_limits import BadData as BadBody
 from nodes.types import webhook
+from scenarios import test_calls
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import backlog, engine, waiting
 from scenarios.runtime.engine import create_execution
@@ -191,13 +192,18 @@ class Replay:
 
 
 @dataclass
+class Captured:
+    """A call taken as the trigger's test data while the editor listened for one (scenarios.test_calls)."""
+
+
+@dataclass
 class Busy:
     """A call refused because its team has too many executions waiting (see scenarios.runtime.backlog)."""
 
 
 def _open(
     token: str, request_input: dict[str, Any], problem: str, execution_id: uuid.UUID, key: str
-) -> Execution | Replay | Busy | None:
+) -> Execution | Replay | Captured | Busy | None:
     """In one database call: the scenario of `token` and its new execution, or the earlier
     execution of the same Idempotency-Key; Busy when it would wait behind too many of its team's;
     None for an unknown token."""
@@ -206,6 +212,12 @@ def _open(
         return None
     if key and (earlier := _keyed(scenario.pk, key)) is not None:
         return Replay(earlier)
+    if (
+        not problem
+        and scenario.listens_for_test_call
+        and test_calls.capture(scenario.pk, request_input) is not None
+    ):
+        return Captured()
     # A call this process's executor takes at once never waits in the queue: only others count.
     if not problem and engine.runner_with_room() is None and not backlog.admit(scenario.team_id):
         return Busy()
@@ -255,7 +267,8 @@ def active_scenario(token: str) -> Scenario | None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {quote(str(meta.pk.column))}, {quote(str(team.column))}, {quote('version')} "
+            f"SELECT {quote(str(meta.pk.column))}, {quote(str(team.column))}, {quote('version')}, "
+            f"{quote('test_call_until')} IS NOT NULL "
             f"FROM {quote(meta.db_table)} WHERE {quote('webhook_token')} = %s AND {quote('active')} = %s",
             [token, True],
         )
@@ -263,7 +276,10 @@ def active_scenario(token: str) -> Scenario | None:
     if row is None:
         return None
     values = [meta.pk.to_python(row[0]), team.target_field.to_python(row[1]), row[2]]
-    return Scenario.from_db(connection.alias, [meta.pk.attname, team.attname, "version"], values)
+    scenario = Scenario.from_db(connection.alias, [meta.pk.attname, team.attname, "version"], values)
+    # Whether the editor may be listening for a test call (the capture itself checks the time).
+    scenario.listens_for_test_call = bool(row[3])
+    return scenario
 
 
 async def respond(token: str, call: Call) -> Reply:
@@ -302,6 +318,14 @@ async def _respond(token: str, call: Call) -> Reply:
             return Reply.json(NOT_FOUND, 404)
         if isinstance(opened, Replay):
             return await _replay(opened.execution)
+        if isinstance(opened, Captured):
+            return Reply.json(
+                {
+                    "message": "Test call received: it is now the trigger's test data in the editor. "
+                    "The scenario did not run; the next call runs it."
+                },
+                200,
+            )
         if isinstance(opened, Busy):
             return too_busy()
         execution = opened

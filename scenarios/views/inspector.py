@@ -23,7 +23,7 @@ from nodes.base import NodeError
 from nodes.forms import NodeForm, build_form, credential_from_form, params_from_form
 from nodes.registry import NODE_TYPES
 from nodes.transport.http import list_models
-from scenarios import canvas, graph, picker
+from scenarios import canvas, graph, picker, test_calls
 from scenarios.models import Node, NodeRun, Scenario
 from scenarios.runtime import webhooks
 from scenarios.runtime.engine import run_node_once
@@ -131,6 +131,7 @@ def _render(
         if node_type.kind == "trigger":
             context["webhook_url"] = _webhook_url(request, scenario)
             context["webhook_calls"] = picker.last_webhook_inputs(scenario)
+            context["listening"] = test_calls.listening(scenario)
     return render(request, INSPECTOR, context, status=status)
 
 
@@ -194,6 +195,40 @@ async def inspector(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.
     opened = await sync_to_async(_open)(request, scenario_id, node_id, role)
     await _load_models(opened)
     return await sync_to_async(_inspector_sync)(request, opened)
+
+
+TEST_CALL = "scenarios/inspector.html#test-call"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def test_call(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.UUID) -> HttpResponse:
+    """Listening for a test call on a trigger: POST starts it (or ends it, with `stop`); GET, which
+    the listening page repeats, says whether the call came (then the inspector loads it again)."""
+    opened = _open(request, scenario_id, node_id, Role.VIEWER if request.method == "GET" else Role.EDITOR)
+    scenario, node = opened.scenario, opened.node
+    if node.kind != "webhook.trigger":
+        return HttpResponse("Only a Trigger on Webhook listens for test calls.", status=400)
+    if request.method == "POST":
+        if request.POST.get("stop"):
+            test_calls.stop(scenario)
+        else:
+            test_calls.listen(scenario)
+    context = {
+        "scenario": scenario,
+        "node": node,
+        "can_edit": opened.membership.allows(Role.EDITOR),
+        "listening": test_calls.listening(scenario),
+        "was_listening": request.method == "GET" and request.GET.get("waiting") == "1",
+    }
+    response = render(request, TEST_CALL, context)
+    if context["was_listening"] and not context["listening"] and scenario.test_call_until is None:
+        # The call came (or listening was stopped elsewhere): the form shows the new test data.
+        response["X-Scenario-Version"] = str(scenario.version)
+        data = canvas.node_data(node, NODE_TYPES.get(node.kind))
+        response = trigger_client_event(response, "scenery:nodeSaved", {**data, "version": scenario.version})
+        response = trigger_client_event(response, "scenery:testCallReceived", {"nodeId": str(node.pk)})
+    return response
 
 
 def _after_run(request: HttpRequest, opened: Opened, run: NodeRun) -> HttpResponse:

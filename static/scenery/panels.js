@@ -192,6 +192,13 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   for (const type of ["scenery:edgesChanged", "scenery:newExecution", "scenery:executionFinished"]) {
     document.body.addEventListener(type, refreshSections);
   }
+  // A test call became the trigger's test data: its form shows it.
+  document.body.addEventListener("scenery:testCallReceived", (event) => {
+    const id = event.detail.nodeId;
+    if (document.getElementById("inspector")?.dataset.nodeId !== id) return;
+    setFormDirty(false);
+    window.htmx.ajax("GET", inspectorUrl(id), { target: "#inspector", swap: "outerHTML" });
+  });
 
   function openInspector(id) {
     if (!id) return;

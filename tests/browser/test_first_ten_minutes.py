@@ -407,3 +407,32 @@ def test_a_value_dragged_from_the_picker_maps_it_and_the_field_shows_what_it_res
     expect(preview).to_have_text("→ Question 2: Where is Lyon?")
     message.fill("{{$1.body.nothing}}")
     expect(preview).to_contain_text("No data yet for $1.body.nothing")
+
+
+def test_listening_for_a_test_call_makes_the_next_call_the_triggers_test_data_without_running_it(
+    asgi_server, cast, stub_credential, open_tab
+):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("openai.send_message", {"message": "{{$1.body.city}}"}, stub_credential),
+        },
+        [(1, 2)],
+    )
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+    editor.inspect(1)
+    tab.page.get_by_role("button", name="Listen for a test call").click()
+    expect(tab.page.locator("#test-call")).to_contain_text("Listening for a test call")
+    tab.shot("newcomer-listening-for-a-test-call")
+
+    call = httpx.post(f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"city": "Oslo"}, timeout=30)
+    assert call.status_code == 200 and "test data" in call.json()["message"]
+    expect(editor.field("Test data")).to_have_value('{"city": "Oslo"}')
+    assert not Execution.objects.filter(scenario=scenario).exists()
+    tab.shot("newcomer-test-call-received")
+
+    # The next call runs the scenario as usual.
+    again = httpx.post(f"{asgi_server.url}/hooks/{scenario.webhook_token}", json={"city": "Rome"}, timeout=30)
+    assert again.status_code == 202

@@ -148,6 +148,9 @@ TABLE: dict[str, Access] = {
     "scenarios:outline_add_node": scoped(POST=EDITOR),
     "scenarios:inspector": scoped(GET=VIEWER, POST=EDITOR),
     "scenarios:run_once": scoped(POST=EDITOR),
+    "scenarios:test_call": scoped(
+        kwargs=lambda w: {"node_id": w.scenario.nodes.get(number=1).pk}, GET=VIEWER, POST=EDITOR
+    ),
     "scenarios:node_models": scoped(GET=EDITOR),
     # ---- runs
     "scenarios:run": scoped(GET=EDITOR, POST=EDITOR),
