@@ -28,6 +28,15 @@ def demo_scenario(settings, asgi_server) -> Scenario:
     return Scenario.objects.get(name="Ask ChatGPT")
 
 
+def _city_scenario(cast, credential) -> Scenario:
+    """Trigger on Webhook → Send Message asking about `{{$1.body.city}}`."""
+    return build(
+        cast.team,
+        {1: ("webhook.trigger", {}), 2: ("openai.send_message", {"message": "{{$1.body.city}}"}, credential)},
+        [(1, 2)],
+    )
+
+
 def test_the_demo_runs_once_and_as_a_whole_on_the_first_try(demo_scenario, open_tab):
     tab = open_tab(User.objects.get(username="demo"))
     editor = EditorPage(tab, demo_scenario).open()
@@ -65,14 +74,7 @@ def test_the_demo_runs_once_and_as_a_whole_on_the_first_try(demo_scenario, open_
 def test_test_data_typed_on_a_trigger_is_what_the_next_node_maps_and_runs_with(
     cast, stub_credential, open_tab
 ):
-    scenario = build(
-        cast.team,
-        {
-            1: ("webhook.trigger", {}),
-            2: ("openai.send_message", {"message": "{{$1.body.city}}"}, stub_credential),
-        },
-        [(1, 2)],
-    )
+    scenario = _city_scenario(cast, stub_credential)
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
     editor.inspect(1)
@@ -412,14 +414,7 @@ def test_a_value_dragged_from_the_picker_maps_it_and_the_field_shows_what_it_res
 def test_listening_for_a_test_call_makes_the_next_call_the_triggers_test_data_without_running_it(
     asgi_server, cast, stub_credential, open_tab
 ):
-    scenario = build(
-        cast.team,
-        {
-            1: ("webhook.trigger", {}),
-            2: ("openai.send_message", {"message": "{{$1.body.city}}"}, stub_credential),
-        },
-        [(1, 2)],
-    )
+    scenario = _city_scenario(cast, stub_credential)
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
     editor.inspect(1)
