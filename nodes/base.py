@@ -37,6 +37,7 @@ FieldKind = Literal[
     "key_values",  # free key-value pairs (headers)
     "credential",  # the node's credential (Node.credential, not params)
     "webhook_url",  # read-only: the scenario's webhook URL
+    "conditions",  # condition rows combined with AND/OR (nodes/conditions.py), stored as JSON
 ]
 NodeKind = Literal["trigger", "action", "response"]
 
@@ -147,6 +148,14 @@ class NodeType:
     check: CheckFn | None = None
     # The named output ports, in the order the canvas draws them; "error" catches the node's failures.
     outputs: tuple[str, ...] = (DEFAULT_PORT,)
+    # Per-node labels of some ports, from the node's params (a Switch's route names), for the canvas.
+    port_labels: Callable[[dict[str, Any]], dict[str, str]] | None = None
+
+    def labels_for(self, params: Any) -> dict[str, str]:
+        """The canvas labels of this node's ports that differ from their names."""
+        if self.port_labels is None or not isinstance(params, dict):
+            return {}
+        return self.port_labels(params)
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -22,7 +22,7 @@ from django.forms import BoundField
 from nodes import expressions
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
-from nodes.widgets import JsonTextarea, ModelInput, PairsWidget
+from nodes.widgets import ConditionsWidget, JsonTextarea, ModelInput, PairsWidget
 from teams.models import Credential, Team
 
 REQUIRED = "This field is required."
@@ -83,7 +83,7 @@ class Row:
 
     @property
     def is_pairs(self) -> bool:
-        return self.spec.kind in ("metadata", "key_values")
+        return self.spec.kind in ("metadata", "key_values", "conditions")
 
     @property
     def takes_expressions(self) -> bool:
@@ -229,6 +229,8 @@ def _form_field(
         widget = forms.Select(attrs=attrs, choices=spec.choices)
     elif spec.kind in ("metadata", "key_values"):
         widget = PairsWidget(spec.label, spec.max_items, spec.required)
+    elif spec.kind == "conditions":
+        widget = ConditionsWidget(spec.label, spec.max_items)
     elif spec.kind in ("json", "functions", "file_ids"):
         rows = 6 if spec.kind == "functions" else 2
         widget = JsonTextarea({**attrs, "rows": rows}, indent=2 if spec.kind == "functions" else None)

@@ -44,12 +44,16 @@
     rows.forEach(function (row, index) {
       var number = index + 1;
       var inputs = row.querySelectorAll("input");
-      if (inputs.length >= 2) {
+      if (group.hasAttribute("data-conditions")) {
+        row.querySelectorAll("[aria-label]").forEach(function (control) {
+          control.setAttribute("aria-label", control.getAttribute("aria-label").replace(/ \d*(:|$)/, " " + number + "$1"));
+        });
+      } else if (inputs.length >= 2) {
         inputs[0].setAttribute("aria-label", label + " key " + number);
         inputs[1].setAttribute("aria-label", label + " value " + number);
       }
       var remove = row.querySelector("[data-pairs-remove]");
-      if (remove) {
+      if (remove && !group.hasAttribute("data-conditions")) {
         remove.setAttribute("aria-label", "Remove " + label + " pair " + number);
       }
     });
