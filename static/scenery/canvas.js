@@ -160,6 +160,7 @@ export function nodeCell(node, id) {
     shape: "scenery-node",
     x: node.x,
     y: node.y,
+    width: NODE_WIDTH,
     height,
     ports: { items: ports },
     data: {
