@@ -37,6 +37,7 @@ FieldKind = Literal[
     "key_values",  # free key-value pairs (headers)
     "credential",  # the node's credential (Node.credential, not params)
     "webhook_url",  # read-only: the scenario's webhook URL
+    "references",  # node references without braces, "$3, $4.body.items" (checked like expressions)
     "conditions",  # condition rows combined with AND/OR (nodes/conditions.py), stored as JSON
 ]
 NodeKind = Literal["trigger", "action", "response"]

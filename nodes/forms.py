@@ -42,7 +42,16 @@ class ValueField(forms.Field):
             if self.required:
                 raise forms.ValidationError(REQUIRED, code="required")
             return None
-        if expressions.has_expression(value):
+        if self.spec.kind == "references":
+            try:
+                refs = expressions.bare_references(str(value))
+            except expressions.ExpressionError as exc:
+                raise forms.ValidationError(str(exc), code="reference") from None
+            problems = expressions.check(" ".join(ref.source for ref in refs), self.upstream, self.known)
+            if problems:  # said as written: without braces
+                unbraced = [p.replace("{{", "", 1).replace("}}", "", 1) for p in problems]
+                raise forms.ValidationError(unbraced, code="reference")
+        elif expressions.has_expression(value):
             if not self.spec.expressions:
                 raise forms.ValidationError(f"{self.spec.label} cannot hold expressions.", code="expression")
             problems = expressions.check(value, self.upstream, self.known)

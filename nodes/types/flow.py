@@ -232,6 +232,7 @@ SWITCH = _flow_type(
 MERGE_INPUTS = Field(
     "inputs",
     "Inputs",
+    kind="references",
     required=True,
     expressions=False,
     placeholder="$3, $4",
@@ -266,25 +267,17 @@ MERGE_KEY = Field(
 
 def _merge_refs(text: str) -> list[expressions.Reference]:
     """The Inputs field as references; NodeError naming the field."""
-    refs = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            refs.append(expressions.parse_reference(part.removeprefix("{{").removesuffix("}}")))
-        except expressions.ExpressionError:
-            raise NodeError(
-                f"Inputs: '{part[:60]}' is not a node reference; write $3 or $3.body.items.",
-                fields={"inputs": ["Write node references such as $3, $4.body.items."]},
-            ) from None
-    return refs
+    try:
+        return expressions.bare_references(text)
+    except expressions.ExpressionError as exc:
+        raise NodeError(f"Inputs: {exc}", fields={"inputs": [str(exc)]}) from None
 
 
 def check_merge(params: dict[str, Any]) -> dict[str, list[str]]:
     try:
         refs = _merge_refs(as_text(params.get("inputs")))
     except NodeError as exc:
-        return {"inputs": [exc.message]}
+        return {"inputs": exc.details["fields"]["inputs"]}
     if not refs:
         return {"inputs": ["Name at least one input, such as $3."]}
     if len(refs) > MAX_MERGE_INPUTS:

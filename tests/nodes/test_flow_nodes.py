@@ -108,16 +108,31 @@ def test_the_switch_route_names_are_its_ports_labels():
     assert switch_port_labels(params) == {"route1": "Big", "route2": "Small"}
 
 
+def merge_form(cast, **data: str):
+    """A Merge's form below nodes $3, $4 and $5."""
+    return form_for("flow.merge", data, team=cast.team, upstream={3, 4, 5}, known={3, 4, 5})
+
+
 def test_merge_by_key_shows_its_key_field_and_needs_two_inputs(cast):
-    form = form_for("flow.merge", {"inputs": "$3", "mode": "key", "key": "id"}, team=cast.team)
+    form = merge_form(cast, inputs="$3", mode="key", key="id")
     assert error_texts(form, "inputs") == "Name two inputs to combine by position or by key, such as $3, $4."
-    form = form_for("flow.merge", {"inputs": "$3, $4, $5", "mode": "key", "key": "id"}, team=cast.team)
+    form = merge_form(cast, inputs="$3, $4, $5", mode="key", key="id")
     assert error_texts(form, "inputs") == "Joining by key combines exactly two inputs."
-    form = form_for("flow.merge", {"inputs": "$3, $4", "mode": "key"}, team=cast.team)
-    assert error_texts(form, "key") == "This field is required."
-    form = form_for("flow.merge", {"inputs": "$3, oops", "mode": "append"}, team=cast.team)
-    assert not form.is_valid()
+    assert error_texts(merge_form(cast, inputs="$3, $4", mode="key"), "key") == "This field is required."
+    form = merge_form(cast, inputs="$3, oops", mode="append")
     assert "'oops' is not a node reference" in error_texts(form, "inputs")
+
+
+def test_merge_inputs_must_be_upstream_of_the_merge(cast):
+    form = form_for(
+        "flow.merge", {"inputs": "$3.items , $9", "mode": "append"}, upstream={1, 3}, known={1, 3, 9}
+    )
+    assert error_texts(form, "inputs") == "$9 refers to node $9, which is not upstream of this node."
+    form = form_for(
+        "flow.merge", {"inputs": "$3.items , $1", "mode": "append"}, upstream={1, 3}, known={1, 3, 9}
+    )
+    assert form.is_valid(), form.errors
+    assert params_from_form(form) == {"inputs": "$3.items, $1", "mode": "append"}
 
 
 def test_the_manual_trigger_form_takes_a_json_sample(cast):
