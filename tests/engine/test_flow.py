@@ -178,3 +178,13 @@ def test_run_scenario_from_the_editor_starts_a_manual_trigger(cast):
     execution = run_now(created)
     assert execution.trigger == Execution.Trigger.MANUAL and execution.status == ES.SUCCEEDED
     assert runs_of(execution)[2].output["params"] == {"n": 5}
+
+
+def test_the_run_dialog_offers_the_manual_triggers_sample_to_edit(cast):
+    scenario = build(cast.team, {1: ("manual.trigger", {"sample": {"question": "Where is my order?"}})}, [])
+    html = (
+        cast.client_for(cast.bob)
+        .get(f"/scenarios/{scenario.pk}/run/", HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
+    assert "Where is my order?" in html
