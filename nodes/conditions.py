@@ -284,6 +284,25 @@ def _text_test(where: str, op: str, left: str, right: str) -> bool:
         ) from None
 
 
+def bare_references(value: Any) -> list[expressions.Reference]:
+    """The references written without braces as the left value of "exists" / "does not exist" (to
+    check at save time that they name upstream nodes, as `{{…}}` ones are)."""
+    found = []
+    rules = value.get("rules") if isinstance(value, Mapping) else None
+    for rule in rules if isinstance(rules, list) else []:
+        left = rule.get("left") if isinstance(rule, Mapping) else None
+        if (
+            rule.get("op") in ("exists", "not_exists")
+            and isinstance(left, str)
+            and left.strip().startswith("$")
+        ):
+            try:
+                found.append(expressions.parse_reference(left.strip()))
+            except expressions.ExpressionError:
+                continue
+    return found
+
+
 def _exists(left: Any, upstream: Mapping[int, Any]) -> bool:
     if isinstance(left, str) and left.strip().startswith("$"):
         try:

@@ -19,7 +19,7 @@ from typing import Any
 from django import forms
 from django.forms import BoundField
 
-from nodes import expressions
+from nodes import conditions, expressions
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
 from nodes.widgets import ConditionsWidget, JsonTextarea, ModelInput, PairsWidget
@@ -42,16 +42,13 @@ class ValueField(forms.Field):
             if self.required:
                 raise forms.ValidationError(REQUIRED, code="required")
             return None
-        if self.spec.kind == "references":
-            try:
-                refs = expressions.bare_references(str(value))
-            except expressions.ExpressionError as exc:
-                raise forms.ValidationError(str(exc), code="reference") from None
-            problems = expressions.check(" ".join(ref.source for ref in refs), self.upstream, self.known)
-            if problems:  # said as written: without braces
-                unbraced = [p.replace("{{", "", 1).replace("}}", "", 1) for p in problems]
-                raise forms.ValidationError(unbraced, code="reference")
-        elif expressions.has_expression(value):
+        # References written without braces (a Merge's inputs, "exists" conditions) name nodes too.
+        problems = expressions.check(
+            " ".join(ref.source for ref in self._bare_references(value)), self.upstream, self.known
+        )
+        if problems:
+            raise forms.ValidationError(_unbraced(problems), code="reference")
+        if expressions.has_expression(value):
             if not self.spec.expressions:
                 raise forms.ValidationError(f"{self.spec.label} cannot hold expressions.", code="expression")
             problems = expressions.check(value, self.upstream, self.known)
@@ -61,6 +58,21 @@ class ValueField(forms.Field):
             return clean_value(self.spec, value, saving=True)
         except Invalid as exc:
             raise forms.ValidationError(exc.messages, code="invalid") from None
+
+    def _bare_references(self, value: Any) -> list[expressions.Reference]:
+        if self.spec.kind == "conditions":
+            return conditions.bare_references(value)
+        if self.spec.kind != "references":
+            return []
+        try:
+            return expressions.bare_references(str(value))
+        except expressions.ExpressionError as exc:
+            raise forms.ValidationError(str(exc), code="reference") from None
+
+
+def _unbraced(problems: list[str]) -> list[str]:
+    """Problems with references written without braces, said as written."""
+    return [problem.replace("{{", "", 1).replace("}}", "", 1) for problem in problems]
 
 
 class CredentialField(forms.ModelChoiceField):

@@ -72,6 +72,7 @@ def test_the_condition_builder_adds_a_row_and_saves_it(cast, branching, open_tab
     conditions.get_by_role("textbox", name="Conditions 2: compared with").fill("^(FR|DE)$")
     inspector.get_by_role("combobox", name="Combine").select_option("or")
     shot(tab, "if-inspector-desktop")
+    tab.assert_accessible()
     editor.save_node()
 
     expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")

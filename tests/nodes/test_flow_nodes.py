@@ -72,6 +72,17 @@ def test_a_condition_referring_to_a_node_that_is_not_upstream_is_refused(cast):
     )
 
 
+def test_an_exists_condition_names_an_upstream_node_without_braces(cast):
+    data = posted_conditions("conditions", ("$4.body.email", "exists", "", "text"))
+    form = form_for("flow.if", data, team=cast.team, upstream={1}, known={1, 2, 4})
+    assert (
+        error_texts(form, "conditions")
+        == "$4.body.email refers to node $4, which is not upstream of this node."
+    )
+    form = form_for("flow.if", data, team=cast.team, upstream={1, 4}, known={1, 2, 4})
+    assert form.is_valid(), form.errors
+
+
 def test_an_if_without_any_condition_says_so(cast):
     form = form_for("flow.if", posted_conditions("conditions", ("", "equals", "", "text")), team=cast.team)
     assert not form.is_valid()
