@@ -116,6 +116,11 @@ def test_a_regular_expression_that_backtracks_without_end_stops_with_an_error():
         holds(rule("x" * 3000, "matches", "(x+x+)+y"))
 
 
+def test_an_overlong_regular_expression_is_refused():
+    with pytest.raises(ConditionError, match="Condition 1: the regular expression is over 1,000 characters."):
+        holds(rule("a", "matches", "a" * 1001))
+
+
 def test_more_than_twenty_conditions_are_refused():
     with pytest.raises(ConditionError, match="At most 20 conditions"):
         parse({"rules": [rule("a", "equals", "a")] * 21})
