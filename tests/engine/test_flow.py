@@ -5,12 +5,15 @@ condition."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.portable import export_scenario, import_scenario
+from scenarios.snapshot import snapshot_of
 from tests.engine.conftest import build, run_now, runs_of, start_and_run
 
 pytestmark = pytest.mark.usefixtures("test_nodes", "no_background_executor")
@@ -188,3 +191,26 @@ def test_the_run_dialog_offers_the_manual_triggers_sample_to_edit(cast):
         .content.decode()
     )
     assert "Where is my order?" in html
+
+
+def test_a_switch_exported_and_imported_keeps_its_routes_and_ports(cast):
+    scenario = build(
+        cast.team,
+        {
+            1: ("manual.trigger", {"sample": {"n": 1}}),
+            2: (
+                "flow.switch",
+                {"mode": "every", "route1_name": "One", "route1_conditions": conditions("a", "equals", "a")},
+            ),
+            3: ("flow.merge", {"inputs": "$1, $2", "mode": "append"}),
+        },
+        [(1, 2), (2, 3, "route1"), (2, 3, "fallback")],
+    )
+    data = json.loads(json.dumps(export_scenario(scenario)))
+    copy = import_scenario(data, cast.team, cast.alice)
+
+    assert snapshot_of(copy)["edges"] == snapshot_of(scenario)["edges"]
+    assert copy.nodes.get(number=2).params == scenario.nodes.get(number=2).params
+    execution = start_and_run(copy)
+    assert execution.status == ES.SUCCEEDED, execution.error
+    assert runs_of(execution)[2].ports == ["route1"]
