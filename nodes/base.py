@@ -64,6 +64,9 @@ class Field:
     live_choices: str | None = None
     # Shown (and validated) only when every named field has the given value, e.g. (("new_message", True),).
     show_if: tuple[tuple[str, Any], ...] = ()
+    # Display only: an empty field stays folded away until the field named here has a value (a
+    # Switch's next route appears once the previous one is named). It is validated as usual.
+    after: str = ""
     # Whether the value may hold {{$n.path}} expressions.
     expressions: bool = True
     # Model fields: when left empty, the credential's default model is used (and pre-filled).

@@ -70,6 +70,16 @@ class ValueField(forms.Field):
             raise forms.ValidationError(str(exc), code="reference") from None
 
 
+def _filled(value: Any) -> bool:
+    """Whether a field holds something typed (a condition builder: a condition with a value)."""
+    if isinstance(value, dict) and "rules" in value:
+        rules = value.get("rules") or []
+        return any(
+            isinstance(r, dict) and not (is_empty(r.get("left")) and is_empty(r.get("right"))) for r in rules
+        )
+    return not is_empty(value)
+
+
 def _unbraced(problems: list[str]) -> list[str]:
     """Problems with references written without braces, said as written."""
     return [problem.replace("{{", "", 1).replace("}}", "", 1) for problem in problems]
@@ -89,6 +99,8 @@ class Row:
     spec: Field
     bound: BoundField
     shown: bool
+    value: Any = None
+    after_value: Any = None
 
     @property
     def name(self) -> str:
@@ -109,6 +121,13 @@ class Row:
     @property
     def takes_expressions(self) -> bool:
         return self.spec.expressions and self.spec.kind not in ("toggle", "credential", "webhook_url")
+
+    @property
+    def folded(self) -> bool:
+        """Empty and waiting for the field it comes after (Field.after) to be filled in."""
+        if not self.spec.after or self.errors:
+            return False
+        return not _filled(self.value) and not _filled(self.after_value)
 
     @property
     def show_if_json(self) -> str:
@@ -205,7 +224,10 @@ class NodeForm(forms.Form):
 
     def rows(self) -> list[Row]:
         raw = self.raw_values()
-        return [Row(spec, self[spec.name], spec.shown(raw)) for spec in self.node_type.fields]
+        return [
+            Row(spec, self[spec.name], spec.shown(raw), raw.get(spec.name), raw.get(spec.after))
+            for spec in self.node_type.fields
+        ]
 
     def required_rows(self) -> list[Row]:
         """Required fields first (conditional ones stay beside the toggle that shows them)."""

@@ -13,6 +13,7 @@ makes a Merge after an IF work; a path missing from an output that did arrive is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from nodes import conditions, expressions
@@ -150,11 +151,15 @@ def _route_fields(number: int) -> tuple[Field, Field]:
             f"Route {number} name",
             required=number == 1,
             max_length=40,
+            after=f"route{number - 1}_name" if number > 1 else "",
             expressions=False,
             placeholder="e.g. urgent" if number == 1 else "",
             help="The label of this route's port on the canvas." if number == 1 else "",
         ),
-        conditions_field(f"route{number}_conditions", f"Route {number} conditions", required=number == 1),
+        replace(
+            conditions_field(f"route{number}_conditions", f"Route {number} conditions", required=number == 1),
+            after=f"route{number}_name" if number > 1 else "",
+        ),
     )
 
 

@@ -114,3 +114,22 @@ def test_the_switch_and_if_inspectors_on_a_phone(cast, branching, open_tab):
     expect(editor.inspect(2).get_by_role("group", name="Conditions")).to_be_visible()
     shot(tab, "if-inspector-phone")
     assert not tab.unexpected_errors()
+
+
+def test_a_switch_shows_its_next_route_once_the_previous_one_is_named(cast, branching, open_tab):
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, branching).open()
+    inspector = editor.inspect(5)
+    expect(inspector.get_by_role("group", name="Route 2 conditions")).to_be_visible()
+    expect(editor.field("Route 3 name")).to_be_visible()
+    expect(inspector.get_by_role("group", name="Route 3 conditions")).to_be_hidden()
+    expect(editor.field("Route 4 name")).to_be_hidden()
+
+    editor.field("Route 3 name").fill("Other")
+    editor.field("Route 3 name").press("Tab")
+
+    expect(inspector.get_by_role("group", name="Route 3 conditions")).to_be_visible()
+    expect(editor.field("Route 4 name")).to_be_visible()
+    expect(editor.field("Route 5 name")).to_be_hidden()
+    shot(tab, "switch-inspector-desktop")
+    assert not tab.unexpected_errors()

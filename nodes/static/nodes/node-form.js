@@ -24,7 +24,22 @@
     return String(expected) === String(actual);
   }
 
+  // Whether a field holds something typed: any of its text boxes (selects have defaults).
+  function filled(form, name) {
+    var row = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
+    if (!row) {
+      return false;
+    }
+    return Array.prototype.some.call(row.querySelectorAll("input[type=text], textarea"), function (input) {
+      return input.value.trim() !== "";
+    });
+  }
+
   function refresh(form) {
+    form.querySelectorAll("[data-after]").forEach(function (row) {
+      var waiting = !filled(form, row.getAttribute("data-field")) && !filled(form, row.getAttribute("data-after"));
+      row.hidden = waiting && !row.querySelector(".errorlist");
+    });
     form.querySelectorAll("[data-show-if]").forEach(function (row) {
       var conditions;
       try {
