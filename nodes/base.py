@@ -37,6 +37,8 @@ FieldKind = Literal[
     "key_values",  # free key-value pairs (headers)
     "credential",  # the node's credential (Node.credential, not params)
     "webhook_url",  # read-only: the scenario's webhook URL
+    "references",  # node references without braces, "$3, $4.body.items" (checked like expressions)
+    "conditions",  # condition rows combined with AND/OR (nodes/conditions.py), stored as JSON
 ]
 NodeKind = Literal["trigger", "action", "response"]
 
@@ -62,6 +64,9 @@ class Field:
     live_choices: str | None = None
     # Shown (and validated) only when every named field has the given value, e.g. (("new_message", True),).
     show_if: tuple[tuple[str, Any], ...] = ()
+    # Display only: an empty field stays folded away until the field named here has a value (a
+    # Switch's next route appears once the previous one is named). It is validated as usual.
+    after: str = ""
     # Whether the value may hold {{$n.path}} expressions.
     expressions: bool = True
     # Model fields: when left empty, the credential's default model is used (and pre-filled).
@@ -147,6 +152,14 @@ class NodeType:
     check: CheckFn | None = None
     # The named output ports, in the order the canvas draws them; "error" catches the node's failures.
     outputs: tuple[str, ...] = (DEFAULT_PORT,)
+    # Per-node labels of some ports, from the node's params (a Switch's route names), for the canvas.
+    port_labels: Callable[[dict[str, Any]], dict[str, str]] | None = None
+
+    def labels_for(self, params: Any) -> dict[str, str]:
+        """The canvas labels of this node's ports that differ from their names."""
+        if self.port_labels is None or not isinstance(params, dict):
+            return {}
+        return self.port_labels(params)
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -63,6 +63,21 @@ def references(value: Any) -> list[Reference]:
     return found
 
 
+def bare_references(text: str) -> list[Reference]:
+    """References written without braces, separated by commas: "$3, $4.body.items" (a field naming
+    outputs rather than inserting them, e.g. a Merge's inputs)."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                found.append(parse_reference(part))
+            except ExpressionError:
+                raise ExpressionError(
+                    f"'{part[:60]}' is not a node reference; write $3 or $3.body.items."
+                ) from None
+    return found
+
+
 def has_expression(value: Any) -> bool:
     return any("{{" in text for text in _strings(value))
 

@@ -19,10 +19,10 @@ from typing import Any
 from django import forms
 from django.forms import BoundField
 
-from nodes import expressions
+from nodes import conditions, expressions
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
-from nodes.widgets import JsonTextarea, ModelInput, PairsWidget
+from nodes.widgets import ConditionsWidget, JsonTextarea, ModelInput, PairsWidget
 from teams.models import Credential, Team
 
 REQUIRED = "This field is required."
@@ -42,6 +42,12 @@ class ValueField(forms.Field):
             if self.required:
                 raise forms.ValidationError(REQUIRED, code="required")
             return None
+        # References written without braces (a Merge's inputs, "exists" conditions) name nodes too.
+        problems = expressions.check(
+            " ".join(ref.source for ref in self._bare_references(value)), self.upstream, self.known
+        )
+        if problems:
+            raise forms.ValidationError(_unbraced(problems), code="reference")
         if expressions.has_expression(value):
             if not self.spec.expressions:
                 raise forms.ValidationError(f"{self.spec.label} cannot hold expressions.", code="expression")
@@ -52,6 +58,31 @@ class ValueField(forms.Field):
             return clean_value(self.spec, value, saving=True)
         except Invalid as exc:
             raise forms.ValidationError(exc.messages, code="invalid") from None
+
+    def _bare_references(self, value: Any) -> list[expressions.Reference]:
+        if self.spec.kind == "conditions":
+            return conditions.bare_references(value)
+        if self.spec.kind != "references":
+            return []
+        try:
+            return expressions.bare_references(str(value))
+        except expressions.ExpressionError as exc:
+            raise forms.ValidationError(str(exc), code="reference") from None
+
+
+def _filled(value: Any) -> bool:
+    """Whether a field holds something typed (a condition builder: a condition with a value)."""
+    if isinstance(value, dict) and "rules" in value:
+        rules = value.get("rules") or []
+        return any(
+            isinstance(r, dict) and not (is_empty(r.get("left")) and is_empty(r.get("right"))) for r in rules
+        )
+    return not is_empty(value)
+
+
+def _unbraced(problems: list[str]) -> list[str]:
+    """Problems with references written without braces, said as written."""
+    return [problem.replace("{{", "", 1).replace("}}", "", 1) for problem in problems]
 
 
 class CredentialField(forms.ModelChoiceField):
@@ -68,6 +99,8 @@ class Row:
     spec: Field
     bound: BoundField
     shown: bool
+    value: Any = None
+    after_value: Any = None
 
     @property
     def name(self) -> str:
@@ -83,11 +116,18 @@ class Row:
 
     @property
     def is_pairs(self) -> bool:
-        return self.spec.kind in ("metadata", "key_values")
+        return self.spec.kind in ("metadata", "key_values", "conditions")
 
     @property
     def takes_expressions(self) -> bool:
         return self.spec.expressions and self.spec.kind not in ("toggle", "credential", "webhook_url")
+
+    @property
+    def folded(self) -> bool:
+        """Empty and waiting for the field it comes after (Field.after) to be filled in."""
+        if not self.spec.after or self.errors:
+            return False
+        return not _filled(self.value) and not _filled(self.after_value)
 
     @property
     def show_if_json(self) -> str:
@@ -184,7 +224,10 @@ class NodeForm(forms.Form):
 
     def rows(self) -> list[Row]:
         raw = self.raw_values()
-        return [Row(spec, self[spec.name], spec.shown(raw)) for spec in self.node_type.fields]
+        return [
+            Row(spec, self[spec.name], spec.shown(raw), raw.get(spec.name), raw.get(spec.after))
+            for spec in self.node_type.fields
+        ]
 
     def required_rows(self) -> list[Row]:
         """Required fields first (conditional ones stay beside the toggle that shows them)."""
@@ -229,6 +272,8 @@ def _form_field(
         widget = forms.Select(attrs=attrs, choices=spec.choices)
     elif spec.kind in ("metadata", "key_values"):
         widget = PairsWidget(spec.label, spec.max_items, spec.required)
+    elif spec.kind == "conditions":
+        widget = ConditionsWidget(spec.label, spec.max_items)
     elif spec.kind in ("json", "functions", "file_ids"):
         rows = 6 if spec.kind == "functions" else 2
         widget = JsonTextarea({**attrs, "rows": rows}, indent=2 if spec.kind == "functions" else None)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from nodes import conditions, expressions
 from nodes.base import CheckFn, Field, NodeContext, NodeError, NodeKind, NodeType, as_bool
 from nodes.expressions import as_text, has_expression
 from nodes.json_limits import BadData, check_data
@@ -70,10 +71,20 @@ def clean_value(field: Field, value: Any, *, saving: bool = False) -> Any:
         return _clean_file_ids(field, value, saving=saving)
     if kind in ("metadata", "key_values"):
         return _clean_pairs(field, value, saving=saving)
+    if kind == "references":
+        try:
+            return ", ".join(ref.source[2:-2] for ref in expressions.bare_references(as_text(value)))
+        except expressions.ExpressionError as exc:
+            raise Invalid(str(exc)) from None
+    if kind == "conditions":
+        try:
+            return conditions.parse(value, saving=saving).as_data()
+        except conditions.ConditionError as exc:
+            raise Invalid(*exc.messages) from None
     return value
 
 
-_STRUCTURED = {"json", "functions", "file_ids", "metadata", "key_values"}
+_STRUCTURED = {"json", "functions", "file_ids", "metadata", "key_values", "conditions"}
 
 
 def _clean_text(field: Field, value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.base import NodeType
-from nodes.types import assistants, completions, files, threads, webhook
+from nodes.types import assistants, completions, files, flow, manual, threads, webhook
 
 NODE_TYPES: dict[str, NodeType] = {}
 
@@ -27,5 +27,6 @@ def catalog() -> list[dict[str, Any]]:
     return [node_type.catalog_entry() for node_type in NODE_TYPES.values()]
 
 
-# Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes.
+# Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes, then flow control.
 register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)
+register(*manual.TYPES, *flow.TYPES)

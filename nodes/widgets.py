@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 
+from nodes.conditions import COMBINE, OPERATORS, TYPES
 from nodes.expressions import as_text
 from nodes.params import Invalid, pairs_of
 
@@ -102,4 +103,70 @@ class PairsWidget(forms.Widget):
 
     def id_for_label(self, id_: str) -> str:
         # The group is named by its <legend>; each input has its own aria-label.
+        return ""
+
+
+class ConditionsWidget(forms.Widget):
+    """Condition rows (`<name>-left`, `-op`, `-right`, `-type`) and their AND/OR (`<name>-combine`),
+    with add and remove buttons (the key-value rows' behaviour in node-form.js)."""
+
+    template_name = "nodes/widgets/conditions.html"
+
+    def __init__(self, label: str, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.label = label
+        self.max_items = max_items
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        columns = [_getlist(data, f"{name}-{part}") for part in ("left", "op", "right", "type")]
+        if not any(columns) and f"{name}-combine" not in data:
+            return data.get(name)
+        rules = [
+            {"left": left, "op": op, "right": right, "type": kind}
+            for left, op, right, kind in zip_longest(*columns, fillvalue="")
+        ]
+        return {"combine": data.get(f"{name}-combine") or "and", "rules": rules}
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and f"{name}-left" not in data and f"{name}-combine" not in data
+
+    def format_value(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if isinstance(value, list):
+            value = {"combine": "and", "rules": value}
+        if not isinstance(value, dict):
+            return {"combine": "and", "rules": []}
+        rules = [r for r in value.get("rules") or [] if isinstance(r, dict)]
+        return {"combine": value.get("combine") or "and", "rules": rules}
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        shown = widget["value"]
+        rules = shown["rules"] or [{"left": "", "op": "equals", "right": "", "type": "text"}]
+        widget["rows"] = [
+            {
+                "number": n,
+                "left": as_text(rule.get("left")),
+                "op": as_text(rule.get("op") or "equals"),
+                "right": as_text(rule.get("right")),
+                "type": as_text(rule.get("type") or "text"),
+            }
+            for n, rule in enumerate(rules, start=1)
+        ]
+        widget["new_row"] = {"number": "", "left": "", "op": "equals", "right": "", "type": "text"}
+        widget["combine"] = shown["combine"]
+        widget["combine_choices"] = COMBINE
+        widget["operators"] = OPERATORS
+        widget["types"] = TYPES
+        widget["label"] = self.label
+        widget["max_items"] = self.max_items
+        widget["id"] = widget["attrs"].get("id") or name
+        return context
+
+    def id_for_label(self, id_: str) -> str:
         return ""

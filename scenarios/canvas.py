@@ -95,6 +95,7 @@ def node_data(node: Node, node_type: NodeType | None, run: NodeRun | None = None
         "params": node.params,
         "credential": str(node.credential_id) if node.credential_id else None,
         "outputs": list(node_type.outputs) if node_type else [DEFAULT_PORT],
+        "port_labels": node_type.labels_for(node.params) if node_type else {},
         "last": status_of(run),
     }
 

@@ -68,7 +68,7 @@ def last_webhook_inputs(scenario: Scenario, count: int = 5) -> list[Execution]:
 def run_sample(scenario: Scenario) -> tuple[dict[str, Any] | None, str]:
     """What "Run scenario" starts with, and where it comes from: the trigger's test data, else the
     last webhook call received, else nothing."""
-    for trigger in scenario.nodes.filter(kind=webhook.TRIGGER.key).order_by("number"):
+    for trigger in scenario.nodes.filter(kind__in=webhook.SAMPLE_TRIGGERS).order_by("number"):
         pinned = webhook.pinned_output(trigger.kind, trigger.params)
         if pinned is not None:
             return pinned, "test data"

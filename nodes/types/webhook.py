@@ -207,10 +207,14 @@ def sample_input(params: dict[str, Any]) -> dict[str, Any] | None:
     return {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": sample}
 
 
+# Triggers whose "sample" field stands for a call's body: this one and the Manual trigger.
+SAMPLE_TRIGGERS = ("webhook.trigger", "manual.trigger")
+
+
 def pinned_output(kind: str, params: Any) -> dict[str, Any] | None:
-    """What a node outputs for a test call when it is a Trigger on Webhook with test data, else None.
-    A trigger's output is its input, so the same value serves as either."""
-    if kind != "webhook.trigger" or not isinstance(params, dict):
+    """What a node outputs for a test call when it is a trigger with test data (SAMPLE_TRIGGERS), else
+    None. A trigger's output is its input, so the same value serves as either."""
+    if kind not in SAMPLE_TRIGGERS or not isinstance(params, dict):
         return None
     return sample_input(params)
 

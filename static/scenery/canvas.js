@@ -9,6 +9,10 @@ const ICONS = {
   openai: "M12 2.5 14.4 9.6 21.5 12l-7.1 2.4L12 21.5l-2.4-7.1L2.5 12l7.1-2.4z",
   webhook: "M13 2 3 14h9l-1 8 10-12h-9z",
   response: "M9 14 4 9l5-5M20 20v-7a4 4 0 0 0-4-4H4",
+  branch: "M6 3v12M18 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 21a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM18 9a9 9 0 0 1-9 9",
+  filter: "M22 3H2l8 9.46V19l4 2v-8.54z",
+  merge: "M18 21a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 21V9a9 9 0 0 0 9 9",
+  manual: "m6 3 14 9-14 9z",
   unknown: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16z",
 };
 
@@ -117,26 +121,47 @@ export function edgeNumbers(edge) {
   return port === DEFAULT_PORT ? pair : [...pair, port];
 }
 
-function outPorts(outputs) {
+// `labels`: a node's own names for some ports (a Switch's routes: port "route1" shows "urgent").
+function outPorts(outputs, labels = {}) {
   const names = outputs && outputs.length ? outputs : [DEFAULT_PORT];
   const labelled = names.length > 1;
   return names.map((name) => ({
     id: portId(name),
     group: "out",
-    attrs: { text: { text: labelled ? name : "" }, circle: { "data-port-name": name } },
+    attrs: { text: { text: labelled ? shorten(labels[name] || name, 16) : "" }, circle: { "data-port-name": name } },
   }));
+}
+
+// After the inspector saved a node: its ports' own labels (a Switch's route names) may have changed.
+export function setPortLabels(cell, labels) {
+  const outputs = cell.getData().outputs || [DEFAULT_PORT];
+  if (outputs.length < 2) return;
+  cell.setData({ port_labels: labels || {} }, { ignoreHistory: true });
+  for (const name of outputs) {
+    cell.setPortProp(portId(name), "attrs/text/text", shorten((labels || {})[name] || name, 16), { ignoreHistory: true });
+  }
+}
+
+// A node with many output ports (a Switch) grows taller so its ports stay apart.
+const PORT_SPACING = 20;
+export function nodeHeight(outputs) {
+  return Math.max(NODE_HEIGHT, (outputs ? outputs.length : 1) * PORT_SPACING + 8);
 }
 
 // The cell description of a node as the server sends it.
 export function nodeCell(node, id) {
   const outputs = node.outputs && node.outputs.length ? node.outputs : [DEFAULT_PORT];
-  const ports = node.trigger ? outPorts(outputs) : [{ id: "in", group: "in" }, ...outPorts(outputs)];
+  const labels = node.port_labels || {};
+  const ports = node.trigger ? outPorts(outputs, labels) : [{ id: "in", group: "in" }, ...outPorts(outputs, labels)];
   const last = node.last || null;
+  const height = nodeHeight(outputs);
   return {
     id: id || node.id,
     shape: "scenery-node",
     x: node.x,
     y: node.y,
+    width: NODE_WIDTH,
+    height,
     ports: { items: ports },
     data: {
       id: node.id || null,
@@ -151,8 +176,10 @@ export function nodeCell(node, id) {
       outputs,
       params: node.params || {},
       credential: node.credential || null,
+      port_labels: labels,
     },
     attrs: {
+      body: { height },
       iconBg: { fill: node.color },
       icon: { d: ICONS[node.icon] || ICONS.unknown },
       title: { text: shorten(node.title || node.kind, 27) },

@@ -59,8 +59,12 @@ SEED_LABELS = {
 }
 
 
-def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes():
-    assert set(NODE_TYPES) == set(SEED_LABELS)
+# Issue 12: flow control.
+FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+
+
+def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_and_flow_control():
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))

@@ -24,7 +24,22 @@
     return String(expected) === String(actual);
   }
 
+  // Whether a field holds something typed: any of its text boxes (selects have defaults).
+  function filled(form, name) {
+    var row = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
+    if (!row) {
+      return false;
+    }
+    return Array.prototype.some.call(row.querySelectorAll("input[type=text], textarea"), function (input) {
+      return input.value.trim() !== "";
+    });
+  }
+
   function refresh(form) {
+    form.querySelectorAll("[data-after]").forEach(function (row) {
+      var waiting = !filled(form, row.getAttribute("data-field")) && !filled(form, row.getAttribute("data-after"));
+      row.hidden = waiting && !row.querySelector(".errorlist");
+    });
     form.querySelectorAll("[data-show-if]").forEach(function (row) {
       var conditions;
       try {
@@ -44,12 +59,16 @@
     rows.forEach(function (row, index) {
       var number = index + 1;
       var inputs = row.querySelectorAll("input");
-      if (inputs.length >= 2) {
+      if (group.hasAttribute("data-conditions")) {
+        row.querySelectorAll("[aria-label]").forEach(function (control) {
+          control.setAttribute("aria-label", control.getAttribute("aria-label").replace(/ \d*(:|$)/, " " + number + "$1"));
+        });
+      } else if (inputs.length >= 2) {
         inputs[0].setAttribute("aria-label", label + " key " + number);
         inputs[1].setAttribute("aria-label", label + " value " + number);
       }
       var remove = row.querySelector("[data-pairs-remove]");
-      if (remove) {
+      if (remove && !group.hasAttribute("data-conditions")) {
         remove.setAttribute("aria-label", "Remove " + label + " pair " + number);
       }
     });
