@@ -157,6 +157,7 @@ def finish(prepared: Prepared, outcome: Outcome) -> None:
     row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
     row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
     row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+    row.ports = list(outcome.ports) if outcome.succeeded else None
     execution.status = ES.SUCCEEDED if outcome.succeeded else ES.FAILED
     execution.finished_at = outcome.finished_at
     execution.lease_until = None
@@ -165,7 +166,7 @@ def finish(prepared: Prepared, outcome: Outcome) -> None:
     if outcome.succeeded and node_kind_of(row.node_kind) == "response":
         execution.response = webhook.response_of(outcome.output)
     with transaction.atomic():
-        row.save(update_fields=["status", "params", "output", "error", "started_at", "finished_at"])
+        row.save(update_fields=["status", "params", "output", "error", "ports", "started_at", "finished_at"])
         execution.save(update_fields=["status", "finished_at", "lease_until", "error", "response"])
 
 

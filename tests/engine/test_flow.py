@@ -9,10 +9,13 @@ import json
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import call_command
+from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.portable import export_scenario, import_scenario
+from scenarios.runtime.engine import run_node_once
 from scenarios.snapshot import snapshot_of
 from tests.engine.conftest import build, run_now, runs_of, start_and_run
 
@@ -214,3 +217,14 @@ def test_a_switch_exported_and_imported_keeps_its_routes_and_ports(cast):
     execution = start_and_run(copy)
     assert execution.status == ES.SUCCEEDED, execution.error
     assert runs_of(execution)[2].ports == ["route1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_once_on_an_if_shows_which_route_its_conditions_pick_with_the_test_data(cast):
+    scenario = age_check(cast)
+    scenario.nodes.filter(number=1).update(params={"sample": {"age": 12}})
+    run = async_to_sync(run_node_once)(scenario.nodes.get(number=2), cast.bob)
+    assert run.status == NS.SUCCEEDED and run.ports == ["false"]
+    node = scenario.nodes.get(number=2)
+    page = cast.client_for(cast.carol).get(reverse("scenarios:inspector", args=[scenario.pk, node.pk]))
+    assert "Route taken:" in page.content.decode() and "→ false" in page.content.decode()
