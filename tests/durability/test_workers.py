@@ -128,6 +128,11 @@ def test_sigterm_lets_a_short_job_finish_within_the_grace_period(workers, make_j
     job = make_job(steps=1, step_seconds=2.0)
     wait_until(lambda: NodeRun.objects.filter(execution=job).exists(), "the job to start")
     leaving.signal(signal.SIGTERM)
+    # The signal is handled when the worker gets to it: only once it says it has stopped claiming
+    # (and waits for its job) is a new job one that arrives while it is stopping.
+    wait_until(
+        lambda: "waiting up to" in leaving.output() or not leaving.alive(), "the worker to stop claiming"
+    )
     extra = make_job(steps=1)  # arrives while the worker is stopping: it must not be claimed
 
     assert leaving.proc.wait(timeout=30) == 0
