@@ -5,7 +5,6 @@ the history with a run in it."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from django.urls import reverse
@@ -16,6 +15,7 @@ from scenarios.models import Execution
 from teams.models import Invitation, Role
 from tests.browser.editor_page import EditorPage
 from tests.editor.conftest import demo
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,12 +43,10 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(size, cast,
         HTTP_HX_REQUEST="true",
     )
     # The live server's executor runs it (this thread holds Playwright's event loop); wait for its end.
-    execution = Execution.objects.get(scenario=scenario)
-    deadline = time.monotonic() + 30
-    while not execution.is_terminal:
-        assert time.monotonic() < deadline, "the run did not finish"
-        time.sleep(0.05)
-        execution.refresh_from_db()
+    execution = wait_until(
+        lambda: Execution.objects.filter(scenario=scenario, finished_at__isnull=False).first(),
+        "the run to end",
+    )
     GatewayKey.issue(cast.team, "Laptop")
     _, invitation = Invitation.issue(cast.team, Role.EDITOR, cast.alice)
     width, height = SIZES[size]

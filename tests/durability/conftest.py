@@ -35,12 +35,6 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """The old name, still imported by test_takeover_under_load.py: new tests use
-    tests.waiting.wait_until (this only passes the call on)."""
-    return wait_until(predicate, what, timeout)
-
-
 @dataclass
 class Worker:
     name: str

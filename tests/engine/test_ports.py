@@ -17,6 +17,7 @@ from scenarios.models import Execution, NodeRun
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from tests.engine.conftest import CALLS, build, node_type, run_now, runs_of, start_and_run
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("test_nodes")
 
@@ -210,14 +211,8 @@ def test_the_snapshot_names_ports_other_than_the_default(cast):
 
 
 async def _until(execution_id: Any, number: int, status: str) -> None:
-    reached = sync_to_async(
-        lambda: NodeRun.objects.filter(execution_id=execution_id, node_number=number, status=status).exists()
-    )
-    for _ in range(3000):  # only guards against hanging
-        if await reached():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"node ${number} never became {status}")
+    reached = NodeRun.objects.filter(execution_id=execution_id, node_number=number, status=status).aexists
+    await eventually(reached, f"node ${number} to become {status}")
 
 
 async def _fickle(ctx: NodeContext, params: dict[str, Any]) -> Routed:

@@ -6,11 +6,7 @@ run cannot give it (another worker took the execution over).
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -21,11 +17,11 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from durable import executor
-from nodes.base import NodeContext, NodeError
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import waiting
-from tests.engine.conftest import CALLS, build, node_type
+from tests.engine.conftest import CALLS, build
 from tests.hostile.webhook_calls import hook_url, wait_for_end
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
 
@@ -45,26 +41,6 @@ def answer_reads(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(waiting, "_answer_state", read)
     return reads
-
-
-@pytest.fixture
-def gate() -> Iterator[threading.Event]:
-    """A node type `test.gate` that runs until the test opens the gate (set the event)."""
-    opened = threading.Event()
-
-    async def wait(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
-        deadline = time.monotonic() + 30
-        while not opened.is_set():
-            if time.monotonic() > deadline:
-                raise NodeError("The gate never opened.")
-            await asyncio.sleep(0.01)
-        return {"passed": True}
-
-    with node_type("test.gate", wait):
-        try:
-            yield opened
-        finally:
-            opened.set()
 
 
 # -- answered by the run itself ----------------------------------------------------------------------
@@ -239,15 +215,13 @@ def test_a_get_query_string_with_repeated_keys_becomes_lists(asgi_server, cast):
 # -- the Django test-client adapter ------------------------------------------------------------------
 # -- when the run cannot answer ----------------------------------------------------------------------
 def _running(scenario: Scenario, number: int) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = NodeRun.objects.filter(
+    found = wait_until(
+        lambda: NodeRun.objects.filter(
             execution__scenario=scenario, node_number=number, attempt=1, status=NS.RUNNING
-        ).values_list("execution_id", flat=True)
-        if found:
-            return str(found[0])
-        time.sleep(0.01)
-    raise AssertionError(f"node ${number} never started")
+        ).values_list("execution_id", flat=True)[:1],
+        f"node ${number} to start",
+    )
+    return str(found[0])
 
 
 def _take_over(execution_id: str) -> None:
@@ -256,14 +230,6 @@ def _take_over(execution_id: str) -> None:
         attempt=2, lease_owner="another-worker", lease_until=timezone.now() + timedelta(seconds=120)
     )
     assert taken == 1
-
-
-def _until(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} never happened")
-        time.sleep(0.01)
 
 
 def _gated(cast) -> Scenario:
@@ -300,7 +266,7 @@ def test_when_the_run_loses_its_lease_the_caller_gets_the_answer_of_the_worker_t
     settings.WEBHOOK_RESPONSE_DEADLINE = 30
     with ThreadPoolExecutor(1) as pool:
         call, execution_id = _called_and_taken_over_mid_run(pool, asgi_server, cast, gate)
-        _until(lambda: answer_reads, "the caller's waiter to look in the database")
+        wait_until(lambda: answer_reads, "the caller's waiter to look in the database")
         Execution.objects.filter(pk=execution_id, attempt=2, lease_owner="another-worker").update(
             status=ES.SUCCEEDED,
             response={"status": 202, "headers": {"X-From": "attempt 2"}, "body": "from attempt 2"},
