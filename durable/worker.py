@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from channels.consumer import AsyncConsumer
@@ -24,27 +25,42 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 2.0
 
 
+@dataclass
+class Listening:
+    """Whether listening failed since the last wake-up heard (then the next one is logged)."""
+
+    failed: bool = False
+
+
 class WakeUpConsumer(AsyncConsumer):
     """Handles `executor.wake` messages on `executor.WAKE_CHANNEL` for an executor."""
 
-    def __init__(self, runner: executor.Executor) -> None:
+    def __init__(self, runner: executor.Executor, listening: Listening) -> None:
         super().__init__()
         self.runner = runner
+        self.listening = listening
 
     async def executor_wake(self, message: dict[str, Any]) -> None:
+        if self.listening.failed:
+            self.listening.failed = False
+            log.info("wake-ups heard again after the channel layer failed")
         source, pk = message.get("source"), message.get("pk")
         self.runner.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)
 
 
-def application(runner: executor.Executor) -> ChannelNameRouter:
-    return ChannelNameRouter({executor.WAKE_CHANNEL: WakeUpConsumer.as_asgi(runner=runner)})
+def application(runner: executor.Executor, listening: Listening | None = None) -> ChannelNameRouter:
+    consumer = WakeUpConsumer.as_asgi(runner=runner, listening=listening or Listening())
+    return ChannelNameRouter({executor.WAKE_CHANNEL: consumer})
 
 
 async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
     """Run a Channels worker that wakes `runner` from the wake-up channel, until cancelled. Survives the channel layer going
     away (Redis restarted): the worker's listener then fails, and a new one starts after a backoff,
     while the executor's polling covers the gap."""
-    worker = Worker(application=application(runner), channels=[executor.WAKE_CHANNEL], channel_layer=layer)
+    listening = Listening()
+    worker = Worker(
+        application=application(runner, listening), channels=[executor.WAKE_CHANNEL], channel_layer=layer
+    )
     checker = asyncio.get_running_loop().create_task(worker.application_checker(), name="wake-up consumers")
     failures = 0
     try:
@@ -55,6 +71,7 @@ async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
                 raise
             except Exception as exc:
                 failures += 1
+                listening.failed = True
                 if failures == 1:
                     log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
                 await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), MAX_BACKOFF_SECONDS))
