@@ -27,25 +27,26 @@ async def send_message(ctx: NodeContext, params: dict[str, Any]) -> dict[str, An
         raise NodeError(
             "Choose a GPT Version (the credential has no default model).", fields={"model": ["Required."]}
         )
-    body = {
-        "model": model,
-        "messages": [{"role": "user", "content": params["message"]}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
-    completion: dict[str, Any] | None = None
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": params["message"]}]}
+    if ctx.tokens is None:
+        answer = await client_for(ctx).request("POST", "/chat/completions", body)
+    else:
+        answer = await _streamed(ctx, {**body, "stream": True, "stream_options": {"include_usage": True}})
+    completion = expect_object(answer, "Send Message")
+    return {**completion, "reply": _first(completion, "message", "content")}
+
+
+async def _streamed(ctx: NodeContext, body: dict[str, Any]) -> Any:
+    """The chat completion asked with `stream: true`, each token handed to `ctx.tokens` as it comes
+    (a provider that answers in one piece still works)."""
     chunks: list[dict[str, Any]] = []
     async for event in client_for(ctx).stream("POST", "/chat/completions", body):
-        if not isinstance(event, dict) or event.get("object") == "chat.completion":  # it did not stream
-            completion = event
-            continue
+        if not isinstance(event, dict) or event.get("object") == "chat.completion":
+            return event
         chunks.append(event)
-        if text := _delta_text(event):
+        if ctx.tokens is not None and (text := _delta_text(event)):
             await ctx.tokens(text)
-    if completion is None:
-        completion = assembled(chunks)
-    completion = expect_object(completion, "Send Message")
-    return {**completion, "reply": _first(completion, "message", "content")}
+    return assembled(chunks)
 
 
 def _delta_text(chunk: dict[str, Any]) -> str:

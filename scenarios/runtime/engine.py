@@ -490,7 +490,7 @@ class Run:
             team_id=self.job.team_id,
             execution_id=self.execution.id,
             progress=functools.partial(self._progress, number),
-            tokens=functools.partial(self.relay.token, number),
+            tokens=self.relay.hook(number),
         )
 
     def _launch(self, numbers: list[int]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from nodes import expressions
-from nodes.base import NodeContext, NodeError, NodeType, nobody_listens
+from nodes.base import NodeContext, NodeError, NodeType
 from nodes.forms import clean_for_run
 from scenarios.storable import MIN_REDACTED_LENGTH, Unstorable, safe, safe_text
 from teams import crypto
@@ -81,7 +81,7 @@ async def run_node(
     team_id: Any,
     execution_id: Any,
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-    tokens: Callable[[str], Awaitable[None]] = nobody_listens,
+    tokens: Callable[[str], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])

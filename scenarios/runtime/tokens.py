@@ -14,7 +14,9 @@ Both are best effort, like every live event: the database stays the truth.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -63,6 +65,15 @@ class Relay:
         self.for_caller = plan.ancestors(response) if response is not None else set()
         self.pending: dict[int, str] = {}
         self.timer: asyncio.TimerHandle | None = None
+
+    def hook(self, node: int) -> Callable[[str], Awaitable[None]] | None:
+        """The `NodeContext.tokens` of `node` as it starts: None when nobody may listen (then a model
+        node asks for one whole answer, which costs less than a stream)."""
+        if get_channel_layer() is None:
+            return None
+        if (node in self.for_caller and events.heard(self.group)) or events.heard(self.live_group):
+            return functools.partial(self.token, node)
+        return None
 
     async def token(self, node: int, text: str) -> None:
         """A running node's new text (its `NodeContext.tokens`)."""

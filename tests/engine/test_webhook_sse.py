@@ -121,3 +121,4 @@ def test_the_default_answer_is_one_response_with_the_whole_reply(
     assert response.status_code == 201
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == ANSWER
+    assert "stream" not in stub_provider.last("/v1/chat/completions").body  # nobody listened: one answer

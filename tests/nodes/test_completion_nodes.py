@@ -46,12 +46,7 @@ async def test_send_message_posts_one_user_message_and_returns_the_reply_at_a_sh
         "openai.send_message", {"message": "What is Scenery?", "model": "gpt-4o"}, stub_credential
     )
     request = sent(stub_provider, "POST", "/v1/chat/completions")
-    assert request.body == {
-        "model": "gpt-4o",
-        "messages": [{"role": "user", "content": "What is Scenery?"}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    assert request.body == {"model": "gpt-4o", "messages": [{"role": "user", "content": "What is Scenery?"}]}
     assert "openai-beta" not in request.headers
     assert output["reply"] == "echo: What is Scenery?"
     assert output["object"] == "chat.completion"
@@ -72,6 +67,12 @@ async def test_send_message_hands_each_token_to_the_engine_as_it_arrives(stub_pr
     )
     assert heard == ["echo: ", "tides ", "of ", "the ", "sea"]
     assert output["reply"] == "".join(heard)
+    request = sent(stub_provider, "POST", "/v1/chat/completions")
+    assert request.body["stream"] is True and request.body["stream_options"] == {"include_usage": True}
+    assert output["usage"]["total_tokens"] == 12 and output["choices"][0]["finish_reason"] == "stop"
+    validate_operation_response(
+        "POST", "/chat/completions", {k: v for k, v in output.items() if k != "reply"}
+    )
 
 
 async def test_send_message_works_with_a_provider_that_does_not_stream(stub_provider, stub_credential):
