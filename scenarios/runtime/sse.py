@@ -35,18 +35,36 @@ class Streamed:
     stack: contextlib.AsyncExitStack
     headers: dict[str, str] = field(default_factory=dict)
 
-    async def send(self, send: Any) -> None:
-        """Send it over ASGI, then let go of what it listened to."""
+    async def send(self, send: Any, receive: Any) -> None:
+        """Send it over ASGI until its end or until the caller goes away, then let go of what it
+        listened to (the run goes on either way)."""
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()
         ]
+        gone = asyncio.create_task(_disconnected(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            async for chunk in self.chunks:
+            while True:
+                step = asyncio.ensure_future(anext(self.chunks, None))
+                await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():  # the caller went away
+                    step.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await step
+                    return
+                chunk = step.result()
+                if chunk is None:
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
+            gone.cancel()
             await self.stack.aclose()
+
+
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def answers_as_events(execution: Execution) -> bool:

@@ -379,7 +379,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         log.exception("webhook %s… failed", token[:6])
         reply = Reply.json({"error": "Scenery failed to handle this webhook; see the server log."}, 500)
     if isinstance(reply, sse.Streamed):
-        await reply.send(send)
+        await reply.send(send, receive)
         return
     await _send(send, reply)
 

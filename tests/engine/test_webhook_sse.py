@@ -6,15 +6,18 @@ events, no clock), then the response node's answer."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, Scenario
+from scenarios.runtime import tokens
 from tests.engine.conftest import ask_scenario, runs_of
-from tests.waiting import HANG, wait_for_end
+from tests.waiting import HANG, wait_for_end, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("test_nodes")]
 
@@ -122,3 +125,32 @@ def test_the_default_answer_is_one_response_with_the_whole_reply(
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == ANSWER
     assert "stream" not in stub_provider.last("/v1/chat/completions").body  # nobody listened: one answer
+
+
+class Held(threading.Event):
+    """The stub's hold after the first token, without its own time limit (HANG guards the test)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return super().wait(HANG)
+
+
+def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
+    asgi_server, cast, stub_credential, stub_provider, settings
+):
+    settings.WEBHOOK_RESPONSE_DEADLINE = 2 * HANG  # only the caller's leaving ends its stream
+    stub_provider.slow_streaming()
+    hold = stub_provider.stream_hold = Held()  # the model waits for the test, however long it takes
+    scenario = streaming_scenario(cast, stub_credential)
+    with httpx.stream(
+        "POST", hook(asgi_server, scenario), json={"question": QUESTION}, timeout=HANG
+    ) as response:
+        name, first = next(events_of(response))
+        execution_id = response.headers["x-execution-id"]
+        group = tokens.group_name(execution_id)
+        assert (name, first) == ("token", {"node": 2, "text": "echo: "})
+        assert get_channel_layer().groups.get(group)  # the caller's connection listens
+    wait_until(lambda: not get_channel_layer().groups.get(group), "the gone caller's listener to leave")
+    assert not stub_provider.finished.is_set()  # it left while the model was held
+    hold.set()
+    execution = wait_for_end(execution_id)
+    assert execution.status == Execution.Status.SUCCEEDED and (execution.response or {})["body"] == ANSWER
