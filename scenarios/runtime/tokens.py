@@ -68,10 +68,11 @@ class Relay:
 
     def hook(self, node: int) -> Callable[[str], Awaitable[None]] | None:
         """The `NodeContext.tokens` of `node` as it starts: None when nobody may listen (then a model
-        node asks for one whole answer, which costs less than a stream)."""
+        node asks for one whole answer, which costs less than a stream). A node upstream of an SSE
+        response always streams: its caller may join the execution's group a moment after it started."""
         if get_channel_layer() is None:
             return None
-        if (node in self.for_caller and events.heard(self.group)) or events.heard(self.live_group):
+        if node in self.for_caller or events.heard(self.live_group):
             return functools.partial(self.token, node)
         return None
 

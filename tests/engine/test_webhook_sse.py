@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import tokens
+from scenarios.snapshot import Plan, snapshot_of
 from tests.engine.conftest import ask_scenario, runs_of
 from tests.waiting import HANG, wait_for_end, wait_until
 
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 QUESTION = "tell me about the tides of the northern sea"
 ANSWER = f"echo: {QUESTION}"
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def streaming_scenario(cast: Any, credential: Any, **response: Any) -> Scenario:
@@ -124,7 +126,6 @@ def test_the_default_answer_is_one_response_with_the_whole_reply(
     assert response.status_code == 201
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == ANSWER
-    assert "stream" not in stub_provider.last("/v1/chat/completions").body  # nobody listened: one answer
 
 
 class Held(threading.Event):
@@ -138,6 +139,7 @@ def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
     asgi_server, cast, stub_credential, stub_provider, settings
 ):
     settings.WEBHOOK_RESPONSE_DEADLINE = 2 * HANG  # only the caller's leaving ends its stream
+    settings.CHANNEL_LAYERS = IN_MEMORY  # whose groups a test can see
     stub_provider.slow_streaming()
     hold = stub_provider.stream_hold = Held()  # the model waits for the test, however long it takes
     scenario = streaming_scenario(cast, stub_credential)
@@ -154,3 +156,23 @@ def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
     hold.set()
     execution = wait_for_end(execution_id)
     assert execution.status == Execution.Status.SUCCEEDED and (execution.response or {})["body"] == ANSWER
+
+
+def test_a_run_nobody_listens_to_asks_the_provider_for_one_whole_answer(
+    asgi_server, cast, stub_credential, stub_provider, settings
+):
+    settings.CHANNEL_LAYERS = IN_MEMORY  # no page open, and the caller waits for one response
+    scenario = streaming_scenario(cast, stub_credential, answer_as="one")
+    response = httpx.post(hook(asgi_server, scenario), json={"question": QUESTION}, timeout=HANG)
+    assert response.text == ANSWER
+    assert "stream" not in stub_provider.last("/v1/chat/completions").body
+
+
+def test_a_node_before_an_sse_response_streams_even_before_its_caller_listens(
+    cast, stub_credential, settings
+):
+    settings.CHANNEL_LAYERS = IN_MEMORY  # nobody in any group
+    answers_as_events = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential)))
+    answers_once = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential, answer_as="one")))
+    assert tokens.Relay("e1", answers_as_events, "scenario-a").hook(2) is not None
+    assert tokens.Relay("e2", answers_once, "scenario-b").hook(2) is None
