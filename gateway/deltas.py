@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
+
+from durable import groups
 
 log = logging.getLogger(__name__)
 
@@ -93,28 +94,6 @@ class Shown:
         return text[shown:]
 
 
-@contextlib.asynccontextmanager
-async def subscribed(run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+def subscribed(run_id: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
     """The run's delta events, queued as they arrive, while the block runs."""
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    layer = get_channel_layer()
-    if layer is None:
-        yield queue
-        return
-    channel = await layer.new_channel()
-    group = group_name(run_id)
-    await layer.group_add(group, channel)
-
-    async def pump() -> None:
-        while True:
-            queue.put_nowait(await layer.receive(channel))
-
-    task = asyncio.create_task(pump())
-    try:
-        yield queue
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        with contextlib.suppress(Exception):
-            await layer.group_discard(group, channel)
+    return groups.listening(group_name(run_id))

@@ -110,6 +110,10 @@ class NodeContext:
     secrets: list[str] = field(default_factory=list)
     # Optional live progress, e.g. {"retrying": 1, "of": 3, "wait": 2.0, "reason": "HTTP 429"}.
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # Live text as a streaming node receives it (a model's tokens): `await ctx.tokens("Hel")`, only for
+    # showing early (an SSE webhook caller, the editor's live run); the output stays the whole text.
+    # None when nobody listens: the node then asks for one whole answer (cheaper than a stream).
+    tokens: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

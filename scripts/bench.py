@@ -329,7 +329,7 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         + "; ".join(
             f"{name} {bench_probes.percentile(stream[f'{name} first'], 50):.1f} ms, "
             f"{bench_probes.percentile(stream[f'{name} per token'], 50):.3f} ms/token"
-            for name in ("provider", "chat", "run")
+            for name in ("provider", "chat", "run", "webhook sse")
         )
     )
     server = bench_probes.editor_server_ms(base, info)

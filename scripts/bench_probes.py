@@ -106,15 +106,17 @@ def editor_browser_ms(base: str, info: dict[str, Any], chromium: str = "/usr/bin
 
 
 def _sse_times(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str]) -> list[float]:
-    """Seconds from sending the request to each token's event (a chat chunk with content, or a
-    thread.message.delta)."""
+    """Seconds from sending the request to each token's event (a chat chunk with content, a
+    thread.message.delta, or an SSE webhook's token event)."""
     started = time.perf_counter()
     times = []
     lines = []
     with client.stream("POST", url, json=body, headers=headers) as response:
         for line in response.iter_lines():
             lines.append(line)
-            if line.startswith("data: {") and ('"content": "t' in line or '"value": "t' in line):
+            if line.startswith("data: {") and any(
+                f'"{key}": "t' in line for key in ("content", "value", "text")
+            ):
                 times.append(time.perf_counter() - started)
     if not times:
         raise SystemExit(f"no tokens streamed from {url} (HTTP {response.status_code}): {lines[-6:]}")
@@ -123,7 +125,8 @@ def _sse_times(client: httpx.Client, url: str, body: dict[str, Any], headers: di
 
 def streaming(base: str, stub_url: str, info: dict[str, Any], runs: int = 10) -> dict[str, list[float]]:
     """Time to first token and time per token (ms) of streamed answers: straight from the stub, through
-    the gateway's /v1/chat/completions, and as a run's thread.message.delta events."""
+    the gateway's /v1/chat/completions, as a run's thread.message.delta events, and as the token events
+    of a webhook answered as server-sent events (Trigger → Send Message → Webhook response)."""
     key = {"Authorization": f"Bearer {info['gateway_key']}"}
     beta = {**key, "OpenAI-Beta": "assistants=v2"}
     chat = {"model": "bench-model", "messages": [{"role": "user", "content": "stream"}], "stream": True}
@@ -142,6 +145,9 @@ def streaming(base: str, stub_url: str, info: dict[str, Any], runs: int = 10) ->
             "chat": lambda: _sse_times(client, f"{base}/v1/chat/completions", chat, key),
             "run": lambda: _sse_times(
                 client, run_url(), {"assistant_id": assistant["id"], "stream": True}, beta
+            ),
+            "webhook sse": lambda: _sse_times(
+                client, f"{base}/hooks/{info['ask_sse']['token']}", {"question": "stream"}, {}
             ),
         }
         for name, probe in probes.items():

@@ -66,6 +66,14 @@ def setup(stub_url: str) -> dict[str, Any]:
         ]
 
     ask = scenario("Ask (bench)", asking(credential))
+    ask_sse = scenario(
+        "Ask, answered as events (bench)",
+        [
+            ("webhook.trigger", {}, None),
+            ("openai.send_message", {"message": "{{$1.body.question}}", "model": "bench-model"}, credential),
+            ("webhook.response", {"status": 200, "body": "{{$2.reply}}", "answer_as": "sse"}, None),
+        ],
+    )
     chain = scenario(
         "Chain of 100 (bench)",
         [("webhook.trigger", {}, None)] + [("webhook.response", {"body": "{{$1.body}}"}, None)] * 99,
@@ -93,6 +101,7 @@ def setup(stub_url: str) -> dict[str, Any]:
     session.create()
     return {
         "ask": {"id": str(ask.id), "token": ask.webhook_token},
+        "ask_sse": {"id": str(ask_sse.id), "token": ask_sse.webhook_token},
         "chain": {"id": str(chain.id), "token": chain.webhook_token},
         "other": {"id": str(other.id), "token": other.webhook_token},
         "big": {"id": str(big.id)},

@@ -125,6 +125,23 @@ BODY = Field(
     help="Text, or exactly one expression such as {{$2.reply}}. A value that is not text is sent as JSON.",
 )
 
+ANSWER_AS = Field(
+    "answer_as",
+    "Answer as",
+    kind="select",
+    choices=(("one", "One response"), ("sse", "Server-sent events")),
+    default="one",
+    expressions=False,
+    help="Server-sent events: the caller gets a text/event-stream at once, with the text of the model "
+    "nodes before this one as it comes (“token” events), then this node's status and body (a "
+    "“response” event), or an “error” event naming the node that failed.",
+)
+
+
+def streams(params: Any) -> bool:
+    """Whether a Webhook response node with `params` answers as server-sent events."""
+    return isinstance(params, dict) and params.get("answer_as") == "sse"
+
 
 def check_response(params: dict[str, Any]) -> dict[str, list[str]]:
     redirect = as_bool(params.get("redirect"))
@@ -257,7 +274,7 @@ RESPONSE = define(
     title="Webhook response",
     description="Answers the webhook's caller with a status, headers and a body.",
     kind="response",
-    fields=(STATUS, HEADERS, BODY, REDIRECT),
+    fields=(STATUS, HEADERS, BODY, REDIRECT, ANSWER_AS),
     run=respond,
     check=check_response,
     color=COLOR,

@@ -43,7 +43,7 @@ from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, waiting
+from scenarios.runtime import events, tokens, waiting
 from scenarios.runtime.running import Credentials, Outcome, run_node
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
@@ -213,6 +213,7 @@ class Run:
         self.plan = job.plan
         self.run_set = job.plan.run_set()
         self.group = Scenario.group_name_for(self.execution.scenario_id)
+        self.relay = tokens.Relay(self.execution.id, self.plan, self.group)
         self.status: dict[int, str] = {}
         self.outputs: dict[int, Any] = {}
         self.rows: dict[int, NodeRun] = {}
@@ -242,6 +243,7 @@ class Run:
             self.stop()
 
     def stop(self) -> None:
+        self.relay.close()
         for task in self.tasks:
             task.cancel()
 
@@ -297,6 +299,7 @@ class Run:
             rows = [self.rows[n] for n in changed if n in self.rows]
             await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
+            await self.relay.flush()  # a node's last tokens before its end
             if events.heard(self.group):
                 messages = [
                     events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows
@@ -490,6 +493,7 @@ class Run:
             team_id=self.job.team_id,
             execution_id=self.execution.id,
             progress=functools.partial(self._progress, number),
+            tokens=self.relay.hook(number),
         )
 
     def _launch(self, numbers: list[int]) -> None:

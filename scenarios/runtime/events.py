@@ -16,6 +16,9 @@ Shapes (what the WebSocket consumer sends to the browser, one JSON object per fr
         a node run changed: queued, running, succeeded, failed or skipped. While it runs, a node
         may also report progress: the same event with status "running" and NODE["progress"], e.g.
         {"retrying": 1, "of": 3, "wait": 2.0, "reason": "The provider is limiting requests (HTTP 429)"}.
+    {"type": "tokens", "seq": n, "execution_id": "...", "node": n, "text": "..."}
+        a running node's new text as the model makes it (scenarios/runtime/tokens.py), batched per 50 ms,
+        sent before the node's own next event; never stored (the node's output holds the whole text).
 
     EXECUTION = {"id", "scenario_id", "status", "trigger", "created_at", "started_at", "finished_at",
                  "duration_ms", "error"}          (ids are strings, times ISO 8601 or null)

@@ -81,6 +81,7 @@ async def run_node(
     team_id: Any,
     execution_id: Any,
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    tokens: Callable[[str], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])
@@ -105,6 +106,7 @@ async def run_node(
             upstream=upstream,
             secrets=list(secrets),
             progress=progress,
+            tokens=tokens,
         )
         output, ports = node_type.ports_fired(await node_type.execute(ctx, params))
         stored = safe(output, secrets)

@@ -30,7 +30,7 @@ from nodes.json_limits import BadData as BadBody
 from nodes.types import webhook
 from scenarios import test_calls
 from scenarios.models import Execution, Scenario
-from scenarios.runtime import backlog, engine, waiting
+from scenarios.runtime import backlog, engine, sse, waiting
 from scenarios.runtime.engine import create_execution
 from scenarios.snapshot import Plan
 
@@ -282,14 +282,14 @@ def active_scenario(token: str) -> Scenario | None:
     return scenario
 
 
-async def respond(token: str, call: Call) -> Reply:
+async def respond(token: str, call: Call) -> Reply | sse.Streamed:
     """Start the scenario of `token` with `call` and answer as its Webhook response node does; a
     429 when the webhook already has its share of calls in flight (scenarios.runtime.backlog)."""
     with backlog.at_the_door(token) as admitted:
         return await _respond(token, call) if admitted else too_many_in_flight()
 
 
-async def _respond(token: str, call: Call) -> Reply:
+async def _respond(token: str, call: Call) -> Reply | sse.Streamed:
     if call.method not in ("GET", "POST"):
         reply = Reply.json({"error": "Use POST or GET."}, 405)
         reply.headers["Allow"] = "GET, POST"
@@ -334,17 +334,22 @@ async def _respond(token: str, call: Call) -> Reply:
         if not Plan.of(execution.snapshot).responds():
             return Reply.json({"execution_id": str(execution.id)}, 202)
         deadline = settings.WEBHOOK_RESPONSE_DEADLINE
+        if sse.answers_as_events(execution):
+            return await sse.open_stream(execution, deadline)
         answered = await _answered(execution, waiter, deadline)
     if answered is None:
         return _too_slow(execution, deadline)
     return answer(answered)
 
 
-async def _replay(execution: Execution) -> Reply:
+async def _replay(execution: Execution) -> Reply | sse.Streamed:
     """The answer of the earlier call with the same Idempotency-Key (waited for while it runs),
     marked as replayed; nothing runs again."""
+    reply: Reply | sse.Streamed
     if not Plan.of(execution.snapshot).responds():
         reply = Reply.json({"execution_id": str(execution.id)}, 202)
+    elif sse.answers_as_events(execution):
+        reply = await sse.open_stream(execution, settings.WEBHOOK_RESPONSE_DEADLINE, replay=True)
     else:
         deadline = settings.WEBHOOK_RESPONSE_DEADLINE
         async with waiting.waiter(execution.id) as waiter:
@@ -444,6 +449,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     except Exception:
         log.exception("webhook %s… failed", token[:6])
         reply = Reply.json({"error": "Scenery failed to handle this webhook; see the server log."}, 500)
+    if isinstance(reply, sse.Streamed):
+        await reply.send(send, receive)
+        return
     await _send(send, reply)
 
 

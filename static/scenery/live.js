@@ -1,5 +1,6 @@
 // Live runs: one WebSocket per open scenario. The server sends the full state on every (re)connect,
-// then execution and node events; this keeps the canvas badges and the run panel in step.
+// then execution and node events; this keeps the canvas badges and the run panel in step. A running
+// model node's text also comes as it is made ("tokens" events, batched by the server), shown in its row.
 import { formatDuration, setNodeStatus, showRoutes } from "./canvas.js";
 
 const MAX_OUTPUT_CHARS = 20000;
@@ -157,8 +158,22 @@ export class RunPanel {
     }
     if (run.output !== null && run.output !== undefined) {
       output.hidden = false;
+      output.classList.remove("is-streaming");
       output.textContent = outputText(run.output);
     }
+  }
+
+  // A running node's text as the model makes it (a "tokens" event), shown until its output arrives.
+  appendText(number, text) {
+    const row = this.rows.get(number);
+    if (!row || row.dataset.status !== "running") return; // ended: its output says it all
+    const output = row.children[2];
+    if (!output.classList.contains("is-streaming")) {
+      output.classList.add("is-streaming");
+      output.textContent = "";
+    }
+    output.hidden = false;
+    if (output.textContent.length < MAX_OUTPUT_CHARS) output.append(text);
   }
 }
 
@@ -213,6 +228,8 @@ export function followRuns({ root, graph, cellByNumber, initialLast }) {
       if ((seqs.get(number) || 0) > message.seq) return;
       seqs.set(number, message.seq);
       applyRun(message.node);
+    } else if (message.type === "tokens" && message.execution_id === panel.executionId) {
+      panel.appendText(message.node, message.text);
     }
   }
 

@@ -187,6 +187,24 @@ def build(
     return scenario
 
 
+def ask_scenario(team: Team, credential: Credential, **response: Any) -> Scenario:
+    """The demo's shape: Trigger on Webhook → Send Message ($2, asked the body's `question`) →
+    Webhook response answering the reply, with the response node's `response` params."""
+    return build(
+        team,
+        {
+            1: ("webhook.trigger", {}),
+            2: (
+                "openai.send_message",
+                {"message": "{{$1.body.question}}", "model": "stub-model"},
+                credential,
+            ),
+            3: ("webhook.response", {"status": 200, "body": "{{$2.reply}}", **response}),
+        },
+        [(1, 2), (2, 3)],
+    )
+
+
 def run_now(execution: Execution, owner: str = "test-worker") -> Execution:
     """Claim the queued execution and run it to the end in this thread's event loop."""
     lease = jobs.claim(owner, 30)

@@ -51,8 +51,10 @@ async def _socket(
     return WebsocketCommunicator(router, f"/ws/scenarios/{scenario.id}/", headers=headers)
 
 
-async def _run(scenario: Scenario) -> Execution:
-    execution = await sync_to_async(create_execution)(scenario, Execution.Trigger.MANUAL, {"hello": "world"})
+async def _run(scenario: Scenario, input: dict[str, Any] | None = None) -> Execution:
+    execution = await sync_to_async(create_execution)(
+        scenario, Execution.Trigger.MANUAL, input or {"hello": "world"}
+    )
     lease = await sync_to_async(jobs.claim)("worker", 30)
     assert lease is not None
     await run_execution(lease)

@@ -18,7 +18,13 @@ ASSISTANT_OPTIONAL = [
 ]
 SEED_LABELS = {
     "webhook.trigger": ["Webhook URL", "Test data"],  # test data: issue 17
-    "webhook.response": ["Status code", "Headers", "Body", "Redirect the caller"],  # + issue 16, item 5
+    "webhook.response": [
+        "Status code",
+        "Headers",
+        "Body",
+        "Redirect the caller",
+        "Answer as",
+    ],  # + issue 16 item 5, issue 14
     "openai.create_assistant": ["API Key", "Model ID", *ASSISTANT_OPTIONAL],
     "openai.modify_assistant": ["API Key", "Assistant ID", "Model ID", *ASSISTANT_OPTIONAL],
     "openai.delete_assistant": ["API Key", "Assistant ID"],

@@ -50,9 +50,46 @@ async def test_send_message_posts_one_user_message_and_returns_the_reply_at_a_sh
     assert "openai-beta" not in request.headers
     assert output["reply"] == "echo: What is Scenery?"
     assert output["object"] == "chat.completion"
+    assert output["usage"]["total_tokens"] == 12
     validate_operation_response(
         "POST", "/chat/completions", {k: v for k, v in output.items() if k != "reply"}
     )
+
+
+async def test_send_message_hands_each_token_to_the_engine_as_it_arrives(stub_provider, stub_credential):
+    heard: list[str] = []
+
+    async def tokens(text: str) -> None:
+        heard.append(text)
+
+    output = await run_node(
+        "openai.send_message", {"message": "tides of the sea"}, stub_credential, tokens=tokens
+    )
+    assert heard == ["echo: ", "tides ", "of ", "the ", "sea"]
+    assert output["reply"] == "".join(heard)
+    request = sent(stub_provider, "POST", "/v1/chat/completions")
+    assert request.body["stream"] is True and request.body["stream_options"] == {"include_usage": True}
+    assert output["usage"]["total_tokens"] == 12 and output["choices"][0]["finish_reason"] == "stop"
+    validate_operation_response(
+        "POST", "/chat/completions", {k: v for k, v in output.items() if k != "reply"}
+    )
+
+
+async def test_send_message_works_with_a_provider_that_does_not_stream(stub_provider, stub_credential):
+    stub_provider.handlers["/v1/chat/completions"] = lambda rec: (
+        200,
+        b'{"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": '
+        b'[{"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}]}',
+        {},
+    )
+    heard: list[str] = []
+
+    async def tokens(text: str) -> None:
+        heard.append(text)
+
+    output = await run_node("openai.send_message", {"message": "Hi"}, stub_credential, tokens=tokens)
+    assert output["reply"] == "whole" and output["id"] == "c1"
+    assert heard == []
 
 
 async def test_send_message_without_a_model_uses_the_credentials_default(stub_provider, stub_credential):

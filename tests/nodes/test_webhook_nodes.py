@@ -31,14 +31,22 @@ def test_the_trigger_shows_the_webhook_url_read_only_and_stores_nothing(cast):
     assert f'value="{url}"' in html and "readonly" in html and "data-copy=" in html
 
 
-def test_the_response_defaults_to_status_200():
+def test_the_response_defaults_to_status_200_as_one_response():
     assert form_for("webhook.response")["status"].value() == 200
     form = form_for("webhook.response", {"status": ""})
     assert form.is_valid(), form.errors
     assert clean_for_run(get_node_type("webhook.response"), params_from_form(form)) == {
         "status": 200,
         "redirect": False,
+        "answer_as": "one",
     }
+
+
+def test_the_response_may_answer_as_server_sent_events_and_nothing_else():
+    assert form_for("webhook.response", {"status": "200", "answer_as": "sse"}).is_valid()
+    form = form_for("webhook.response", {"status": "200", "answer_as": "websocket"})
+    assert not form.is_valid()
+    assert form.errors["answer_as"] == ["Choose one of: one, sse."]
 
 
 @pytest.mark.parametrize(
