@@ -77,7 +77,7 @@ def test_build_the_demo_scenario_by_clicking_then_run_a_node_and_the_scenario(
     assert scenario.nodes.get(number=3).params["body"] == "{{$2.reply}}"
 
     # Run the scenario with the last payload received; each node turns green live on the canvas.
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     sample = tab.page.get_by_label("Sample input (JSON)")
     expect(sample).to_contain_text('"question": "Hello"')
     tab.shot("05-run-dialog")

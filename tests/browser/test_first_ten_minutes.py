@@ -59,7 +59,7 @@ def test_the_demo_runs_once_and_as_a_whole_on_the_first_try(demo_scenario, open_
     tab.shot("newcomer-demo-run-once")
 
     # Run scenario starts with the same question, and every node succeeds.
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     expect(tab.page.get_by_label("Sample input (JSON)")).to_contain_text('"question": "What can Scenery do?"')
     expect(tab.page.locator("#run-form")).to_contain_text("It is the trigger's test data.")
     tab.shot("newcomer-demo-run-dialog")
@@ -100,7 +100,7 @@ def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast,
     tab = open_tab(cast.bob)
     EditorPage(tab, scenario).open()
     dialog = tab.page.locator("#run-dialog")
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     expect(dialog).to_contain_text("This scenario has no trigger yet")
     expect(dialog).not_to_contain_text("starts at the trigger")
     expect(dialog.get_by_role("button", name="Run", exact=True)).to_have_count(0)
@@ -109,7 +109,7 @@ def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast,
     expect(dialog).not_to_be_visible()
 
     # A click outside the dialog closes it too.
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     expect(dialog).to_be_visible()
     tab.page.mouse.click(10, 790)
     expect(dialog).not_to_be_visible()
@@ -184,7 +184,7 @@ def test_a_field_error_reads_as_a_sentence_naming_the_field_in_the_inspector_and
     expect(error).not_to_contain_text("[")
     tab.shot("newcomer-error-in-inspector")
 
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
     editor.wait_status(2, "failed")
     live = editor.live_row(2).locator(".live-error")
@@ -346,7 +346,7 @@ def test_the_live_panel_lists_nodes_in_the_order_they_ran(cast, stub_credential,
     )
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
-    tab.page.get_by_role("button", name="Run scenario").click()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
     tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
     editor.wait_status(2, "succeeded")
     rows = tab.page.locator("#live-nodes > li")

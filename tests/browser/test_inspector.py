@@ -73,7 +73,7 @@ def test_a_viewer_opens_nodes_but_cannot_change_anything(cast, open_tab):
     tab = open_tab(cast.carol)
     editor = EditorPage(tab, scenario).open()
     expect(tab.page.locator(".catalog-item")).to_have_count(0)
-    expect(tab.page.get_by_role("button", name="Run scenario")).to_have_count(0)
+    expect(tab.page.get_by_role("button", name="Run scenario", exact=True)).to_have_count(0)
     editor.inspect(2)
     expect(editor.field("Message")).to_be_disabled()
     expect(tab.page.locator("#inspector").get_by_role("button", name="Save")).to_have_count(0)

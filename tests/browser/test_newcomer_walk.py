@@ -47,7 +47,7 @@ def test_sign_up_start_from_the_demo_run_once_run_it_and_read_the_history(
     expect(output).to_contain_text("Echo: What can Scenery do?")
     tab.shot(f"walk-03-run-once-{name}")
 
-    page.get_by_role("button", name="Run scenario").click()
+    page.get_by_role("button", name="Run scenario", exact=True).click()
     page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
     for number in (1, 2, 3):
         editor.wait_status(number, "succeeded")
