@@ -81,11 +81,12 @@ def _tree(value: Any, key: str | int | None, expr: str | None, depth: int) -> Sa
         # A button may not sit inside the <summary> that toggles the branch (nested controls are
         # unreachable for screen readers): it floats just before it, on the same line.
         return format_html(
-            '<div class="json-branch">{}<details class="json-node"{}><summary aria-label="{} {}"><span class="json-type">{}</span></summary><ul>{}{}</ul></details></div>',
+            '<div class="json-branch">{}<details class="json-node"{}><summary aria-label="{} {} {}"><span class="json-type">{}</span></summary><ul>{}{}</ul></details></div>',
             _pick_button("{{" + expr + "}}", name or expr),
             opened,
             name or expr,
             "object" if isinstance(value, dict) else "list",
+            brackets,  # the visible text is part of the name (WCAG 2.5.3)
             brackets,
             children,
             more,

@@ -3,7 +3,6 @@ carry its route names, and the inspector fits a phone."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ TRIGGER, RESPOND = "webhook.trigger", "webhook.response"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/work/helpers/shots/flow")
 AGE = {"combine": "and", "rules": [{"left": "{{$1.body.age}}", "op": "gte", "right": "18", "type": "number"}]}
 
 
@@ -51,9 +49,8 @@ def branching(cast) -> Scenario:
 
 def shot(tab: Any, name: str) -> None:
     """For people to look at (the test asserts nothing about it)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     tab.page.wait_for_timeout(300)
-    tab.page.screenshot(path=str(SHOTS / f"{name}.png"))
+    tab.shot(name)
 
 
 def test_the_condition_builder_adds_a_row_and_saves_it(cast, branching, open_tab):

@@ -18,8 +18,6 @@ from tests.ports import BRANCH, branch_type
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = "/work/helpers/shots/ports"
-
 
 @pytest.fixture
 def branching(cast) -> Iterator[Scenario]:
@@ -44,7 +42,7 @@ def branching(cast) -> Iterator[Scenario]:
 def shot(tab: Any, name: str) -> None:
     """For people to look at (the test asserts nothing about it)."""
     tab.page.wait_for_timeout(400)  # let the canvas draw what a fit brought into view
-    tab.page.screenshot(path=f"{SHOTS}/{name}.png")
+    tab.shot(name)
 
 
 def edge_attr(tab: Any, source: int, target: int, path: str) -> Any:
@@ -158,4 +156,4 @@ def test_a_live_run_greys_the_route_not_taken_and_history_says_why(cast, branchi
     phone.page.locator(".execution-row").first.click()
     phone.page.locator('.node-run[data-number="3"] summary').click()
     expect(phone.page.locator('.node-run[data-number="3"] .skip-reason')).to_be_visible()
-    phone.page.screenshot(path=f"{SHOTS}/history-skipped-phone.png", full_page=True)
+    phone.shot("history-skipped-phone")
