@@ -106,6 +106,12 @@ def scenario_rename(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> HttpRes
     scenario = form.save(commit=False)
     scenario.updated_by = user_of(request)
     scenario.save(update_fields=["name", "updated_by", "updated_at"])
+    return _changed(request, scenario)
+
+
+def _changed(request: HtmxHttpRequest, scenario: Scenario) -> HttpResponse:
+    """The answer to a change of a scenario's name or state: its row in the list, or its header
+    controls when the change was made in the editor."""
     if not request.htmx:
         return redirect("scenarios:list")
     if request.GET.get("in") == "editor":
@@ -130,11 +136,7 @@ def scenario_toggle_active(request: HtmxHttpRequest, scenario_id: uuid.UUID) -> 
     scenario.active = not scenario.active
     scenario.updated_by = user_of(request)
     scenario.save(update_fields=["active", "updated_by", "updated_at"])
-    if not request.htmx:
-        return redirect("scenarios:list")
-    if request.GET.get("in") == "editor":
-        return render(request, "scenarios/editor.html#active-toggle", {"scenario": scenario})
-    return _row(request, scenario, True)
+    return _changed(request, scenario)
 
 
 @login_required
