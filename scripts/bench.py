@@ -311,6 +311,8 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     result.notes.append(
         f"persisted: {stored} succeeded executions and {runs} node runs for {answered} answered requests"
     )
+    if args.load_only:
+        return result
 
     durations = json.loads(
         stack.manage("-m", "scripts.bench_setup", "chain-run", info["chain"]["id"], str(args.chain_runs))
@@ -453,6 +455,7 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy the web and worker processes at 8 clients"
     )
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--load-only", action="store_true", help="the load table only, no probes after it")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
