@@ -71,7 +71,6 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             return
         self.team_id = team_id
         self.group = Scenario.group_name_for(self.scenario_id)
-        await events.watch(self.group)  # before joining: a run that skips building events skips none we hear
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # Events that arrive meanwhile are handled after this method: the state always comes first.
@@ -172,7 +171,6 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(settings.SCENARIO_SOCKET_RECHECK_SECONDS)
             if not await self.close_unless_allowed():
                 return
-            await events.watch(self.group)
 
 
 # -- waking a user's sockets when a membership changes ----------------------------------------------

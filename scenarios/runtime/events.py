@@ -38,8 +38,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.conf import settings
-from django.core.cache import cache
 
 if TYPE_CHECKING:
     from scenarios.models import Execution, NodeRun
@@ -100,53 +98,16 @@ def state_event(execution: Execution | None, node_runs: Iterable[NodeRun]) -> di
     }
 
 
-# Scenario.group_name_for's groups: the ones an editor page joins.
-SCENARIO_GROUP_PREFIX = "scenario-"
-# A process trusts a mark it read this long (one read per group and second under load); an
-# unmarked group is read again each time, so a page that opens hears the next commit.
-WATCH_MEMO_SECONDS = 1.0
-_watched: dict[str, float] = {}
-
-
 def heard(group: str) -> bool:
-    """Whether events sent to `group` may reach anyone, so that they are worth building (and a model
-    node worth streaming): with the in-memory layer, while a page of this process listens; with a
-    shared layer, whose members are elsewhere, a scenario's group while an editor page anywhere
-    marks it watched (`watch`), and any other group (a webhook caller's stream) always."""
+    """Whether events sent to `group` may reach anyone, so that they are worth building: always with
+    a shared channel layer (its members are elsewhere); with the in-memory layer only while a page
+    of this process listens."""
     layer = get_channel_layer()
     if layer is None:
         return False
     if isinstance(layer, InMemoryChannelLayer):
         return bool(layer.groups.get(group))
-    if not group.startswith(SCENARIO_GROUP_PREFIX):
-        return True
-    now = time.monotonic()
-    if _watched.get(group, 0.0) > now:
-        return True
-    try:
-        # A blocking read (one GET), far cheaper than the events and the stream it spares.
-        marked = cache.get(_watch_key(group)) is not None
-    except Exception:  # when in doubt, send: a live update is cheap next to a silent editor
-        log.warning("whether %s is watched could not be read", group, exc_info=True)
-        return True
-    if marked:
-        _watched[group] = now + WATCH_MEMO_SECONDS
-    return marked
-
-
-def _watch_key(group: str) -> str:
-    return f"scenery:watched:{group}"
-
-
-async def watch(group: str) -> None:
-    """Mark `group` as listened to by a page, for `heard` in every process of a shared layer. The
-    page renews the mark with its membership re-check, so it outlives the last page by at most
-    three re-checks. Never raises: a lost mark costs a page live updates (it has the stored state)."""
-    timeout = 3 * settings.SCENARIO_SOCKET_RECHECK_SECONDS
-    try:
-        await cache.aset(_watch_key(group), True, timeout=timeout)
-    except Exception:
-        log.warning("%s could not be marked watched", group, exc_info=True)
+    return True
 
 
 async def publish(group: str, events: Iterable[dict[str, Any]]) -> None:

@@ -10,7 +10,6 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events as live
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution, run_node_once
 from teams.models import Credential
@@ -161,7 +160,6 @@ def test_every_change_is_sent_to_the_scenario_group_without_secrets(
     async def run_and_listen() -> list[dict[str, Any]]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await live.watch(Scenario.group_name_for(scenario.id))  # as an editor page does
         await layer.group_add(Scenario.group_name_for(scenario.id), channel)
         execution = await sync_to_async(create)()
         lease = await sync_to_async(jobs.claim)("worker", 30)

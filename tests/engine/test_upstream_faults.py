@@ -13,7 +13,6 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events as live
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
 from tests.engine.conftest import build, runs_of, start_and_run
@@ -77,7 +76,6 @@ def test_a_429_then_an_answer_succeeds_and_streams_the_retry(ask, stub_provider)
     async def run_and_listen() -> tuple[Execution, list[dict[str, Any]]]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await live.watch(Scenario.group_name_for(ask.id))  # as an editor page does
         await layer.group_add(Scenario.group_name_for(ask.id), channel)
         execution = await sync_to_async(create_execution)(
             ask, Execution.Trigger.MANUAL, {"body": {"q": "again"}}
