@@ -170,6 +170,13 @@ WEBHOOK_RESPONSE_DEADLINE = env.float("WEBHOOK_RESPONSE_DEADLINE", default=30.0)
 WEBHOOK_MAX_QUEUED_PER_TEAM = env.int("WEBHOOK_MAX_QUEUED_PER_TEAM", default=1000)
 # Calls of one webhook in flight per web process; more get 429 + Retry-After (scenarios/runtime/backlog.py).
 WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", default=8)
+# A call over that cap waits in line this long for a slot (first come, first served) before its 429;
+# at most WEBHOOK_DOOR_LINE calls of one webhook wait, more are refused at once.
+WEBHOOK_DOOR_WAIT_SECONDS = env.float("WEBHOOK_DOOR_WAIT_SECONDS", default=2.0)
+WEBHOOK_DOOR_LINE = env.int("WEBHOOK_DOOR_LINE", default=64)
+# A call refused at the door gets its 429 after this pause, so a client that floods on refusals
+# spends its time waiting rather than our CPU.
+WEBHOOK_REFUSAL_PAUSE_SECONDS = env.float("WEBHOOK_REFUSAL_PAUSE_SECONDS", default=0.5)
 # How often an open scenario WebSocket re-checks that its user is still a member of the team.
 SCENARIO_SOCKET_RECHECK_SECONDS = env.float("SCENARIO_SOCKET_RECHECK_SECONDS", default=30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)

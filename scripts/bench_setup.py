@@ -138,8 +138,11 @@ def chain_run(scenario_id: str, runs: int) -> list[float]:
         started = time.perf_counter()
         execution = create_execution(scenario, Execution.Trigger.CLI, {"body": {"n": 1}})
         lease = jobs.claim(owner, 60, pk=execution.pk)
-        assert lease is not None
-        async_to_sync(run_execution)(lease)
+        if lease is None:  # a dedicated worker was woken and claimed it first: it runs there
+            while not Execution.objects.filter(pk=execution.pk, status__in=Execution.TERMINAL).exists():
+                time.sleep(0.001)
+        else:
+            async_to_sync(run_execution)(lease)
         seconds.append(time.perf_counter() - started)
         if Execution.objects.get(pk=execution.pk).status != "succeeded":
             raise SystemExit("the chain did not succeed")

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from durable import executor
+from durable import executor, plain_update
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
 from nodes.base import DEFAULT_PORT, ERROR_PORT
@@ -547,8 +547,8 @@ class Run:
             # One plain UPDATE per row: bulk_update's CASE expressions cost far more CPU to build
             # than the extra statement costs SQLite or PostgreSQL to run.
             for row in rows:
-                NodeRun.objects.filter(pk=row.pk).update(
-                    **{name: getattr(row, name) for name in NODE_RUN_CHANGES}
+                plain_update.update(
+                    NodeRun, {"pk": row.pk}, {name: getattr(row, name) for name in NODE_RUN_CHANGES}
                 )
 
 

@@ -14,6 +14,7 @@ their address. The Webhook response node's answer is shaped by its node type (no
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -283,13 +284,8 @@ def active_scenario(token: str) -> Scenario | None:
 
 
 async def respond(token: str, call: Call) -> Reply | sse.Streamed:
-    """Start the scenario of `token` with `call` and answer as its Webhook response node does; a
-    429 when the webhook already has its share of calls in flight (scenarios.runtime.backlog)."""
-    with backlog.at_the_door(token) as admitted:
-        return await _respond(token, call) if admitted else too_many_in_flight()
-
-
-async def _respond(token: str, call: Call) -> Reply | sse.Streamed:
+    """Start the scenario of `token` with `call` and answer as its Webhook response node does
+    (once admitted at the door: see `app`)."""
     if call.method not in ("GET", "POST"):
         reply = Reply.json({"error": "Use POST or GET."}, 405)
         reply.headers["Allow"] = "GET, POST"
@@ -391,7 +387,8 @@ def too_many_in_flight() -> Reply:
     cap, wait = settings.WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK, backlog.DOOR_RETRY_AFTER_SECONDS
     reply = Reply.json(
         {
-            "error": f"This webhook is already answering {cap} calls; nothing was started. "
+            "error": f"This webhook is already answering {cap} calls and no slot freed in time; "
+            "nothing was read or started. "
             f"Try again in {wait} second{'s' if wait != 1 else ''}."
         },
         429,
@@ -416,8 +413,9 @@ def url_for(token: str) -> str:
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Serve `/hooks/<token>`: read the body within WEBHOOK_MAX_BODY_BYTES (whatever Content-Length
-    says, chunked bodies too: 413 as soon as it passes), then `respond`."""
+    """Serve `/hooks/<token>`: pass the door (scenarios.runtime.backlog: 429 before the body is
+    read), read the body within WEBHOOK_MAX_BODY_BYTES (whatever Content-Length says, chunked
+    bodies too: 413 as soon as it passes), then `respond`."""
     token = scope["path"][len(PREFIX) :]
     token = token[:-1] if token.endswith("/") else token
     if "/" in token:
@@ -429,6 +427,18 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if declared.isdigit() and int(declared) > limit:
         await _send(send, too_large(), close=True)
         return
+    async with backlog.at_the_door(token) as admitted:
+        if not admitted:
+            await asyncio.sleep(settings.WEBHOOK_REFUSAL_PAUSE_SECONDS)
+            await _send(send, too_many_in_flight(), close=True)  # its body is left unread
+            return
+        await _serve(token, scope, headers, receive, send)
+
+
+async def _serve(
+    token: str, scope: dict[str, Any], headers: list[tuple[str, str]], receive: Any, send: Any
+) -> None:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
     chunks: list[bytes] = []
     size = 0
     while True:

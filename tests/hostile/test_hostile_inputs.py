@@ -355,10 +355,14 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_gateway_inputs.py::test_the_official_client_gets_a_bad_request_naming_the_parameter
     H/test_gateway_inputs.py::test_an_upload_with_a_file_name_of_thousands_of_characters_is_a_400_naming_the_file
 48. 2 000 calls on team A's webhook raised team B's latency from 27 ms to 169 ms–1.2 s. Now at most
-    WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK calls of one webhook are in flight per process, more get 429 +
-    Retry-After at the door (scenarios/runtime/backlog.py); `make bench` prints team B's p99 during
-    team A's flood.
+    WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK calls of one webhook are in flight per process; more wait in a
+    short line for a slot, else get 429 + Retry-After at the door before their body is read, after a
+    pause (scenarios/runtime/backlog.py); `make bench` prints team B's p99 during team A's flood.
     H/test_flood_fairness.py::test_with_one_webhook_at_its_limit_its_next_call_gets_429_and_another_teams_call_is_answered
+    H/test_flood_fairness.py::test_a_call_over_the_limit_waits_in_line_and_is_answered_when_a_slot_frees
+    H/test_flood_fairness.py::test_with_the_line_full_a_call_is_refused_at_once_while_the_line_still_waits
+    H/test_flood_fairness.py::test_a_call_refused_at_the_door_is_answered_before_its_body_is_sent
+    H/test_flood_fairness.py::test_a_refused_call_gets_its_429_only_after_the_refusal_pause
 49. A worker killed and not replaced under steady load: its execution was taken over only after the
     load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
     whole round runs whenever the last one is a poll interval old, and every takeover is logged.
