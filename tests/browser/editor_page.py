@@ -72,9 +72,29 @@ class EditorPage:
         self.page.mouse.up()
 
     def connect(self, source: int, target: int) -> None:
+        # Both ends in view, as a person would pan before dragging.
+        self.tab.js(
+            """([a, b]) => { const g = window.scenery.graph;
+                const box = window.scenery.cellByNumber(a).getBBox().union(window.scenery.cellByNumber(b).getBBox());
+                if (!g.getGraphArea().containsRect(box)) g.centerPoint(box.center.x, box.center.y); }""",
+            [source, target],
+        )
+        expect(self.node(source)).to_be_visible()
+        expect(self.node(target)).to_be_visible()
         self.drag(self.port(source, "out"), self.port(target, "in"))
 
+    def scroll_to(self, number: int) -> None:
+        """Bring node `number` into view, as a person would pan to it: Fit keeps text readable, so a
+        scenario wider than the screen (a phone's) is not all in view at once."""
+        self.tab.js(
+            """(n) => { const g = window.scenery.graph; const c = window.scenery.cellByNumber(n);
+                if (!g.getGraphArea().containsRect(c.getBBox())) g.centerCell(c); }""",
+            number,
+        )
+        expect(self.node(number)).to_be_visible()
+
     def click_node(self, number: int) -> None:
+        self.scroll_to(number)
         box = self.node(number).bounding_box()
         assert box
         self.page.mouse.click(box["x"] + 30, box["y"] + box["height"] / 2)
