@@ -71,16 +71,19 @@ class EditorPage:
         self.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
         self.page.mouse.up()
 
-    def connect(self, source: int, target: int) -> None:
-        # Both ends in view, as a person would pan before dragging.
+    def show_both(self, first: int, second: int) -> None:
+        """Nodes `first` and `second` in view (and what lies between them), as a person would pan."""
         self.tab.js(
             """([a, b]) => { const g = window.scenery.graph;
                 const box = window.scenery.cellByNumber(a).getBBox().union(window.scenery.cellByNumber(b).getBBox());
                 if (!g.getGraphArea().containsRect(box)) g.centerPoint(box.center.x, box.center.y); }""",
-            [source, target],
+            [first, second],
         )
-        expect(self.node(source)).to_be_visible()
-        expect(self.node(target)).to_be_visible()
+        expect(self.node(first)).to_be_visible()
+        expect(self.node(second)).to_be_visible()
+
+    def connect(self, source: int, target: int) -> None:
+        self.show_both(source, target)
         self.drag(self.port(source, "out"), self.port(target, "in"))
 
     def scroll_to(self, number: int) -> None:

@@ -18,6 +18,7 @@ PAST_THE_EDGE = """() => {
   const edge = document.documentElement.clientWidth;
   const past = (e) => e.getBoundingClientRect().right > edge + 0.5;
   return [...document.body.querySelectorAll("*")]
+    .filter((e) => !e.ownerSVGElement)  // inside a drawing: the <svg> itself stands for it
     .filter((e) => past(e) && !(e.parentElement && e.parentElement !== document.body && past(e.parentElement)))
     .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${[...e.classList].join(".")} right=${Math.round(e.getBoundingClientRect().right)}`);
 }"""
