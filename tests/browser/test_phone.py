@@ -4,6 +4,7 @@ wide for the screen scrolls inside a labelled region a keyboard can reach (issue
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import Tab
 from tests.browser.editor_page import EditorPage
@@ -63,6 +64,13 @@ def test_no_page_runs_past_the_edge_of_a_phone(cast, chromium, stub_credential, 
     for path, name in pages.signed_in:
         tab.goto(path)
         problems += problems_on(tab, name)
+    # A new gateway key shows once, with a snippet using it.
+    tab.goto("/gateway-keys/")
+    tab.page.get_by_role("textbox", name="Key name").fill("Phone")
+    tab.page.get_by_role("button", name="Create key").click()
+    expect(tab.page.get_by_role("textbox", name="API key")).to_be_visible()
+    problems += problems_on(tab, "gateway-new-key") + tab.accessibility_problems()
+
     tab.goto(pages.editor)
     tab.page.wait_for_function("window.scenery && window.scenery.ready")
     problems += problems_on(tab, "editor")
