@@ -4,6 +4,8 @@ const X6 = window.X6;
 
 export const NODE_WIDTH = 272;
 export const NODE_HEIGHT = 68;
+// The node title's font size, in canvas units (Fit keeps it readable on screen: layout.js).
+export const TITLE_FONT_SIZE = 13.5;
 
 const ICONS = {
   openai: "M12 2.5 14.4 9.6 21.5 12l-7.1 2.4L12 21.5l-2.4-7.1L2.5 12l7.1-2.4z",
@@ -59,7 +61,7 @@ function register() {
           strokeLinejoin: "round",
           d: ICONS.unknown,
         },
-        title: { x: 64, y: 31, fontSize: 13.5, fontWeight: 600, fill: "#1d2330", text: "" },
+        title: { x: 64, y: 31, fontSize: TITLE_FONT_SIZE, fontWeight: 600, fill: "#1d2330", text: "" },
         numBg: { x: 64, y: 39, width: 40, height: 18, rx: 6, ry: 6, fill: "#eef1f6" },
         num: { x: 84, y: 52, fontSize: 11.5, fontWeight: 700, fill: "#485163", textAnchor: "middle", text: "" },
         dot: { cx: 116, cy: 48, r: 4, fill: STATUS_COLORS.none },

@@ -3,17 +3,33 @@
 // run backwards go around nodes instead of behind them, and the minimap hides while there is nothing
 // to map.
 
-// Below this zoom the nodes' text is too small to read.
-export const READABLE_SCALE = 0.6;
+import { TITLE_FONT_SIZE } from "./canvas.js";
+
+// Below this zoom the node titles are smaller than 12 px on screen: too small to read comfortably.
+const READABLE_TITLE_PX = 12;
+// Rounded up to a hundredth, so rounding never leaves the title a hair under.
+export const READABLE_SCALE = Math.ceil((READABLE_TITLE_PX / TITLE_FONT_SIZE) * 100) / 100;
 const PADDING = 48;
+
+// Where a reader starts: the first trigger, else the first node nothing leads into, else the first.
+export function startCell(graph) {
+  const nodes = [...graph.getNodes()].sort((a, b) => a.getData().number - b.getData().number);
+  return (
+    nodes.find((cell) => cell.getData().trigger) ||
+    nodes.find((cell) => !graph.getIncomingEdges(cell)?.length) ||
+    nodes[0]
+  );
+}
 
 export function fit(graph) {
   if (!graph.getNodes().length) return;
   graph.zoomToFit({ padding: PADDING, maxScale: 1 });
   if (graph.zoom() < READABLE_SCALE) {
-    // Too big to fit readably: readable text, the middle of the scenario in view.
+    // Too big to fit readably: readable text, the start at the left, what follows it to its right.
     graph.zoomTo(READABLE_SCALE);
-    graph.centerContent();
+    const box = startCell(graph).getBBox();
+    const area = graph.getGraphArea();
+    graph.positionPoint({ x: box.x, y: box.center.y }, PADDING, (area.height * READABLE_SCALE) / 2);
   }
 }
 

@@ -71,10 +71,33 @@ class EditorPage:
         self.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
         self.page.mouse.up()
 
+    def show_both(self, first: int, second: int) -> None:
+        """Nodes `first` and `second` in view (and what lies between them), as a person would pan."""
+        self.tab.js(
+            """([a, b]) => { const g = window.scenery.graph;
+                const box = window.scenery.cellByNumber(a).getBBox().union(window.scenery.cellByNumber(b).getBBox());
+                if (!g.getGraphArea().containsRect(box)) g.centerPoint(box.center.x, box.center.y); }""",
+            [first, second],
+        )
+        expect(self.node(first)).to_be_visible()
+        expect(self.node(second)).to_be_visible()
+
     def connect(self, source: int, target: int) -> None:
+        self.show_both(source, target)
         self.drag(self.port(source, "out"), self.port(target, "in"))
 
+    def scroll_to(self, number: int) -> None:
+        """Bring node `number` into view, as a person would pan to it: Fit keeps text readable, so a
+        scenario wider than the screen (a phone's) is not all in view at once."""
+        self.tab.js(
+            """(n) => { const g = window.scenery.graph; const c = window.scenery.cellByNumber(n);
+                if (!g.getGraphArea().containsRect(c.getBBox())) g.centerCell(c); }""",
+            number,
+        )
+        expect(self.node(number)).to_be_visible()
+
     def click_node(self, number: int) -> None:
+        self.scroll_to(number)
         box = self.node(number).bounding_box()
         assert box
         self.page.mouse.click(box["x"] + 30, box["y"] + box["height"] / 2)

@@ -4,18 +4,11 @@ the history with a run in it."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from django.urls import reverse
 from playwright.sync_api import expect
 
-from gateway.models import GatewayKey
-from scenarios.models import Execution
-from teams.models import Invitation, Role
 from tests.browser.editor_page import EditorPage
-from tests.editor.conftest import demo
-from tests.waiting import wait_until
+from tests.browser.pages import SIGNED_OUT, every_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +20,7 @@ def test_the_signed_out_pages_have_no_serious_accessibility_violation(size, cast
     width, height = SIZES[size]
     tab = open_tab(cast.alice, context=chromium.new_context(viewport={"width": width, "height": height}))
     problems: list[str] = []
-    for path, name in [("/login/", "login"), ("/signup/", "signup"), ("/password/reset/", "password-reset")]:
+    for path, name in SIGNED_OUT:
         tab.goto(path)
         tab.shot(f"a11y-{name}-{size}")
         problems += tab.accessibility_problems()
@@ -36,42 +29,16 @@ def test_the_signed_out_pages_have_no_serious_accessibility_violation(size, cast
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_signed_in_pages_have_no_serious_accessibility_violation(size, cast, stub_credential, open_tab):
-    scenario = demo(cast.team, stub_credential)
-    cast.client_for(cast.alice).post(
-        reverse("scenarios:run", args=[scenario.pk]),
-        {"sample_input": json.dumps({"body": {"question": "Hello"}})},
-        HTTP_HX_REQUEST="true",
-    )
-    # The live server's executor runs it (this thread holds Playwright's event loop); wait for its end.
-    execution = wait_until(
-        lambda: Execution.objects.filter(scenario=scenario, finished_at__isnull=False).first(),
-        "the run to end",
-    )
-    GatewayKey.issue(cast.team, "Laptop")
-    _, invitation = Invitation.issue(cast.team, Role.EDITOR, cast.alice)
+    pages = every_page(cast, stub_credential)
     width, height = SIZES[size]
     tab = open_tab(cast.alice, width=width, height=height)
     problems: list[str] = []
-    pages = [
-        ("/scenarios/", "scenario-list"),
-        (f"/scenarios/{scenario.pk}/runs/", "history"),
-        (f"/scenarios/{scenario.pk}/runs/{execution.pk}/", "run-detail"),
-        ("/credentials/", "credentials"),
-        ("/credentials/new/", "credential-new"),
-        (f"/credentials/{stub_credential.pk}/", "credential-edit"),
-        ("/gateway-keys/", "gateway"),
-        ("/teams/", "teams"),
-        (f"/teams/{cast.team.pk}/", "team"),
-        ("/scenarios/import/", "import"),
-        (f"/scenarios/{scenario.pk}/share/", "share"),
-        ("/password/change/", "password-change"),
-    ]
-    for path, name in pages:
+    for path, name in pages.signed_in:
         tab.goto(path)
         tab.shot(f"a11y-{name}-{size}")
         problems += tab.accessibility_problems()
 
-    editor = EditorPage(tab, scenario).open()
+    editor = EditorPage(tab, pages.scenario).open()
     tab.shot(f"a11y-editor-{size}")
     problems += tab.accessibility_problems()
     editor.inspect(2)
@@ -81,7 +48,7 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(size, cast,
 
     # A link invitation, as someone outside the team opens it.
     tab = open_tab(cast.mallory, width=width, height=height)
-    tab.goto(f"/invitations/{invitation}/")
+    tab.goto(pages.invitation)
     tab.shot(f"a11y-invitation-{size}")
     problems += tab.accessibility_problems()
     assert not problems, "\n".join(problems)

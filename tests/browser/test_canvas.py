@@ -282,6 +282,7 @@ def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_t
         return point[0], point[1]
 
     # Clicked away from its middle (where the remove button appears), the edge is selected.
+    editor.show_both(2, 3)
     x, y = edge_point(2, 3, 0.2)
     # X6 renders what is in view a moment later: wait until the connection is under the pointer.
     tab.page.wait_for_function(
@@ -296,6 +297,7 @@ def test_an_edge_is_deleted_by_selecting_it_or_by_its_remove_button(cast, open_t
     assert editor.edges() == [(1, 2)]
     assert list(scenario.edges.values_list("source__number", "target__number")) == [(1, 2)]
 
+    editor.show_both(1, 2)
     x, y = edge_point(1, 2, 0.5)
     tab.page.mouse.move(x, y)
     remove = tab.page.locator("#canvas .x6-edge-tool-remove, #canvas [data-tool-name='button-remove']").first
