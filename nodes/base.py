@@ -39,6 +39,8 @@ FieldKind = Literal[
     "webhook_url",  # read-only: the scenario's webhook URL
     "references",  # node references without braces, "$3, $4.body.items" (checked like expressions)
     "conditions",  # condition rows combined with AND/OR (nodes/conditions.py), stored as JSON
+    "code",  # source code: a monospace text area, kept exactly as typed
+    "field_rows",  # named, typed values [{name, type, value}] (nodes/field_rows.py)
 ]
 NodeKind = Literal["trigger", "action", "response"]
 
