@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes import javascript
-from nodes.base import Field, NodeContext, NodeError
-from nodes.params import define
+from nodes.base import Field, NodeContext, NodeError, NodeType
 
 EXAMPLE = """// JavaScript. $1, $2… are earlier nodes' outputs; $input is the one just before.
 const question = $1.body.question ?? "";
@@ -47,16 +46,17 @@ async def run_code(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"result": outcome.result, "console": outcome.logs}
 
 
-CODE_NODE = define(
+CODE_NODE = NodeType(
     key="data.code",
     app="Data",
     title="Code",
     description="Runs a little JavaScript (no I/O) over earlier outputs and returns JSON.",
     kind="action",
     fields=(CODE,),
-    run=run_code,
+    execute=run_code,
     color="#7c3aed",
     icon="code",
+    reads_upstream=True,
 )
 
 TYPES = (CODE_NODE,)

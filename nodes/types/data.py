@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from nodes import field_rows
-from nodes.base import Field, NodeContext, NodeError
+from nodes.base import Field, NodeContext, NodeError, NodeType
 from nodes.expressions import as_text
-from nodes.params import define
 
 MAX_FIELDS = 50
 
@@ -109,16 +108,17 @@ async def run_edit_fields(ctx: NodeContext, params: dict[str, Any]) -> dict[str,
     return output
 
 
-EDIT_FIELDS = define(
+EDIT_FIELDS = NodeType(
     key="data.set",
     app="Data",
     title="Edit fields",
     description="Builds an object: sets named, typed fields and keeps, drops or selects the input's.",
     kind="action",
     fields=(INPUT, FIELDS, INCLUDE, KEEP, DROP),
-    run=run_edit_fields,
+    execute=run_edit_fields,
     color="#7c3aed",
     icon="edit",
+    reads_upstream=True,
 )
 
 TYPES = (EDIT_FIELDS,)
