@@ -72,7 +72,9 @@ PRELUDE = """
   globalThis.$input = input.last;
   globalThis.console = Object.freeze({ log: log(""), info: log(""), debug: log(""), warn: log("warn: "), error: log("error: ") });
   const state = { done: false, result: undefined, error: undefined };
-  globalThis.__scenery_settle = (promise) => promise.then(
+  // Read-only and permanent, so the code cannot replace how its result is taken.
+  const fixed = (name, value) => Object.defineProperty(globalThis, name, { value, writable: false, configurable: false, enumerable: false });
+  fixed("__scenery_settle", (promise) => promise.then(
     (value) => {
       if (value === undefined) { state.result = "null"; }
       else {
@@ -88,17 +90,17 @@ PRELUDE = """
       try { text = e instanceof Error ? toText(e.name) + ": " + toText(e.message) + "\\n" + toText(e.stack) : "Uncaught " + show(e); }
       catch (e2) { text = "Uncaught exception"; }
       state.error = text; state.done = true;
-    });
+    }));
   // Only strings go through stringify here: a primitive has no toJSON the code could have planted.
   const text = (value) => value === undefined ? "null" : stringify(toText(value));
   // Joined, not concatenated: the binding cannot read back a long concatenated (rope) string.
-  globalThis.__scenery_state = () => {
+  fixed("__scenery_state", () => {
     const parts = ['{"done":', state.done ? "true" : "false", ',"result":', text(state.result),
       ',"error":', text(state.error), ',"dropped":', toText(dropped | 0), ',"logs":['];
     for (let i = 0; i < logs.length; i++) { push(parts, i ? "," : ""); push(parts, text(logs[i])); }
     push(parts, "]}");
     return join(parts, "");
-  };
+  });
 })();
 """
 
