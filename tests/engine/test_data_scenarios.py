@@ -114,7 +114,7 @@ def test_run_once_of_code_that_throws_shows_the_error_with_its_line(cast):
     assert 'data-status="failed"' in html
     assert "cannot read property &#x27;length&#x27; of undefined (line 2)" in html
     run = NodeRun.objects.get(execution__trigger="run_once", node_number=2)
-    assert run.error["line"] == 2
+    assert (run.error or {})["line"] == 2
 
 
 @pytest.mark.django_db

@@ -157,4 +157,5 @@ def test_an_infinite_loop_fails_its_execution_while_another_execution_finishes(c
         == "JavaScript code: The code ran for more than 2 s of CPU time and was stopped."
     )
     # The quick one did not wait for the loop: the event loop and the other worker thread were free.
-    assert quick_execution.finished_at < slow_execution.finished_at
+    quick_end, slow_end = quick_execution.finished_at, slow_execution.finished_at
+    assert quick_end is not None and slow_end is not None and quick_end < slow_end
