@@ -15,7 +15,9 @@ SCRIPT = """const items = $1.body.items;
 console.log("items:", items.length);
 return { total: items.reduce((sum, item) => sum + item.price * item.quantity, 0), names: items.map(i => i.name) };"""
 UPSTREAM = {
-    1: {"body": {"items": [{"name": f"item {n}", "price": n * 1.5, "quantity": n % 4 + 1} for n in range(50)]}}
+    1: {
+        "body": {"items": [{"name": f"item {n}", "price": n * 1.5, "quantity": n % 4 + 1} for n in range(50)]}
+    }
 }
 
 
