@@ -108,16 +108,28 @@ class PairsWidget(forms.Widget):
         return ""
 
 
-class ConditionsWidget(forms.Widget):
-    """Condition rows (`<name>-left`, `-op`, `-right`, `-type`) and their AND/OR (`<name>-combine`),
-    with add and remove buttons (the key-value rows' behaviour in node-form.js)."""
-
-    template_name = "nodes/widgets/conditions.html"
+class RowsWidget(forms.Widget):
+    """A group of rows named by its <legend> (each control has its own aria-label), with add and
+    remove buttons (the key-value rows' behaviour in node-form.js)."""
 
     def __init__(self, label: str, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
         self.label = label
         self.max_items = max_items
+
+    def group_context(self, widget: dict[str, Any], name: str) -> None:
+        widget["label"] = self.label
+        widget["max_items"] = self.max_items
+        widget["id"] = widget["attrs"].get("id") or name
+
+    def id_for_label(self, id_: str) -> str:
+        return ""
+
+
+class ConditionsWidget(RowsWidget):
+    """Condition rows (`<name>-left`, `-op`, `-right`, `-type`) and their AND/OR (`<name>-combine`)."""
+
+    template_name = "nodes/widgets/conditions.html"
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         columns = [_getlist(data, f"{name}-{part}") for part in ("left", "op", "right", "type")]
@@ -165,25 +177,14 @@ class ConditionsWidget(forms.Widget):
         widget["combine_choices"] = COMBINE
         widget["operators"] = OPERATORS
         widget["types"] = TYPES
-        widget["label"] = self.label
-        widget["max_items"] = self.max_items
-        widget["id"] = widget["attrs"].get("id") or name
+        self.group_context(widget, name)
         return context
 
-    def id_for_label(self, id_: str) -> str:
-        return ""
 
-
-class FieldRowsWidget(forms.Widget):
-    """Named, typed value rows (`<name>-name`, `-type`, `-value`) with add and remove buttons (the
-    condition rows' behaviour in node-form.js)."""
+class FieldRowsWidget(RowsWidget):
+    """Named, typed value rows (`<name>-name`, `-type`, `-value`)."""
 
     template_name = "nodes/widgets/field_rows.html"
-
-    def __init__(self, label: str, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs)
-        self.label = label
-        self.max_items = max_items
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         columns = [_getlist(data, f"{name}-{part}") for part in ("name", "type", "value")]
@@ -218,10 +219,5 @@ class FieldRowsWidget(forms.Widget):
         ]
         widget["new_row"] = {"number": "", "name": "", "type": "text", "value": ""}
         widget["types"] = FIELD_TYPES
-        widget["label"] = self.label
-        widget["max_items"] = self.max_items
-        widget["id"] = widget["attrs"].get("id") or name
+        self.group_context(widget, name)
         return context
-
-    def id_for_label(self, id_: str) -> str:
-        return ""

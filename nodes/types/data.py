@@ -47,26 +47,23 @@ INCLUDE = Field(
         ("except", "All except the ones listed"),
     ),
 )
-KEEP = Field(
-    "keep",
-    "Input fields to keep",
-    required=True,
-    expressions=False,
-    max_length=2000,
-    placeholder="id, email",
-    show_if=(("include", "selected"),),
-    help="Names of the input's fields, separated by commas.",
-)
-DROP = Field(
-    "drop",
-    "Input fields to drop",
-    required=True,
-    expressions=False,
-    max_length=2000,
-    placeholder="password, internal_note",
-    show_if=(("include", "except"),),
-    help="Names of the input's fields, separated by commas.",
-)
+
+
+def _names_field(name: str, label: str, include: str, placeholder: str) -> Field:
+    return Field(
+        name,
+        label,
+        required=True,
+        expressions=False,
+        max_length=2000,
+        placeholder=placeholder,
+        show_if=(("include", include),),
+        help="Names of the input's fields, separated by commas.",
+    )
+
+
+KEEP = _names_field("keep", "Input fields to keep", "selected", "id, email")
+DROP = _names_field("drop", "Input fields to drop", "except", "password, internal_note")
 
 
 def _names(text: Any) -> list[str]:

@@ -4,15 +4,14 @@ and phone, with axe-core checks."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.models import NodeRun, Scenario
 from tests.browser.editor_page import EditorPage
+from tests.browser.test_flow import shot
 from tests.engine.conftest import build
+from tests.engine.test_data_scenarios import recorded_trigger_output
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,26 +28,10 @@ def data_scenario(cast) -> Scenario:
     )
     for number, x in {1: 0, 2: 340, 3: 680}.items():
         scenario.nodes.filter(number=number).update(position_x=x, position_y=0)
-    now = timezone.now()
-    execution = Execution.objects.create(
-        scenario=scenario, trigger="webhook", status="succeeded", started_at=now, finished_at=now
-    )
-    NodeRun.objects.create(
-        execution=execution,
-        node_number=1,
-        node_kind="webhook.trigger",
-        status="succeeded",
-        output={"method": "POST", "headers": {}, "query": {}, "body": {"question": "why is the sky blue"}},
-        started_at=now,
-        finished_at=now,
+    recorded_trigger_output(
+        scenario, {"method": "POST", "headers": {}, "query": {}, "body": {"question": "why is the sky blue"}}
     )
     return scenario
-
-
-def shot(tab: Any, name: str) -> None:
-    """For people to look at (the test asserts nothing about it)."""
-    tab.page.wait_for_timeout(300)
-    tab.shot(name)
 
 
 def test_run_once_of_a_code_node_shows_the_result_and_the_console(cast, data_scenario, open_tab):

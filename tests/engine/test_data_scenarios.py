@@ -67,7 +67,8 @@ def test_a_webhook_whose_value_does_not_convert_fails_naming_the_field(asgi_serv
     assert 3 not in runs or runs[3].status != NodeRun.Status.SUCCEEDED
 
 
-def _upstream(scenario: Scenario, output: dict) -> None:
+def recorded_trigger_output(scenario: Scenario, output: dict) -> None:
+    """A succeeded run of trigger $1 with `output`: what Run once takes as the upstream output."""
     now = timezone.now()
     execution = Execution.objects.create(
         scenario=scenario, trigger="manual", status="succeeded", started_at=now, finished_at=now
@@ -90,7 +91,7 @@ def _run_once_url(scenario: Scenario, number: int) -> str:
 @pytest.mark.django_db
 def test_run_once_of_a_code_node_shows_its_result_and_console(cast):
     scenario = build(cast.team, {1: ("webhook.trigger", {}), 2: ("data.code", {})}, [(1, 2)])
-    _upstream(scenario, {"body": {"question": "why"}})
+    recorded_trigger_output(scenario, {"body": {"question": "why"}})
     code = 'console.log("asked:", $1.body.question);\nreturn {length: $1.body.question.length};'
 
     response = cast.client_for(cast.bob).post(_run_once_url(scenario, 2), {"code": code, "version": 1}, **HX)
@@ -105,7 +106,7 @@ def test_run_once_of_a_code_node_shows_its_result_and_console(cast):
 @pytest.mark.django_db
 def test_run_once_of_code_that_throws_shows_the_error_with_its_line(cast):
     scenario = build(cast.team, {1: ("webhook.trigger", {}), 2: ("data.code", {})}, [(1, 2)])
-    _upstream(scenario, {"body": {}})
+    recorded_trigger_output(scenario, {"body": {}})
     code = "const q = $1.body.question;\nreturn q.length;"
 
     response = cast.client_for(cast.bob).post(_run_once_url(scenario, 2), {"code": code, "version": 1}, **HX)
