@@ -157,6 +157,8 @@ async def run(source: str, nodes: dict[int, Any]) -> Outcome:
 def run_blocking(source: str, nodes: dict[int, Any]) -> Outcome:
     if len(source) > MAX_SOURCE:
         raise ScriptError(f"The code is {len(source):,} characters long, over the limit of {MAX_SOURCE:,}.")
+    if _storable(source) != source:
+        raise ScriptError("The code contains a NUL character or an unpaired surrogate; remove it.")
     payload = json.dumps(
         {
             "nodes": {str(n): value for n, value in nodes.items()},
@@ -188,7 +190,7 @@ def run_blocking(source: str, nodes: dict[int, Any]) -> Outcome:
         raise _engine_error(str(exc)) from None
     finally:
         del context
-    logs = list(state["logs"])
+    logs = [_storable(line) for line in state["logs"]]
     if state["dropped"]:
         logs.append(f"… {state['dropped']:,} more console lines were left out (at most {MAX_LOG_LINES}).")
     if not state["done"]:
@@ -211,8 +213,16 @@ def run_blocking(source: str, nodes: dict[int, Any]) -> Outcome:
         raise ScriptError(str(exc), logs=logs) from None
 
 
+def _storable(text: str) -> str:
+    """Text every database stores as it is: NUL written out, an unpaired surrogate replaced."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "replace").decode("utf-8")
+
+
 def _engine_error(text: str) -> ScriptError:
+    text = _storable(text)
     first = _first_line(text)
+    if len(first) > MAX_LOG_LINE:
+        first = first[:MAX_LOG_LINE] + "…"
     if "interrupted" in first:
         return ScriptError(f"The code ran for more than {TIME_LIMIT:g} s of CPU time and was stopped.")
     if "out of memory" in first:

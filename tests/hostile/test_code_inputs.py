@@ -12,7 +12,7 @@ from nodes.base import NodeError
 from scenarios.models import Execution, NodeRun
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution, run_execution
-from tests.engine.conftest import build, runs_of
+from tests.engine.conftest import build, runs_of, start_and_run
 from tests.nodes.helpers import run_node
 
 pytestmark = pytest.mark.usefixtures("no_background_executor")
@@ -159,3 +159,15 @@ def test_an_infinite_loop_fails_its_execution_while_another_execution_finishes(c
     # The quick one did not wait for the loop: the event loop and the other worker thread were free.
     quick_end, slow_end = quick_execution.finished_at, slow_execution.finished_at
     assert quick_end is not None and slow_end is not None and quick_end < slow_end
+
+
+def test_nul_and_unpaired_surrogates_in_console_lines_and_errors_are_stored_written_out(cast):
+    code = 'console.log("a\\u0000b", "\\ud800");\nthrow new Error("bad\\u0000" + "!".repeat(50000));'
+    scenario = build(cast.team, {1: ("webhook.trigger", {}), 2: ("data.code", {"code": code})}, [(1, 2)])
+
+    execution = start_and_run(scenario)
+
+    failed = runs_of(execution)[2]
+    assert failed.error["console"] == ["a\\u0000b ?"]
+    assert failed.error["message"].startswith("JavaScript code: Error: bad\\u0000!!!")
+    assert len(failed.error["message"]) < 2100 and failed.error["line"] == 2
