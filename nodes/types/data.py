@@ -76,7 +76,7 @@ def _input(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        kind = "a list" if isinstance(value, list) else f"{type(value).__name__} data"
+        kind = {list: "a list", str: "text", bool: "true/false"}.get(type(value), "a number")
         message = f"The input is {kind}, not an object with fields; point Input at an object such as {{{{$1.body}}}}."
         raise NodeError(f"Input: {message}", fields={"input": [message]})
     return value

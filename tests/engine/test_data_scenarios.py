@@ -126,3 +126,23 @@ def test_a_stranger_cannot_run_a_code_node_once(cast):
     )
     assert response.status_code == 404
     assert not NodeRun.objects.filter(node_number=2).exists()
+
+
+@pytest.mark.django_db
+def test_run_once_of_edit_fields_without_an_input_edits_the_latest_output_just_before(cast):
+    scenario = build(cast.team, {1: ("webhook.trigger", {}), 2: ("data.set", {})}, [(1, 2)])
+    recorded_trigger_output(scenario, {"body": {"name": "ada"}})
+    data = {
+        "include": "except",
+        "drop": "body",
+        "fields-name": ["name"],
+        "fields-type": ["text"],
+        "fields-value": ["{{$1.body.name}}"],
+        "version": 1,
+    }
+
+    response = cast.client_for(cast.bob).post(_run_once_url(scenario, 2), data, **HX)
+
+    assert response.status_code == 200
+    run = NodeRun.objects.get(execution__trigger="run_once", node_number=2)
+    assert (run.status, run.output) == (NodeRun.Status.SUCCEEDED, {"name": "ada"})

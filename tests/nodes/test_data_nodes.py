@@ -203,3 +203,9 @@ async def test_a_resolved_value_that_does_not_convert_is_a_node_error_naming_the
 async def test_an_input_that_is_not_an_object_is_a_node_error_naming_the_input():
     with pytest.raises(NodeError, match="Input: The input is a list, not an object"):
         await run_node("data.set", {"input": [1, 2], "include": "all"}, None, upstream=UPSTREAM)
+
+
+@pytest.mark.asyncio
+async def test_text_as_the_input_is_a_node_error_saying_it_is_text():
+    with pytest.raises(NodeError, match="Input: The input is text, not an object"):
+        await run_node("data.set", {"input": '{"a": 1}', "include": "all"}, None, upstream=UPSTREAM)
