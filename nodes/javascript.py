@@ -187,7 +187,9 @@ def run_blocking(source: str, nodes: dict[int, Any]) -> Outcome:
             f"{STACK_LIMIT // 1024:,} KB): Maximum call stack size exceeded."
         ) from None
     except quickjs.JSException as exc:
-        raise _engine_error(str(exc)) from None
+        failure = _engine_error(str(exc))
+        failure.logs = _logs_so_far(context)
+        raise failure from None
     finally:
         del context
     logs = [_storable(line) for line in state["logs"]]
@@ -211,6 +213,14 @@ def run_blocking(source: str, nodes: dict[int, Any]) -> Outcome:
         return Outcome(loads(text, "returned value"), logs)
     except BadData as exc:
         raise ScriptError(str(exc), logs=logs) from None
+
+
+def _logs_so_far(context: quickjs.Context) -> list[str]:
+    """What the code printed before the engine stopped it, when the runtime can still say."""
+    try:
+        return [_storable(line) for line in json.loads(context.eval("__scenery_state()"))["logs"]]
+    except Exception:  # out of memory, or stopped before the prelude ran: nothing to show
+        return []
 
 
 def _storable(text: str) -> str:

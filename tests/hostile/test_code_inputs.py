@@ -171,3 +171,10 @@ def test_nul_and_unpaired_surrogates_in_console_lines_and_errors_are_stored_writ
     assert failed.error["console"] == ["a\\u0000b ?"]
     assert failed.error["message"].startswith("JavaScript code: Error: bad\\u0000!!!")
     assert len(failed.error["message"]) < 2100 and failed.error["line"] == 2
+
+
+def test_what_runaway_code_printed_before_it_was_stopped_is_kept():
+    with pytest.raises(NodeError) as caught:
+        async_to_sync(run_node)("data.code", {"code": 'console.log("started");\nwhile (true) {}'}, None)
+    assert caught.value.details["console"] == ["started"]
+    assert "2 s of CPU time" in caught.value.message

@@ -374,6 +374,7 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_code_inputs.py::test_a_global_set_by_one_run_is_gone_in_the_next
     H/test_code_inputs.py::test_huge_output_and_floods_of_console_lines_are_bounded
     H/test_code_inputs.py::test_code_too_long_is_refused
+    H/test_code_inputs.py::test_what_runaway_code_printed_before_it_was_stopped_is_kept
     H/test_code_inputs.py::test_nul_and_unpaired_surrogates_in_console_lines_and_errors_are_stored_written_out
     H/test_code_inputs.py::test_an_infinite_loop_fails_its_execution_while_another_execution_finishes
 """
