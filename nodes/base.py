@@ -39,6 +39,8 @@ FieldKind = Literal[
     "webhook_url",  # read-only: the scenario's webhook URL
     "references",  # node references without braces, "$3, $4.body.items" (checked like expressions)
     "conditions",  # condition rows combined with AND/OR (nodes/conditions.py), stored as JSON
+    "code",  # source code: a monospace text area, kept exactly as typed
+    "field_rows",  # named, typed values [{name, type, value}] (nodes/field_rows.py)
 ]
 NodeKind = Literal["trigger", "action", "response"]
 
@@ -158,6 +160,9 @@ class NodeType:
     outputs: tuple[str, ...] = (DEFAULT_PORT,)
     # Per-node labels of some ports, from the node's params (a Switch's route names), for the canvas.
     port_labels: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    # The execute function reads upstream outputs itself (Code's $1, Edit fields' input), not only
+    # through expressions: Run once then gives it every upstream node's latest output.
+    reads_upstream: bool = False
 
     def labels_for(self, params: Any) -> dict[str, str]:
         """The canvas labels of this node's ports that differ from their names."""

@@ -22,7 +22,7 @@ from django.forms import BoundField
 from nodes import conditions, expressions
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
-from nodes.widgets import ConditionsWidget, JsonTextarea, ModelInput, PairsWidget
+from nodes.widgets import ConditionsWidget, FieldRowsWidget, JsonTextarea, ModelInput, PairsWidget
 from teams.models import Credential, Team
 
 REQUIRED = "This field is required."
@@ -116,7 +116,7 @@ class Row:
 
     @property
     def is_pairs(self) -> bool:
-        return self.spec.kind in ("metadata", "key_values", "conditions")
+        return self.spec.kind in ("metadata", "key_values", "conditions", "field_rows")
 
     @property
     def takes_expressions(self) -> bool:
@@ -274,6 +274,11 @@ def _form_field(
         widget = PairsWidget(spec.label, spec.max_items, spec.required)
     elif spec.kind == "conditions":
         widget = ConditionsWidget(spec.label, spec.max_items)
+    elif spec.kind == "field_rows":
+        widget = FieldRowsWidget(spec.label, spec.max_items)
+    elif spec.kind == "code":
+        code_attrs = {"spellcheck": "false", "autocapitalize": "off", "autocomplete": "off", "wrap": "off"}
+        widget = forms.Textarea(attrs={**attrs, **code_attrs, "rows": 14})
     elif spec.kind in ("json", "functions", "file_ids"):
         rows = 6 if spec.kind == "functions" else 2
         widget = JsonTextarea({**attrs, "rows": rows}, indent=2 if spec.kind == "functions" else None)

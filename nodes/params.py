@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from nodes import conditions, expressions
+from nodes import conditions, expressions, field_rows
 from nodes.base import CheckFn, Field, NodeContext, NodeError, NodeKind, NodeType, as_bool
 from nodes.expressions import as_text, has_expression
 from nodes.json_limits import BadData, check_data
@@ -55,7 +55,7 @@ def clean_value(field: Field, value: Any, *, saving: bool = False) -> Any:
         return as_bool(value)
     if saving and isinstance(value, str) and has_expression(value) and kind not in _STRUCTURED:
         return value
-    if kind in ("text", "long_text"):
+    if kind in ("text", "long_text", "code"):
         return _clean_text(field, value)
     if kind == "id":
         return _clean_id(field, value)
@@ -76,6 +76,8 @@ def clean_value(field: Field, value: Any, *, saving: bool = False) -> Any:
             return ", ".join(ref.source[2:-2] for ref in expressions.bare_references(as_text(value)))
         except expressions.ExpressionError as exc:
             raise Invalid(str(exc)) from None
+    if kind == "field_rows":
+        return _clean_field_rows(field, value, saving=saving)
     if kind == "conditions":
         try:
             return conditions.parse(value, saving=saving).as_data()
@@ -84,7 +86,19 @@ def clean_value(field: Field, value: Any, *, saving: bool = False) -> Any:
     return value
 
 
-_STRUCTURED = {"json", "functions", "file_ids", "metadata", "key_values", "conditions"}
+_STRUCTURED = {"json", "functions", "file_ids", "metadata", "key_values", "conditions", "field_rows"}
+
+
+def _clean_field_rows(field: Field, value: Any, *, saving: bool) -> list[dict[str, Any]]:
+    try:
+        rows = field_rows.clean(field, value)
+    except field_rows.RowsInvalid as exc:
+        raise Invalid(*exc.messages) from None
+    # Once resolved, each value is converted by the node; at save time only the literal ones.
+    problems = field_rows.check_saved(rows) if saving else []
+    if problems:
+        raise Invalid(*problems)
+    return rows
 
 
 def _clean_text(field: Field, value: Any) -> Any:

@@ -10,6 +10,8 @@ from django import forms
 
 from nodes.conditions import COMBINE, OPERATORS, TYPES
 from nodes.expressions import as_text
+from nodes.field_rows import TYPES as FIELD_TYPES
+from nodes.field_rows import RowsInvalid, rows_of
 from nodes.params import Invalid, pairs_of
 
 
@@ -106,16 +108,28 @@ class PairsWidget(forms.Widget):
         return ""
 
 
-class ConditionsWidget(forms.Widget):
-    """Condition rows (`<name>-left`, `-op`, `-right`, `-type`) and their AND/OR (`<name>-combine`),
-    with add and remove buttons (the key-value rows' behaviour in node-form.js)."""
-
-    template_name = "nodes/widgets/conditions.html"
+class RowsWidget(forms.Widget):
+    """A group of rows named by its <legend> (each control has its own aria-label), with add and
+    remove buttons (the key-value rows' behaviour in node-form.js)."""
 
     def __init__(self, label: str, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
         self.label = label
         self.max_items = max_items
+
+    def group_context(self, widget: dict[str, Any], name: str) -> None:
+        widget["label"] = self.label
+        widget["max_items"] = self.max_items
+        widget["id"] = widget["attrs"].get("id") or name
+
+    def id_for_label(self, id_: str) -> str:
+        return ""
+
+
+class ConditionsWidget(RowsWidget):
+    """Condition rows (`<name>-left`, `-op`, `-right`, `-type`) and their AND/OR (`<name>-combine`)."""
+
+    template_name = "nodes/widgets/conditions.html"
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         columns = [_getlist(data, f"{name}-{part}") for part in ("left", "op", "right", "type")]
@@ -163,10 +177,47 @@ class ConditionsWidget(forms.Widget):
         widget["combine_choices"] = COMBINE
         widget["operators"] = OPERATORS
         widget["types"] = TYPES
-        widget["label"] = self.label
-        widget["max_items"] = self.max_items
-        widget["id"] = widget["attrs"].get("id") or name
+        self.group_context(widget, name)
         return context
 
-    def id_for_label(self, id_: str) -> str:
-        return ""
+
+class FieldRowsWidget(RowsWidget):
+    """Named, typed value rows (`<name>-name`, `-type`, `-value`)."""
+
+    template_name = "nodes/widgets/field_rows.html"
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        columns = [_getlist(data, f"{name}-{part}") for part in ("name", "type", "value")]
+        if not any(columns):
+            return data.get(name)
+        return [
+            {"name": key, "type": kind or "text", "value": value}
+            for key, kind, value in zip_longest(*columns, fillvalue="")
+        ]
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and f"{name}-name" not in data
+
+    def format_value(self, value: Any) -> list[dict[str, Any]]:
+        try:
+            return rows_of(value) if value not in (None, "") else []
+        except RowsInvalid:
+            return []
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        rows = widget["value"] or [{"name": "", "type": "text", "value": ""}]
+        widget["rows"] = [
+            {
+                "number": n,
+                "name": as_text(row.get("name")),
+                "type": as_text(row.get("type") or "text"),
+                "value": as_text(row.get("value")),
+            }
+            for n, row in enumerate(rows, start=1)
+        ]
+        widget["new_row"] = {"number": "", "name": "", "type": "text", "value": ""}
+        widget["types"] = FIELD_TYPES
+        self.group_context(widget, name)
+        return context

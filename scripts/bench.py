@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts import bench_probes
+from scripts import bench_code, bench_probes
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -435,7 +435,7 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--only", choices=["embedded", "scaled"])
+    parser.add_argument("--only", choices=["embedded", "scaled", "code"])
     parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
@@ -458,6 +458,9 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="the load table only, no probes after it")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
+    if args.only == "code":
+        print(bench_code.report())
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
 
@@ -490,6 +493,7 @@ def main() -> None:
             print("  " + note.replace("\n", "\n  "))
     if calibration:
         print("\n" + calibration)
+    print("\n" + bench_code.report())
     print(f"\nmachine speed after: {machine_speed_ms():.0f} ms, load average {os.getloadavg()[0]:.1f}")
 
 

@@ -64,7 +64,9 @@ def prepare(node: Node, user: Any) -> Prepared:
     upstream: dict[int, Any] = {}
     used: list[dict[str, Any]] = []
     missing: list[str] = []
-    for number in sorted(referenced & ancestors):
+    node_type = NODE_TYPES.get(node.kind)
+    everything = node_type is not None and node_type.reads_upstream
+    for number in sorted(ancestors if everything else referenced & ancestors):
         source = plan.nodes[number]
         pinned = webhook.pinned_output(source["kind"], source.get("params"))
         if pinned is not None:
@@ -83,6 +85,8 @@ def prepare(node: Node, user: Any) -> Prepared:
             .first()
         )
         if found is None:
+            if everything and number not in referenced:
+                continue  # read only if present, as in a run where its route was not taken
             missing.append(title_of(source))
             continue
         upstream[number] = found["output"]

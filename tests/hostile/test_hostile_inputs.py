@@ -367,6 +367,20 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
     whole round runs whenever the last one is a poll interval old, and every takeover is logged.
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+50. A Code node's hostile JavaScript: an infinite loop, a memory bomb, deep recursion, prototype tricks,
+    the network, the file system, timers or the host. Each is a clear node error (QuickJS with no I/O
+    and per-run CPU, memory and stack limits, nodes/javascript.py); the next run and other
+    executions carry on.
+    H/test_code_inputs.py::test_runaway_code_is_stopped_with_a_clear_error_and_the_next_run_works
+    H/test_code_inputs.py::test_the_network_the_file_system_timers_and_the_host_are_not_there
+    H/test_code_inputs.py::test_what_is_there_is_only_the_language
+    H/test_code_inputs.py::test_prototype_tricks_change_nothing_outside_the_codes_own_value
+    H/test_code_inputs.py::test_a_global_set_by_one_run_is_gone_in_the_next
+    H/test_code_inputs.py::test_huge_output_and_floods_of_console_lines_are_bounded
+    H/test_code_inputs.py::test_code_too_long_is_refused
+    H/test_code_inputs.py::test_what_runaway_code_printed_before_it_was_stopped_is_kept
+    H/test_code_inputs.py::test_nul_and_unpaired_surrogates_in_console_lines_and_errors_are_stored_written_out
+    H/test_code_inputs.py::test_an_infinite_loop_fails_its_execution_while_another_execution_finishes
 """
 
 from __future__ import annotations
