@@ -246,8 +246,10 @@ class CredentialForm(forms.ModelForm):
         secret, clear = cleaned.get("secret"), cleaned.get("clear_secret")
         if secret and clear:
             self.add_error("clear_secret", "Either enter a new key or remove the stored one, not both.")
-        if cleaned.get("kind", CredentialKind.OPENAI) != CredentialKind.OPENAI and not secret and (
-            clear or not self.had_secret
+        if (
+            cleaned.get("kind", CredentialKind.OPENAI) != CredentialKind.OPENAI
+            and not secret
+            and (clear or not self.had_secret)
         ):
             self.add_error("secret", "Enter the token, password or value this credential sends.")
         base_url = cleaned.get("base_url")

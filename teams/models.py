@@ -365,4 +365,9 @@ class StoredFile(models.Model):
 
     def reference(self) -> dict[str, Any]:
         """What a node's output holds instead of the bytes."""
-        return {"file_id": str(self.id), "name": self.name, "content_type": self.content_type, "size": self.size}
+        return {
+            "file_id": str(self.id),
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+        }

@@ -67,10 +67,12 @@ SEED_LABELS = {
 
 # Issue 12: flow control.
 FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+# Issue 13: data and integration nodes.
+DATA_NODES = {"http.request"}
 
 
 def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_and_flow_control():
-    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | DATA_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))
