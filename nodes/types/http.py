@@ -321,9 +321,7 @@ async def _exchange(
     """The final answer after redirects; retried on 429/5xx and broken connections."""
     attempts = int(params.get("retries", 2)) + 1
     seconds = float(params.get("timeout", 30))
-    timeout = httpx.Timeout(
-        connect=min(seconds, settings.PROVIDER_CONNECT_TIMEOUT), read=seconds, write=seconds
-    )
+    timeout = httpx.Timeout(seconds, connect=min(seconds, settings.PROVIDER_CONNECT_TIMEOUT))
     error: NodeError | None = None
     for attempt in range(1, attempts + 1):
         told: httpx.Headers | None = None
