@@ -16,6 +16,7 @@ import asyncio
 import base64
 import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -436,9 +437,11 @@ async def _stored_file(ctx: NodeContext, value: Any) -> StoredFile | None:
     if not isinstance(file_id, str):
         raise _fail("file", "File: give a file an earlier node received (its output, or its file_id).")
     try:
-        found = await StoredFile.objects.for_team(ctx.team_id).filter(pk=file_id.strip()).afirst()
-    except Exception:  # a text that is not a UUID
+        key = uuid.UUID(file_id.strip())
+    except ValueError:
         found = None
+    else:
+        found = await StoredFile.objects.for_team(ctx.team_id).filter(pk=key).afirst()
     if found is None:
         raise _fail("file", f"File: there is no stored file '{file_id[:80]}' in this team.")
     return found

@@ -16,7 +16,7 @@ from nodes.registry import get_node_type
 from nodes.types import http as http_node
 from teams.models import Credential, StoredFile
 from tests.nodes.helpers import error_texts, form_for
-from tests.stub_provider import Recorded, StubProvider
+from tests.stub_provider import Recorded, StubProvider, running_stub
 
 KEY = "http.request"
 SECRET = "s3cret-token-wxyz"
@@ -32,12 +32,7 @@ def _answering_routes(stub_provider: StubProvider) -> None:
 @pytest.fixture
 def other_host() -> Iterator[StubProvider]:
     """A second loopback server: another origin (its port differs)."""
-    stub = StubProvider()
-    stub.start()
-    try:
-        yield stub
-    finally:
-        stub.stop()
+    yield from running_stub()
 
 
 @pytest.fixture
@@ -483,3 +478,18 @@ async def test_endless_redirects_stop_and_never_carry_the_credential_away(
         await call({"url": at(stub_provider, "/loop")}, credential)
     assert all("x-api-key" not in r.headers for r in other_host.requests)
     assert len(stub_provider.requests) + len(other_host.requests) == 6
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_file_that_is_not_an_id_is_an_error_at_the_file_field(cast, stub_provider):
+    with pytest.raises(NodeError, match="File: there is no stored file 'report.pdf' in this team"):
+        await call(
+            {
+                "method": "POST",
+                "url": at(stub_provider, "/upload"),
+                "body_kind": "multipart",
+                "file": "report.pdf",
+            },
+            team_id=cast.team.pk,
+        )
+    assert not stub_provider.requests
