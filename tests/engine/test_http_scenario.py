@@ -105,5 +105,5 @@ def test_run_once_calls_the_address_and_shows_the_answer(cast, stub_provider):
     assert response.status_code == 200
     assert 'data-status="succeeded"' in response.content.decode()
     run = NodeRun.objects.get(execution__scenario=scenario, node_number=2)
-    assert run.output == {"status": 200, "headers": run.output["headers"], "body": {"pong": True}}  # type: ignore[index]
+    assert (run.output or {}).get("body") == {"pong": True}
     assert stub_provider.last("/v1/ping").method == "GET"
