@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from teams.models import Credential
+from tests.engine.conftest import build
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +87,17 @@ def test_an_editor_cannot_add_a_generic_credential(cast):
     response = cast.client_for(cast.bob).post(reverse("teams:credential_new"), data())
     assert response.status_code == 403
     assert not Credential.objects.exists()
+
+
+def test_the_http_nodes_add_new_opens_a_generic_credential_and_offers_no_gateway(cast):
+    scenario = build(cast.team, {1: ("manual.trigger", {}), 2: ("http.request", {})}, [(1, 2)])
+    node = scenario.nodes.get(number=2)
+    client = cast.client_for(cast.alice)
+    inspector = client.get(
+        reverse("scenarios:inspector", args=[scenario.pk, node.pk]), HTTP_HX_REQUEST="true"
+    )
+    html = inspector.content.decode()
+    assert "&amp;kind=bearer" in html
+    assert "Use Scenery&#x27;s built-in gateway" not in html and "Use Scenery's built-in gateway" not in html
+    inline = client.get(reverse("teams:credential_new") + f"?inline=1&scenario={scenario.pk}&kind=bearer")
+    assert '<option value="bearer" selected>' in inline.content.decode()
