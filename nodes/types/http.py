@@ -287,15 +287,22 @@ class Auth:
         kind = self.credential.kind
         name = self.credential.auth_name
         if kind == CredentialKind.BEARER:
-            headers["Authorization"] = f"Bearer {self.secret}"
+            _put(headers, "Authorization", f"Bearer {self.secret}")
         elif kind == CredentialKind.BASIC:
             pair = base64.b64encode(f"{name}:{self.secret}".encode()).decode("ascii")
-            headers["Authorization"] = f"Basic {pair}"
+            _put(headers, "Authorization", f"Basic {pair}")
         elif kind == CredentialKind.HEADER:
-            headers[name] = self.secret
+            _put(headers, name, self.secret)
         elif kind == CredentialKind.QUERY:
             return url.copy_add_param(name, self.secret)
         return url
+
+
+def _put(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing one of the same name in any case (the credential wins)."""
+    for existing in [k for k in headers if k.lower() == name.lower()]:
+        del headers[existing]
+    headers[name] = value
 
 
 # -- one request, with redirects and retries -----------------------------------------------------------
