@@ -51,10 +51,11 @@ def test_no_asset_comes_from_another_host(cast, scenario):
 def test_the_catalog_groups_node_types_by_app(cast, scenario):
     html = cast.client_for(cast.alice).get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
     groups = re.findall(r'<section class="catalog-group" data-app="([^"]+)">', html)
-    assert groups == ["ChatGPT Assistant", "Flow", "Manual", "Webhook"]
+    assert groups == ["ChatGPT Assistant", "Flow", "HTTP", "Manual", "Webhook"]
     assert 'data-kind="openai.create_thread"' in html and 'data-kind="webhook.trigger"' in html
     assert 'data-kind="flow.switch"' in html and 'data-kind="manual.trigger"' in html
-    assert html.count('class="catalog-item"') == 18
+    assert 'data-kind="http.request"' in html
+    assert html.count('class="catalog-item"') == 19
 
 
 def test_a_viewer_gets_the_editor_without_editing_tools(cast, scenario):
