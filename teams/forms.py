@@ -148,7 +148,7 @@ class CredentialForm(forms.ModelForm):
         labels = {
             "kind": "Kind",
             "base_url": "Base URL",
-            "auth_name": "User, header or parameter name",
+            "auth_name": "Identifier (user, header or parameter)",
             "default_model": "Default model",
         }
         help_texts = {

@@ -28,7 +28,7 @@ def test_the_credential_form_shows_the_fields_of_the_chosen_kind(cast, open_tab,
     tab = open_tab(cast.alice, **(PHONE if size == "phone" else {}))
     tab.goto(reverse("teams:credential_new"))
     page = tab.page
-    name_field = page.get_by_label("User, header or parameter name")
+    name_field = page.get_by_label("Identifier (user, header or parameter)")
     model_field = page.get_by_label("Default model")
     expect(model_field).to_be_visible()
     expect(name_field).to_be_hidden()
