@@ -344,6 +344,11 @@ async def _exchange(
             raise _fail("url", f"URL: {exc.message}") from None
         except Unresolvable as exc:
             error = _fail("url", f"URL: {exc.message}")
+        except httpx.TimeoutException as exc:
+            error = _fail(
+                "timeout",
+                f"Timeout: {url.host} did not answer within {seconds:g} s ({transport_problem(exc)}).",
+            )
         except httpx.TransportError as exc:
             error = _fail("url", f"URL: could not reach {url.host} ({transport_problem(exc)}).")
         except ProviderError as exc:  # too large, corrupt compression

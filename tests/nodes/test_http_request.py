@@ -493,3 +493,13 @@ async def test_a_file_that_is_not_an_id_is_an_error_at_the_file_field(cast, stub
             team_id=cast.team.pk,
         )
     assert not stub_provider.requests
+
+
+async def test_a_server_slower_than_the_timeout_is_an_error_at_the_timeout_field(stub_provider):
+    stub_provider.delay = 2.5
+    with pytest.raises(
+        NodeError,
+        match=r"Timeout: 127\.0\.0\.1 did not answer within 1 s|Timeout: no complete answer from 127\.0\.0\.1 within 1 s",
+    ) as caught:
+        await call({"url": at(stub_provider, "/slow"), "timeout": 1, "retries": 0})
+    assert "timeout" in caught.value.details["fields"]
