@@ -72,7 +72,7 @@ def credential_new(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         team=membership.team,
         prefix=INLINE_PREFIX if inline else None,
-        initial={"kind": kind} if kind in CredentialKind.values else None,
+        initial={"kind": kind, "base_url": ""} if kind in CredentialKind.values else None,
     )
     if request.method == "POST" and form.is_valid():
         credential = form.save()

@@ -171,13 +171,14 @@ class CredentialForm(forms.ModelForm):
         self.fields["secret"].help_text = (
             f"Stored: {self.instance.masked}. Leave empty to keep it."
             if self.had_secret
-            else "Leave empty for servers that need no key."
+            else "An OpenAI-compatible server that needs no key: leave it empty."
         )
         if not self.had_secret:
             del self.fields["clear_secret"]
         self.fields["secret"].label = "API key, token or password"
         # Forms posted without a kind (older pages, scripts) keep the credential's kind.
         self.fields["kind"].required = False
+        self.fields["kind"].widget.attrs["data-credential-kind"] = ""
         for name, kinds in KIND_FIELDS.items():
             self.fields[name].widget.attrs["data-kinds"] = " ".join(kinds)
 

@@ -101,3 +101,6 @@ def test_the_http_nodes_add_new_opens_a_generic_credential_and_offers_no_gateway
     assert "Use Scenery&#x27;s built-in gateway" not in html and "Use Scenery's built-in gateway" not in html
     inline = client.get(reverse("teams:credential_new") + f"?inline=1&scenario={scenario.pk}&kind=bearer")
     assert '<option value="bearer" selected>' in inline.content.decode()
+    assert (
+        'value="https://api.openai.com/v1"' not in inline.content.decode()
+    )  # a generic kind has no default host

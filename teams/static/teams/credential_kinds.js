@@ -10,11 +10,11 @@ function apply(select) {
 }
 
 function applyAll(root) {
-  for (const select of root.querySelectorAll('select[name$="kind"]')) apply(select);
+  for (const select of root.querySelectorAll('select[data-credential-kind]')) apply(select);
 }
 
 document.addEventListener("change", (event) => {
-  if (event.target.matches('select[name$="kind"]')) apply(event.target);
+  if (event.target.matches('select[data-credential-kind]')) apply(event.target);
 });
 document.addEventListener("htmx:afterSwap", (event) => applyAll(event.target));
 applyAll(document);
