@@ -75,6 +75,8 @@ class Field:
     credential_default: bool = False
     # Text whose value, when it is exactly one expression, keeps the JSON type (a response body).
     keeps_type: bool = False
+    # Credential fields: the kinds of credential offered (teams.models.CredentialKind values).
+    credential_kinds: tuple[str, ...] = ("openai",)
     # Key-value fields: why one pair (key, value) is refused, or None (a node type's own rule).
     item_check: Callable[[str, str], str | None] | None = None
 

@@ -248,9 +248,9 @@ def _form_field(
     common: dict[str, Any] = {"label": spec.label, "help_text": spec.help}
     if spec.kind == "credential":
         return CredentialField(
-            queryset=credentials,
+            queryset=credentials.of_kinds(spec.credential_kinds),
             required=spec.required,
-            empty_label="Choose an API key…",
+            empty_label="Choose an API key…" if spec.required else "None",
             error_messages={
                 "invalid_choice": "Select a valid choice. That choice is not one of the available choices."
             },

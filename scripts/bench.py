@@ -14,7 +14,7 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded.
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
---web-processes (scaled only), --profile (py-spy on the web process during the 8-client run), --no-calibration
+--web-processes (scaled only), --only http (just one HTTP Request node run, p50/p99), --profile (py-spy on the web process during the 8-client run), --no-calibration
 (skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py).
 """
 
@@ -429,13 +429,23 @@ def _postgres(sql: str) -> None:
         conn.execute(sql)
 
 
+def node_costs() -> str:
+    """One node run of the data nodes (scripts/bench_http.py), in a process of its own."""
+    done = subprocess.run([PY, "-m", "scripts.bench_http"], capture_output=True, text=True, timeout=300)
+    return (
+        done.stdout.strip().splitlines()[-1]
+        if done.returncode == 0
+        else f"HTTP Request: failed\n{done.stderr}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--only", choices=["embedded", "scaled", "code"])
+    parser.add_argument("--only", choices=["embedded", "scaled", "code", "http"])
     parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
@@ -458,8 +468,8 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="the load table only, no probes after it")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
-    if args.only == "code":
-        print(bench_code.report())
+    if args.only in ("code", "http"):
+        print(bench_code.report() if args.only == "code" else node_costs())
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
@@ -491,6 +501,7 @@ def main() -> None:
         print(f"\n{result.config}:")
         for note in result.notes:
             print("  " + note.replace("\n", "\n  "))
+    print("\n" + node_costs())
     if calibration:
         print("\n" + calibration)
     print("\n" + bench_code.report())

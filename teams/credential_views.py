@@ -23,7 +23,7 @@ from gateway.provisioning import gateway_credential
 from scenarios.models import Node, Scenario
 from scenarios.views.sharing import node_name
 from teams.forms import CredentialForm
-from teams.models import Credential, Membership, Role
+from teams.models import Credential, CredentialKind, Membership, Role
 from teams.scoping import get_scoped, require_current, require_role
 
 # The id of the <select> that receives the new <option> (set by the node inspector's picker).
@@ -66,8 +66,13 @@ def credential_new(request: HttpRequest) -> HttpResponse:
             return render(request, "teams/credential_form.html#inline-not-allowed", {"team": membership.team})
     membership = _team_for_new(request)
     # Inline, the form sits inside the node inspector's page: prefixed names and ids never clash.
+    # A node field asking for another kind (HTTP Request: bearer…) opens the form on that kind.
+    kind = request.GET.get("kind", "")
     form = CredentialForm(
-        request.POST or None, team=membership.team, prefix=INLINE_PREFIX if inline else None
+        request.POST or None,
+        team=membership.team,
+        prefix=INLINE_PREFIX if inline else None,
+        initial={"kind": kind, "base_url": ""} if kind in CredentialKind.values else None,
     )
     if request.method == "POST" and form.is_valid():
         credential = form.save()

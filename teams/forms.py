@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Use
 from django.http import HttpRequest, QueryDict
 
 from teams import throttle
-from teams.models import Credential, Role, Team, User, origin_of
+from teams.models import Credential, CredentialKind, Role, Team, User, origin_of
 from teams.names import comparison_form
 
 LOOK_ALIKE = (
@@ -115,8 +116,23 @@ class DeleteTeamForm(forms.Form):
         return value
 
 
+# Which fields each kind of credential uses (the form shows only those; see credential_kinds.js).
+KIND_FIELDS = {
+    "auth_name": (CredentialKind.BASIC, CredentialKind.HEADER, CredentialKind.QUERY),
+    "default_model": (CredentialKind.OPENAI,),
+}
+AUTH_NAME_LABELS = {
+    CredentialKind.BASIC: "User name",
+    CredentialKind.HEADER: "Header name",
+    CredentialKind.QUERY: "Parameter name",
+}
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")
+# Headers the HTTP client sets itself; a credential cannot replace them.
+RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-type"}
+
+
 class CredentialForm(forms.ModelForm):
-    """Name, base URL and a write-only secret: an empty secret keeps the stored one."""
+    """Kind, name, base URL and a write-only secret: an empty secret keeps the stored one."""
 
     secret = forms.CharField(
         required=False,
@@ -128,11 +144,19 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["name", "base_url", "default_model"]
-        labels = {"base_url": "Base URL", "default_model": "Default model"}
+        fields = ["kind", "name", "base_url", "auth_name", "default_model"]
+        labels = {
+            "kind": "Kind",
+            "base_url": "Base URL",
+            "auth_name": "Identifier (user, header or parameter)",
+            "default_model": "Default model",
+        }
         help_texts = {
+            "kind": "OpenAI-compatible keys serve the model nodes; the other kinds serve HTTP Request.",
             "base_url": "The key is only ever sent to this scheme, host and port. Changing any of them "
             "needs the key again.",
+            "auth_name": "Basic: the user name. Header: the header's name (e.g. X-API-Key). "
+            "Query parameter: its name (e.g. api_key). Not secret.",
             "default_model": "Optional; nodes may choose another.",
         }
 
@@ -147,10 +171,43 @@ class CredentialForm(forms.ModelForm):
         self.fields["secret"].help_text = (
             f"Stored: {self.instance.masked}. Leave empty to keep it."
             if self.had_secret
-            else "Leave empty for servers that need no key."
+            else "An OpenAI-compatible server that needs no key: leave it empty."
         )
         if not self.had_secret:
             del self.fields["clear_secret"]
+        self.fields["secret"].label = "API key, token or password"
+        # Forms posted without a kind (older pages, scripts) keep the credential's kind.
+        self.fields["kind"].required = False
+        self.fields["kind"].widget.attrs["data-credential-kind"] = ""
+        for name, kinds in KIND_FIELDS.items():
+            self.fields[name].widget.attrs["data-kinds"] = " ".join(kinds)
+
+    def clean_kind(self) -> str:
+        return str(self.cleaned_data.get("kind") or self.instance.kind or CredentialKind.OPENAI)
+
+    def clean_auth_name(self) -> str:
+        name: str = self.cleaned_data.get("auth_name", "").strip()
+        kind = self.cleaned_data.get("kind")
+        if kind not in KIND_FIELDS["auth_name"]:
+            return ""
+        label = AUTH_NAME_LABELS[CredentialKind(kind)]
+        if not name:
+            raise forms.ValidationError(f"{label}: required for this kind of credential.")
+        if kind == CredentialKind.HEADER:
+            if not HEADER_NAME.fullmatch(name):
+                raise forms.ValidationError(f"'{name[:80]}' is not a valid header name.")
+            if name.lower() in RESERVED_HEADERS:
+                raise forms.ValidationError(f"Scenery sets {name} itself; choose another header.")
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or (
+            kind == CredentialKind.BASIC and ":" in name
+        ):
+            raise forms.ValidationError(f"{label}: no colons, line breaks or control characters.")
+        return name
+
+    def clean_default_model(self) -> str:
+        if self.cleaned_data.get("kind") != CredentialKind.OPENAI:
+            return ""
+        return str(self.cleaned_data.get("default_model") or "")
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
@@ -190,6 +247,12 @@ class CredentialForm(forms.ModelForm):
         secret, clear = cleaned.get("secret"), cleaned.get("clear_secret")
         if secret and clear:
             self.add_error("clear_secret", "Either enter a new key or remove the stored one, not both.")
+        if (
+            cleaned.get("kind", CredentialKind.OPENAI) != CredentialKind.OPENAI
+            and not secret
+            and (clear or not self.had_secret)
+        ):
+            self.add_error("secret", "Enter the token, password or value this credential sends.")
         base_url = cleaned.get("base_url")
         if self.had_secret and base_url and not secret and not clear:
             new, old = origin_of(base_url), origin_of(self.original_url)

@@ -88,9 +88,26 @@ class Membership(models.Model):
         return self.role >= role
 
 
+class CredentialKind(models.TextChoices):
+    """How a credential's secret is sent. OpenAI-compatible ones serve the provider nodes; the generic
+    kinds serve the HTTP Request node (nodes/types/http.py)."""
+
+    OPENAI = "openai", "OpenAI-compatible API key"
+    BEARER = "bearer", "Bearer token"
+    BASIC = "basic", "Basic auth (user and password)"
+    HEADER = "header", "A header"
+    QUERY = "query", "A query parameter"
+
+
+GENERIC_KINDS = (CredentialKind.BEARER, CredentialKind.BASIC, CredentialKind.HEADER, CredentialKind.QUERY)
+
+
 class CredentialQuerySet(models.QuerySet["Credential"]):
     def for_team(self, team: Team) -> CredentialQuerySet:
         return self.filter(team=team)
+
+    def of_kinds(self, kinds: tuple[str, ...]) -> CredentialQuerySet:
+        return self.filter(kind__in=kinds)
 
     def looking_like(self, name: str) -> CredentialQuerySet:
         """Credentials whose name looks the same as `name` (teams/names.py)."""
@@ -105,6 +122,9 @@ class Credential(models.Model):
     name = models.CharField(max_length=100)
     # The name's comparison form (teams/names.py), unique per team: look-alike names cannot coexist.
     name_key = models.CharField(max_length=64, editable=False)
+    kind = models.CharField(max_length=10, choices=CredentialKind.choices, default=CredentialKind.OPENAI)
+    # Not secret: the user name (basic), the header's name (header) or the parameter's name (query).
+    auth_name = models.CharField(max_length=200, blank=True, default="")
     base_url = models.URLField(max_length=500, default=DEFAULT_OPENAI_BASE_URL)
     secret_encrypted = models.TextField(blank=True, default="")
     # The last four characters, kept in clear to show "•••• abcd"; never the rest.
@@ -316,3 +336,38 @@ class Invitation(models.Model):
         self.used_by = user
         self.used_at = timezone.now()
         self.save(update_fields=["status", "used_by", "used_at"])
+
+
+class StoredFileQuerySet(models.QuerySet["StoredFile"]):
+    def for_team(self, team_id: Any) -> StoredFileQuerySet:
+        return self.filter(team_id=team_id)
+
+
+class StoredFile(models.Model):
+    """A file a node received (an HTTP Request's binary answer), kept out of the JSON outputs: a node's
+    output refers to it by id, with its name, type and size, and later nodes of the team use it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="stored_files")
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StoredFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def reference(self) -> dict[str, Any]:
+        """What a node's output holds instead of the bytes."""
+        return {
+            "file_id": str(self.id),
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+        }

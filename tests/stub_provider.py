@@ -233,11 +233,16 @@ class StubProvider:
             self._server.server_close()
 
 
-@pytest.fixture
-def stub_provider() -> Iterator[StubProvider]:
+def running_stub() -> Iterator[StubProvider]:
+    """A started stub, stopped when the generator closes (a fixture's body; a test may want two)."""
     stub = StubProvider()
     stub.start()
     try:
         yield stub
     finally:
         stub.stop()
+
+
+@pytest.fixture
+def stub_provider() -> Iterator[StubProvider]:
+    yield from running_stub()

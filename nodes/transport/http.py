@@ -625,12 +625,15 @@ def _told_wait(headers: Mapping[str, str]) -> float | None:
     return when.timestamp() - time.time()
 
 
-async def read_bounded(response: httpx.Response) -> bytes:
-    """The body, read streaming; an error once it passes PROVIDER_MAX_RESPONSE_BYTES (decoded)."""
-    limit = settings.PROVIDER_MAX_RESPONSE_BYTES
+async def read_bounded(
+    response: httpx.Response, limit: int | None = None, source: str = "The provider's answer"
+) -> bytes:
+    """The body, read streaming; an error once it passes `limit` (PROVIDER_MAX_RESPONSE_BYTES by
+    default) bytes, decoded."""
+    if limit is None:
+        limit = settings.PROVIDER_MAX_RESPONSE_BYTES
     too_large = ProviderError(
-        f"The provider's answer is larger than {limit:,} bytes (PROVIDER_MAX_RESPONSE_BYTES); "
-        "Scenery stopped reading it.",
+        f"{source} is larger than {limit:,} bytes (PROVIDER_MAX_RESPONSE_BYTES); Scenery stopped reading it.",
         status=response.status_code,
     )
     declared = response.headers.get("content-length", "")
@@ -659,6 +662,39 @@ async def read_bounded(response: httpx.Response) -> bytes:
             raise too_large
         chunks.append(piece)
     return b"".join(chunks)
+
+
+async def send_guarded(
+    method: str,
+    url: httpx.URL,
+    headers: Mapping[str, str],
+    content: bytes | None,
+    *,
+    timeout: httpx.Timeout,
+    limit: int | None = None,
+) -> tuple[int, httpx.Headers, bytes]:
+    """One request, no redirect followed and no retry: through the SSRF guard to the address it
+    checked, on the shared connection pool, the body read up to `limit` bytes. For callers that
+    follow redirects and retry themselves (the HTTP Request node)."""
+    target, host_header, extensions = await pinned_target(url)
+    request = httpx.Request(
+        method,
+        target,
+        headers={**headers, **host_header},
+        content=content,
+        extensions={**extensions, "timeout": timeout.as_dict()},
+    )
+    response = await shared_transport().handle_async_request(request)
+    try:
+        data = await read_bounded(response, limit, source="The answer")
+    finally:
+        await response.aclose()
+    return response.status_code, response.headers, data
+
+
+def transport_problem(exc: Exception) -> str:
+    """What went wrong on the way, in words ("connection failed", "read timed out")."""
+    return _kind(exc)
 
 
 # -- the model list ---------------------------------------------------------------------------------

@@ -141,6 +141,8 @@ def _credential_for(spec: dict[str, Any], node_type: NodeType, credentials: Cred
     if not node_type.uses_credential:
         return None
     if not credential_id:
+        if not any(f.required for f in node_type.fields if f.kind == "credential"):
+            return None  # an optional credential (HTTP Request without authentication)
         raise NodeError("This node needs a credential: choose one in its settings.")
     credential = credentials.by_id.get(str(credential_id))
     if credential is None:

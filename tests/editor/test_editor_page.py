@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
+from nodes.registry import NODE_TYPES
 from scenarios.models import Scenario
 from tests.editor.conftest import RESPOND, TRIGGER, build
 
@@ -51,11 +52,12 @@ def test_no_asset_comes_from_another_host(cast, scenario):
 def test_the_catalog_groups_node_types_by_app(cast, scenario):
     html = cast.client_for(cast.alice).get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
     groups = re.findall(r'<section class="catalog-group" data-app="([^"]+)">', html)
-    assert groups == ["ChatGPT Assistant", "Data", "Flow", "Manual", "Webhook"]
+    assert groups == ["ChatGPT Assistant", "Data", "Flow", "HTTP", "Manual", "Webhook"]
     assert 'data-kind="openai.create_thread"' in html and 'data-kind="webhook.trigger"' in html
     assert 'data-kind="flow.switch"' in html and 'data-kind="manual.trigger"' in html
     assert 'data-kind="data.code"' in html and 'data-kind="data.set"' in html
-    assert html.count('class="catalog-item"') == 20
+    assert 'data-kind="http.request"' in html
+    assert html.count('class="catalog-item"') == len(NODE_TYPES)
 
 
 def test_a_viewer_gets_the_editor_without_editing_tools(cast, scenario):

@@ -211,6 +211,20 @@ Worker crashes and infrastructure (real processes: the durability tests)
     D/test_workers.py::test_a_job_that_kills_every_worker_fails_visibly_once_its_attempts_are_used
     E/test_durability.py::test_a_worker_that_takes_over_resumes_without_running_succeeded_nodes_again
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+Third round (issue 13: the HTTP Request node calls any address a user writes)
+51. SSRF through a redirect: an allowed server answers 302 to a private address. Every hop is judged
+    again by the guard (the node follows redirects itself), so the redirect is refused, naming the URL.
+    N/test_http_request.py::test_a_redirect_to_a_private_address_is_refused_by_the_guard
+52. A huge answer (50 MB of gzip bomb, or just large) → the read stops at PROVIDER_MAX_RESPONSE_BYTES
+    with an error naming the Response, memory bounded.
+    N/test_http_request.py::test_a_huge_compressed_answer_stops_at_the_limit
+    N/test_http_request.py::test_an_answer_over_the_size_limit_is_a_clear_error
+53. A credential carried to another host: a redirect elsewhere, a redirect loop, or a URL of another
+    host → the credential (and the user's Authorization and Cookie headers) stay with its own scheme,
+    host and port; a URL elsewhere is refused before anything is sent.
+    N/test_http_request.py::test_a_redirect_to_another_host_goes_on_without_the_credential
+    N/test_http_request.py::test_endless_redirects_stop_and_never_carry_the_credential_away
+    N/test_http_request.py::test_a_credential_for_another_host_is_refused_before_anything_is_sent
       (issue 16, item 9: a dead worker's job waited for a lull, as wake-ups naming new rows kept
       postponing the whole claim round; it now runs every poll interval, and takeovers are logged)
 29. Zombie worker after takeover → no duplicate NodeRun; its writes fenced off.

@@ -67,8 +67,8 @@ SEED_LABELS = {
 
 # Issue 12: flow control.
 FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
-# Issue 13: data nodes.
-DATA_NODES = {"data.set", "data.code"}
+# Issue 13: data and integration nodes.
+DATA_NODES = {"data.set", "data.code", "http.request"}
 
 
 def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_flow_control_and_data():

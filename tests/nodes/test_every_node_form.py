@@ -22,6 +22,8 @@ def expression_fields() -> list[tuple[str, str]]:
 def with_value(key: str, name: str, value: str) -> dict[str, object]:
     field = get_node_type(key).field(name)
     data: dict[str, object] = {"new_message": "on"}  # shows Create Thread's message fields
+    for condition, expected in field.show_if:  # shows the field whatever its conditions
+        data[condition] = "on" if expected is True else expected
     if field.kind in ("metadata", "key_values"):
         data[f"{name}-key"] = ["X-Key"]
         data[f"{name}-value"] = [value]
