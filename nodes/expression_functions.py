@@ -53,20 +53,26 @@ def function(group: str, signature: str, help: str, min_args: int, max_args: int
     return register
 
 
-def call(name: str, args: list[Any]) -> Any:
+def arity_problem(name: str, count: int) -> str | None:
+    """Checked when the expression is parsed, so a wrong count is refused at save time."""
     entry = FUNCTIONS[name]
-    if len(args) < entry.min_args or (entry.max_args is not None and len(args) > entry.max_args):
-        expected = (
-            f"{entry.min_args}"
-            if entry.max_args == entry.min_args
-            else f"at least {entry.min_args}"
-            if entry.max_args is None
-            else f"{entry.min_args} to {entry.max_args}"
-        )
-        raise FunctionError(
-            f"{name}: takes {expected} argument(s), got {len(args)} — write {entry.signature}."
-        )
-    return entry.run(*args)
+    if entry.min_args <= count and (entry.max_args is None or count <= entry.max_args):
+        return None
+    expected = (
+        f"{entry.min_args}"
+        if entry.max_args == entry.min_args
+        else f"at least {entry.min_args}"
+        if entry.max_args is None
+        else f"{entry.min_args} to {entry.max_args}"
+    )
+    return f"{name}: takes {expected} argument(s), got {count} — write {entry.signature}"
+
+
+def call(name: str, args: list[Any]) -> Any:
+    problem = arity_problem(name, len(args))
+    if problem:
+        raise FunctionError(problem + ".")
+    return FUNCTIONS[name].run(*args)
 
 
 def kind_of(value: Any) -> str:

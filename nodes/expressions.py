@@ -155,6 +155,9 @@ def _parse_term(tokens: list[tuple[str, str]], at: int, depth: int) -> tuple[Exp
             args.append(arg)
         if at >= len(tokens):
             raise ExpressionError(f"{text}( is not closed")
+        problem = expression_functions.arity_problem(text, len(args))
+        if problem:
+            raise ExpressionError(problem)
         return Call(text, tuple(args)), at + 1
     if (kind, text) == ("op", "("):
         inside, at = _parse_default(tokens, at + 1, depth + 1)
