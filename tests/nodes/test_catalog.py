@@ -67,10 +67,18 @@ SEED_LABELS = {
 
 # Issue 12: flow control.
 FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+# Issue 13: an assistant that answers.
+ANSWER_NODES = {
+    "openai.ask_assistant",
+    "openai.wait_for_run",
+    "openai.retrieve_run",
+    "openai.list_messages",
+    "openai.submit_tool_outputs",
+}
 
 
 def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_and_flow_control():
-    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | ANSWER_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))
