@@ -72,6 +72,7 @@ def test_a_function_call_is_answered_through_wait_for_run_and_submit_tool_output
     execution = wait_for_end(Execution.objects.get(scenario=scenario).pk)
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     runs = {run.node_number: run for run in execution.node_runs.all()}
-    assert runs[5].output["status"] == "requires_action" and runs[7].output["status"] == "completed"
+    first, second = runs[5].output or {}, runs[7].output or {}
+    assert first["status"] == "requires_action" and second["status"] == "completed"
     assert all(run.status == NS.SUCCEEDED for run in runs.values())
     assert key not in str([(r.params, r.output) for r in runs.values()])

@@ -30,8 +30,12 @@ def test_a_run_that_does_not_end_in_time_fails_the_node_naming_wait_at_most(monk
     monkeypatch.setattr(assistant_runs, "client_for", lambda ctx: provider)
     node_type = get_node_type("openai.wait_for_run")
     params = clean_for_run(node_type, {"thread_id": "thread_1", "run_id": "run_1", "wait_seconds": 1})
+
+    async def execute() -> Any:
+        return await node_type.execute(NodeContext(team_id=None, execution_id=None, node_number=4), params)
+
     with pytest.raises(NodeError) as caught:
-        asyncio.run(node_type.execute(NodeContext(team_id=None, execution_id=None, node_number=4), params))
+        asyncio.run(execute())
     assert caught.value.message == "The run run_1 was still in_progress after 1 seconds."
     assert list(caught.value.details["fields"]) == ["wait_seconds"]
     assert caught.value.details["run"]["status"] == "in_progress"
