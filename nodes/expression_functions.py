@@ -150,7 +150,7 @@ def trim(text: Any) -> str:
     return _text("trim", 0, text).strip()
 
 
-@function("Text", "replace(text, old, new)", "Every `old` in the text replaced by `new`.", 3)
+@function("Text", "replace(text, old, new)", "Every old in the text replaced by new.", 3)
 def replace(text: Any, old: Any, new: Any) -> str:
     text, old, new = _text("replace", 0, text), _text("replace", 1, old), _text("replace", 2, new)
     if not old:
