@@ -27,7 +27,7 @@ MAX_TEXT_LENGTH = 1_000_000
 # The tokens of an expression with functions. A reference token is handed to parse_reference whole.
 TOKEN = re.compile(
     rf"""\s*(?:(?P<ref>\$[A-Za-z0-9_]+(?:{SEGMENT})*)|(?P<text>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-    r"|(?P<number>-?\d+(?:\.\d+)?(?![\w.]))|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\?\?|[(),]))"
+    r"|(?P<number>-?\d{1,30}(?:\.\d{1,30})?(?![\w.]))|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\?\?|[(),]))"
 )
 MAX_DEPTH = 20
 

@@ -112,6 +112,14 @@ def test_now_is_the_current_time_in_utc_that_other_date_functions_read():
             "difference: the second argument must be a date like",
         ),
         ('{{ in_timezone($1.body.when, "Mars/Olympus") }}', "in_timezone: 'Mars/Olympus' is not a time zone"),
+        (
+            '{{ in_timezone($1.body.when, "../../etc/passwd") }}',
+            "in_timezone: '../../etc/passwd' is not a time zone",
+        ),
+        (
+            '{{ add_time($1.body.when, 99999999999, "weeks") }}',
+            "add_time: the result is out of the range of dates.",
+        ),
         ("{{ parse_json($1.body.csv) }}", "parse_json: the first argument is not valid JSON"),
     ],
 )
@@ -146,6 +154,9 @@ def test_a_default_does_not_hide_a_function_error():
         "{{ 'unclosed }}",
         "{{ $1.body.name + 1 }}",
         "{{ " + "upper(" * 30 + '"x"' + ")" * 30 + " }}",
+        "{{ " + '"x" ?? ' * 30 + '"y" }}',
+        "{{ round(" + "9" * 5000 + ") }}",
+        "{{ round(1." + "5" * 40 + ") }}",
     ],
 )
 def test_anything_beyond_functions_references_and_literals_is_not_a_valid_expression(template):
