@@ -3,6 +3,8 @@ work they do, the default operator, and their errors naming the node, the functi
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from nodes import expression_functions, expressions
@@ -215,3 +217,19 @@ def test_every_function_is_listed_in_a_group_with_its_signature_and_help():
     assert set(expression_functions.GROUPS) == {"Text", "Numbers", "Lists", "Dates", "JSON"}
     for entry in expression_functions.FUNCTIONS.values():
         assert entry.signature.startswith(entry.name + "(") and entry.help
+
+
+def test_any_jumble_of_functions_references_and_literals_is_a_value_or_a_clear_expression_error():
+    """Thousands of random expressions: each resolves or raises ExpressionError, never anything else
+    (which would be a server error at save time, or an unexplained node failure)."""
+    chooser = random.Random(13)
+    atoms = ["$1", "$1.a", "$1.l", '"x"', "'y'", "1", "-2.5", "true", "null", "(", ")", ",", "??", " "]
+    atoms += [f"{name}(" for name in expression_functions.FUNCTIONS]
+    outputs = {1: {"a": "2026-01-01", "l": [1, "a", {"k": 2}]}}
+    for _ in range(5000):
+        template = "{{" + "".join(chooser.choice(atoms) for _ in range(chooser.randint(1, 12))) + "}}"
+        try:
+            expressions.resolve(template, outputs)
+            expressions.references(template)
+        except expressions.ExpressionError:
+            pass
