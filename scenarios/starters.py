@@ -3,6 +3,7 @@ can copy from its empty scenario list, and the demo's second one, "Ask an assist
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -22,16 +23,8 @@ def ask_chatgpt(
     team: Team, user: Any, credential: Credential | None, model: str = OFFLINE_MODEL, name: str = ASK_CHATGPT
 ) -> Scenario:
     """Trigger on Webhook (with a sample question as test data) → Send Message → Webhook response."""
-    with transaction.atomic():
-        scenario = Scenario.objects.create(
-            team=team,
-            name=name,
-            description="Send a question to the webhook; the answer comes back in the response.",
-            created_by=user,
-            updated_by=user,
-        )
-        add_ask_chatgpt_nodes(scenario, credential, model)
-    return scenario
+    description = "Send a question to the webhook; the answer comes back in the response."
+    return _created(team, user, name, description, lambda s: add_ask_chatgpt_nodes(s, credential, model))
 
 
 def add_ask_chatgpt_nodes(
@@ -53,16 +46,14 @@ def add_ask_chatgpt_nodes(
 
 def ask_an_assistant(team: Team, user: Any, credential: Credential | None, assistant_id: str) -> Scenario:
     """Trigger on Webhook → Ask assistant (a new thread each call) → Webhook response with the answer."""
-    with transaction.atomic():
-        scenario = Scenario.objects.create(
-            team=team,
-            name=ASK_AN_ASSISTANT,
-            description="Send a question to the webhook; an assistant answers it in a new thread.",
-            created_by=user,
-            updated_by=user,
-        )
-        add_ask_an_assistant_nodes(scenario, credential, assistant_id)
-    return scenario
+    description = "Send a question to the webhook; an assistant answers it in a new thread."
+    return _created(
+        team,
+        user,
+        ASK_AN_ASSISTANT,
+        description,
+        lambda s: add_ask_an_assistant_nodes(s, credential, assistant_id),
+    )
 
 
 def add_ask_an_assistant_nodes(scenario: Scenario, credential: Credential | None, assistant_id: str) -> None:
@@ -78,6 +69,15 @@ def add_ask_an_assistant_nodes(scenario: Scenario, credential: Credential | None
         ("webhook.response", "Webhook response", {"status": 200, "body": "{{$2.answer}}"}, None),
     ]
     _add_chain(scenario, specs)
+
+
+def _created(team: Team, user: Any, name: str, description: str, add: Callable[[Scenario], None]) -> Scenario:
+    with transaction.atomic():
+        scenario = Scenario.objects.create(
+            team=team, name=name, description=description, created_by=user, updated_by=user
+        )
+        add(scenario)
+    return scenario
 
 
 def _add_chain(scenario: Scenario, specs: list[tuple[str, str, dict[str, Any], Credential | None]]) -> None:

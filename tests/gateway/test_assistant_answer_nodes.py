@@ -12,7 +12,6 @@ from nodes.base import NodeContext, NodeError
 from nodes.forms import clean_for_run
 from nodes.registry import get_node_type
 from nodes.transport.http import ProviderError
-from teams.models import Credential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,14 +32,6 @@ def node(ctx: NodeContext, key: str, **params: Any) -> tuple[Any, tuple[str, ...
         return node_type.ports_fired(await node_type.execute(ctx, clean_for_run(node_type, params)))
 
     return asyncio.run(execute())
-
-
-@pytest.fixture
-def ctx(cast, base_url, key, executor_running) -> NodeContext:
-    credential = Credential(team=cast.team, name="Gateway", base_url=base_url, default_model="scenery-echo")
-    credential.set_secret(key)
-    credential.save()
-    return NodeContext(team_id=cast.team.pk, execution_id=None, node_number=2, credential=credential)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -117,20 +118,14 @@ def _credential(team: Team, gateway_url: str) -> tuple[Credential, str, str]:
 
 
 def _scenario(team: Team, user: User, credential: Credential) -> Scenario:
-    scenario = Scenario.objects.for_team(team).filter(name=SCENARIO_NAME).order_by("created_at").first()
-    if scenario is None:
-        scenario = starters.ask_chatgpt(team, user, credential, MODEL, SCENARIO_NAME)
-    if not scenario.active:
-        scenario.active = True
-        scenario.save(update_fields=["active"])
-    if not scenario.nodes.exists():
-        starters.add_ask_chatgpt_nodes(scenario, credential, MODEL)
-    else:
-        # Keep the user's edits; only re-attach the demo credential if the node lost it.
-        scenario.nodes.filter(kind="openai.send_message", credential__isnull=True).update(
-            credential=credential
-        )
-    return scenario
+    return _installed(
+        team,
+        SCENARIO_NAME,
+        "openai.send_message",
+        credential,
+        lambda: starters.ask_chatgpt(team, user, credential, MODEL, SCENARIO_NAME),
+        lambda scenario: starters.add_ask_chatgpt_nodes(scenario, credential, MODEL),
+    )
 
 
 def _assistant_scenario(team: Team, user: User, credential: Credential) -> Scenario:
@@ -138,17 +133,34 @@ def _assistant_scenario(team: Team, user: User, credential: Credential) -> Scena
     from gateway.provisioning import ensure_assistant
 
     assistant_id = ensure_assistant(team, ASSISTANT_NAME, ASSISTANT_INSTRUCTIONS, MODEL)
-    name = starters.ASK_AN_ASSISTANT
+    return _installed(
+        team,
+        starters.ASK_AN_ASSISTANT,
+        "openai.ask_assistant",
+        credential,
+        lambda: starters.ask_an_assistant(team, user, credential, assistant_id),
+        lambda scenario: starters.add_ask_an_assistant_nodes(scenario, credential, assistant_id),
+    )
+
+
+def _installed(
+    team: Team,
+    name: str,
+    kind: str,
+    credential: Credential,
+    create: Callable[[], Scenario],
+    add_nodes: Callable[[Scenario], None],
+) -> Scenario:
+    """The team's scenario of that name, created if missing, active, with its nodes."""
     scenario = Scenario.objects.for_team(team).filter(name=name).order_by("created_at").first()
     if scenario is None:
-        scenario = starters.ask_an_assistant(team, user, credential, assistant_id)
+        scenario = create()
     if not scenario.active:
         scenario.active = True
         scenario.save(update_fields=["active"])
     if not scenario.nodes.exists():
-        starters.add_ask_an_assistant_nodes(scenario, credential, assistant_id)
+        add_nodes(scenario)
     else:
-        scenario.nodes.filter(kind="openai.ask_assistant", credential__isnull=True).update(
-            credential=credential
-        )
+        # Keep the user's edits; only re-attach the demo credential if the node lost it.
+        scenario.nodes.filter(kind=kind, credential__isnull=True).update(credential=credential)
     return scenario
