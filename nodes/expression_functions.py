@@ -214,20 +214,23 @@ def _numbers(name: str, args: tuple[Any, ...]) -> list[int | float]:
     return [_number(name, position, value) for position, value in enumerate(values)]
 
 
+def _extreme(
+    name: str, args: tuple[Any, ...], pick: Callable[[list[int | float]], int | float]
+) -> int | float:
+    values = _numbers(name, args)
+    if not values:
+        raise FunctionError(f"{name}: the list is empty.")
+    return pick(values)
+
+
 @function("Numbers", "min(list or numbers…)", "The smallest number.", 1, None)
 def min_(*args: Any) -> int | float:
-    values = _numbers("min", args)
-    if not values:
-        raise FunctionError("min: the list is empty.")
-    return min(values)
+    return _extreme("min", args, min)
 
 
 @function("Numbers", "max(list or numbers…)", "The largest number.", 1, None)
 def max_(*args: Any) -> int | float:
-    values = _numbers("max", args)
-    if not values:
-        raise FunctionError("max: the list is empty.")
-    return max(values)
+    return _extreme("max", args, max)
 
 
 @function("Numbers", "sum(list or numbers…)", "The numbers added up.", 1, None)

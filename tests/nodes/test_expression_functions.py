@@ -92,6 +92,7 @@ def test_now_is_the_current_time_in_utc_that_other_date_functions_read():
         ('{{ round("2.5") }}', "round: the first argument must be a number, got text."),
         ('{{ min(1, "2") }}', "min: the second argument must be a number, got text."),
         ("{{ max($1.body.users) }}", "max: every item of the list must be a number, got an object."),
+        ('{{ min(parse_json("[]")) }}', "min: the list is empty."),
         ('{{ sum(split($1.body.csv, ",")) }}', "sum: every item of the list must be a number, got text."),
         ("{{ first($1.body) }}", "first: the first argument must be a list, got an object."),
         ("{{ last(true) }}", "last: the first argument must be a list, got a boolean."),
