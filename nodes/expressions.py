@@ -257,7 +257,25 @@ def check(value: Any, upstream: Iterable[int], known: Iterable[int]) -> list[str
             problems.append(f"{ref.source} refers to node ${ref.node}, which does not exist.")
         elif ref.node not in upstream_set:
             problems.append(f"{ref.source} refers to node ${ref.node}, which is not upstream of this node.")
+    for text in _strings(value):
+        for match in BRACES.finditer(text):
+            parsed = parse_expression(match.group(1))
+            problems.extend(_constant_problems(parsed.tree, parsed.source))
     return problems
+
+
+def _constant_problems(tree: Expression, source: str) -> list[str]:
+    """Calls given only literals are made now, so that `upper(1)` is refused when it is saved."""
+    if not isinstance(tree, Call | Default):
+        return []
+    if not any(True for _ in _tree_references(tree)):
+        try:
+            _evaluate(tree, {}, source)
+        except ExpressionError as exc:
+            return [str(exc)]
+        return []
+    children = tree.args if isinstance(tree, Call) else (tree.left, tree.right)
+    return [problem for child in children for problem in _constant_problems(child, source)]
 
 
 def lookup(outputs: Mapping[int, Any], ref: Reference) -> Any:

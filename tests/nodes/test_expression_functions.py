@@ -177,6 +177,19 @@ def test_a_function_given_too_few_or_too_many_arguments_is_refused_at_save_time_
     assert expressions.check({"a": "{{ sum(1, 2, 3, 4) }} {{ now() }}"}, upstream={1}, known={1}) == []
 
 
+def test_a_function_given_only_literals_of_the_wrong_type_is_refused_at_save_time():
+    assert expressions.check({"a": "{{ upper($1.x) }} {{ trim(upper(1)) }}"}, upstream={1}, known={1}) == [
+        "{{trim(upper(1))}}: upper: the first argument must be text, got a number."
+    ]
+    assert expressions.check(
+        {"a": '{{ join(split($1.x, ","), in_timezone(now(), "Nowhere")) }}'}, [1], [1]
+    ) == [
+        '{{join(split($1.x, ","), in_timezone(now(), "Nowhere"))}}: in_timezone: \'Nowhere\' is not a time zone '
+        "(write one like Europe/Paris)."
+    ]
+    assert expressions.check({"a": '{{ upper(trim(" x ")) }} {{ $1.y ?? round(2.5) }}'}, [1], [1]) == []
+
+
 def test_references_inside_functions_are_checked_at_save_time():
     assert expressions.check({"a": "{{ upper($1.x) ?? lower($2.y) }}"}, upstream={1}, known={1, 2}) == [
         "{{$2.y}} refers to node $2, which is not upstream of this node."
@@ -229,6 +242,7 @@ def test_any_jumble_of_functions_references_and_literals_is_a_value_or_a_clear_e
     outputs = {1: {"a": "2026-01-01", "l": [1, "a", {"k": 2}]}}
     for _ in range(5000):
         template = "{{" + "".join(chooser.choice(atoms) for _ in range(chooser.randint(1, 12))) + "}}"
+        assert isinstance(expressions.check(template, upstream=[1], known=[1]), list)
         try:
             expressions.resolve(template, outputs)
             expressions.references(template)
