@@ -282,7 +282,12 @@ def map_(items: Any, path: Any) -> list[Any]:
 def filter_(items: Any, path: Any, value: Any) -> list[Any]:
     items, path = _list("filter", 0, items), _text("filter", 1, path)
     _capped_list("filter", len(items))
-    return [item for item in items if _at_path(item, path) == value]
+    return [item for item in items if _same(_at_path(item, path), value)]
+
+
+def _same(left: Any, right: Any) -> bool:
+    """JSON equality: true is not 1, and 1 is 1.0."""
+    return isinstance(left, bool) == isinstance(right, bool) and left == right
 
 
 @function("Lists", "unique(list)", "The list without repeated items, in their first order.", 1)

@@ -51,6 +51,10 @@ def resolve(template: str) -> object:
         ('{{ last(split($1.body.csv, ",")) }}', "c"),
         ('{{ map($1.body.users, "name") }}', ["Ada", "Bob"]),
         ('{{ map(filter($1.body.users, "role", "admin"), "name") }}', ["Ada"]),
+        (
+            '{{ filter(parse_json("[{\\"n\\": 1}, {\\"n\\": true}, {\\"n\\": 1.0}]"), "n", 1) }}',
+            [{"n": 1}, {"n": 1.0}],
+        ),
         ('{{ unique(split($1.body.csv, ",")) }}', ["b", "a", "c"]),
         ('{{ sort(split($1.body.csv, ",")) }}', ["a", "b", "b", "c"]),
         ('{{ map(sort($1.body.users, "age"), "name") }}', ["Bob", "Ada"]),
