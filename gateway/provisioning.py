@@ -63,3 +63,18 @@ def gateway_credential(team: Team) -> Credential:
         credential.set_secret(key)
         credential.save()
     return credential
+
+
+def ensure_assistant(team: Team, name: str, instructions: str, model: str = "") -> str:
+    """The id of the team's gateway assistant called `name`, created the first time (on the offline
+    model unless `model` says otherwise), so a starter scenario can name it."""
+    from gateway.models import Assistant
+    from gateway.models.access import OFFLINE_MODEL
+
+    with transaction.atomic():
+        existing = Assistant.objects.filter(team=team, name=name).order_by("created_at").first()
+        if existing is not None:
+            return existing.id
+        return Assistant.objects.create(
+            team=team, name=name, instructions=instructions, model=model or OFFLINE_MODEL
+        ).id

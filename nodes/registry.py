@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.base import NodeType
-from nodes.types import assistants, code, completions, data, files, flow, http, manual, threads, webhook
+from nodes.types import (
+    assistant_runs,
+    assistants,
+    code,
+    completions,
+    data,
+    files,
+    flow,
+    http,
+    manual,
+    threads,
+    webhook,
+)
 
 NODE_TYPES: dict[str, NodeType] = {}
 
@@ -29,5 +41,6 @@ def catalog() -> list[dict[str, Any]]:
 
 # Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes, then flow control.
 register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)
+register(*assistant_runs.TYPES)
 register(*manual.TYPES, *flow.TYPES)
 register(*data.TYPES, *code.TYPES, *http.TYPES)

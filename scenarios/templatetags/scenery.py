@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from nodes import expression_functions
 from nodes.registry import NODE_TYPES
 
 register = template.Library()
@@ -120,6 +121,12 @@ def json_tree(value: Any) -> SafeString:
 def picker_tree(value: Any, number: int) -> SafeString:
     """The output of node `number` as a tree whose entries insert their expression, e.g. {{$2.id}}."""
     return format_html('<div class="json-tree picker-tree">{}</div>', _tree(value, None, f"${number}", 0))
+
+
+@register.simple_tag
+def function_groups() -> dict[str, list[expression_functions.Function]]:
+    """The functions expressions may call, by group, for the data picker's Functions section."""
+    return expression_functions.GROUPS
 
 
 @register.filter

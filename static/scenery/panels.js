@@ -269,6 +269,7 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   // Beside each field that holds expressions, what it resolves to with the data the picker shows
   // (the latest run's, or the trigger's test data), updated as one types.
   const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+  const PLAIN_REFERENCE = /^\$[A-Za-z0-9_]+(?:\.[A-Za-z0-9_-]+|\[[^\]]*\])*$/;
   function pickerValue(path) {
     const pick = document.querySelector(`#inspector .data-picker .pick[data-expr="${CSS.escape(`{{${path}}}`)}"]`);
     if (!pick) return undefined;
@@ -287,6 +288,10 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   function previewOf(text) {
     const found = [...text.matchAll(EXPRESSION)];
     if (!found.length) return null;
+    // Functions and defaults are evaluated by the server only (one implementation of them).
+    if (found.some((match) => !PLAIN_REFERENCE.test(match[1].replace(/\s+/g, "")))) {
+      return { note: true, text: "Functions are applied when the node runs: Run once shows the result." };
+    }
     const missing = found.filter((match) => pickerValue(match[1].replace(/\s+/g, "")) === undefined).map((match) => match[1]);
     if (missing.length) return { missing: true, text: `No data yet for ${missing.join(", ")}: run the nodes it comes from (or give the trigger test data).` };
     if (found.length === 1 && text.trim() === found[0][0]) return { text: pickerValue(found[0][1].replace(/\s+/g, "")) };
@@ -309,7 +314,7 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
       field.after(preview);
     }
     preview.dataset.missing = result.missing ? "true" : "false";
-    preview.textContent = result.missing ? result.text : `→ ${result.text}`;
+    preview.textContent = result.missing || result.note ? result.text : `→ ${result.text}`;
   }
   function showPreviews() {
     document.querySelectorAll("#node-form [data-expressions] input, #node-form [data-expressions] textarea").forEach(showPreview);

@@ -15,6 +15,8 @@ from openai import OpenAI
 
 from durable.executor import Executor
 from gateway.models import GatewayConfig, GatewayKey, Run
+from nodes.base import NodeContext
+from teams.models import Credential
 from tests.waiting import wait_until
 
 BETA = {"OpenAI-Beta": "assistants=v2"}
@@ -88,6 +90,15 @@ def base_url(asgi_server) -> str:
 @pytest.fixture
 def client(base_url, key, executor_running) -> OpenAI:
     return OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def ctx(cast, base_url, key, executor_running) -> NodeContext:
+    """What a node runs with when its credential is a key of the built-in gateway (alice's team)."""
+    credential = Credential(team=cast.team, name="Gateway", base_url=base_url, default_model="scenery-echo")
+    credential.set_secret(key)
+    credential.save()
+    return NodeContext(team_id=cast.team.pk, execution_id=None, node_number=2, credential=credential)
 
 
 @pytest.fixture

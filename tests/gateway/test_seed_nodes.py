@@ -11,7 +11,6 @@ from gateway.models import File, FileContent
 from nodes.base import NodeContext
 from nodes.forms import clean_for_run
 from nodes.registry import get_node_type
-from teams.models import Credential
 from tests.gateway.conftest import run_status
 from tests.waiting import wait_until
 
@@ -27,14 +26,6 @@ def node(ctx: NodeContext, key: str, **params: Any) -> dict[str, Any]:
         return output
 
     return asyncio.run(execute())
-
-
-@pytest.fixture
-def ctx(cast, base_url, key, executor_running) -> NodeContext:
-    credential = Credential(team=cast.team, name="Gateway", base_url=base_url, default_model="scenery-echo")
-    credential.set_secret(key)
-    credential.save()
-    return NodeContext(team_id=cast.team.pk, execution_id=None, node_number=2, credential=credential)
 
 
 def test_every_assistants_node_works_against_the_gateway(cast, ctx):

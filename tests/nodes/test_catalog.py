@@ -67,12 +67,19 @@ SEED_LABELS = {
 
 # Issue 12: flow control.
 FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
-# Issue 13: data and integration nodes.
+# Issue 13: data and integration nodes, and an assistant that answers.
 DATA_NODES = {"data.set", "data.code", "http.request"}
+ANSWER_NODES = {
+    "openai.ask_assistant",
+    "openai.wait_for_run",
+    "openai.retrieve_run",
+    "openai.list_messages",
+    "openai.submit_tool_outputs",
+}
 
 
-def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_flow_control_and_data():
-    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | DATA_NODES
+def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_flow_control_data_and_answers():
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | DATA_NODES | ANSWER_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))

@@ -1,4 +1,5 @@
-"""`manage.py demo --host H --port P`: the demo user, team and "Ask ChatGPT" scenario (idempotent).
+"""`manage.py demo --host H --port P`: the demo user, team and scenarios, "Ask ChatGPT" and "Ask an
+assistant" (with its gateway assistant), idempotent.
 
 Run by `make run` before serving. Every run sets a new random password for the demo user and a new
 gateway key for the demo credential, and prints them with the webhook URL and a ready curl command.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -24,12 +26,14 @@ USERNAME = "demo"
 TEAM_NAME = "Demo team"
 SCENARIO_NAME = "Ask ChatGPT"
 CREDENTIAL_NAME = "Scenery gateway (demo)"
+ASSISTANT_NAME = "Scenery demo assistant"
+ASSISTANT_INSTRUCTIONS = "Answer the question briefly and kindly."
 MODEL = starters.OFFLINE_MODEL
 QUESTION = starters.QUESTION
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo user, team, credential and the 'Ask ChatGPT' scenario, and print how to use them."
+    help = "Create (or refresh) the demo user, team, credential and the 'Ask ChatGPT' and 'Ask an assistant' scenarios, and print how to use them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -46,11 +50,9 @@ class Command(BaseCommand):
             team = _team(user)
             credential, key, note = _credential(team, gateway_url)
             scenario = _scenario(team, user, credential)
+            assistant_scenario = _assistant_scenario(team, user, credential)
         webhook = f"{site}{webhooks.url_for(scenario.webhook_token)}"
-        curl = (
-            f"curl -X POST {shlex.quote(webhook)} -H 'Content-Type: application/json' "
-            f"-d {shlex.quote(json.dumps({'question': QUESTION}))}"
-        )
+        assistant_webhook = f"{site}{webhooks.url_for(assistant_scenario.webhook_token)}"
         lines = [
             "",
             "Scenery demo",
@@ -60,12 +62,23 @@ class Command(BaseCommand):
             f"  Scenario:      {scenario.name} ({scenario.id})",
             f"  Webhook URL:   {webhook}",
             "  Ask it:",
-            f"    {curl}",
+            f"    {_curl(webhook)}",
+            f"  Scenario 2:    {assistant_scenario.name} ({assistant_scenario.id})",
+            f"  Assistant webhook: {assistant_webhook}",
+            "  Ask the assistant:",
+            f"    {_curl(assistant_webhook)}",
             f"  Gateway:       {gateway_url}",
             f"  Gateway key:   {key}" if key else f"  Gateway key:   (not issued) {note}",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _curl(webhook: str) -> str:
+    return (
+        f"curl -X POST {shlex.quote(webhook)} -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(json.dumps({'question': QUESTION}))}"
+    )
 
 
 def _user(password: str) -> User:
@@ -105,17 +118,49 @@ def _credential(team: Team, gateway_url: str) -> tuple[Credential, str, str]:
 
 
 def _scenario(team: Team, user: User, credential: Credential) -> Scenario:
-    scenario = Scenario.objects.for_team(team).filter(name=SCENARIO_NAME).order_by("created_at").first()
+    return _installed(
+        team,
+        SCENARIO_NAME,
+        "openai.send_message",
+        credential,
+        lambda: starters.ask_chatgpt(team, user, credential, MODEL, SCENARIO_NAME),
+        lambda scenario: starters.add_ask_chatgpt_nodes(scenario, credential, MODEL),
+    )
+
+
+def _assistant_scenario(team: Team, user: User, credential: Credential) -> Scenario:
+    """ "Ask an assistant", answering through the demo assistant of the team's built-in gateway."""
+    from gateway.provisioning import ensure_assistant
+
+    assistant_id = ensure_assistant(team, ASSISTANT_NAME, ASSISTANT_INSTRUCTIONS, MODEL)
+    return _installed(
+        team,
+        starters.ASK_AN_ASSISTANT,
+        "openai.ask_assistant",
+        credential,
+        lambda: starters.ask_an_assistant(team, user, credential, assistant_id),
+        lambda scenario: starters.add_ask_an_assistant_nodes(scenario, credential, assistant_id),
+    )
+
+
+def _installed(
+    team: Team,
+    name: str,
+    kind: str,
+    credential: Credential,
+    create: Callable[[], Scenario],
+    add_nodes: Callable[[Scenario], None],
+) -> Scenario:
+    """The team's scenario of that name, created if missing, active, with its nodes."""
+    scenario = Scenario.objects.for_team(team).filter(name=name).order_by("created_at").first()
     if scenario is None:
-        scenario = starters.ask_chatgpt(team, user, credential, MODEL, SCENARIO_NAME)
+        scenario = create()
     if not scenario.active:
         scenario.active = True
         scenario.save(update_fields=["active"])
     if not scenario.nodes.exists():
-        starters.add_ask_chatgpt_nodes(scenario, credential, MODEL)
+        add_nodes(scenario)
     else:
         # Keep the user's edits; only re-attach the demo credential if the node lost it.
-        scenario.nodes.filter(kind="openai.send_message", credential__isnull=True).update(
-            credential=credential
-        )
+        scenario.nodes.filter(kind=kind, credential__isnull=True).update(credential=credential)
     return scenario
