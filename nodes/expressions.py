@@ -3,6 +3,9 @@
 Data only: a node number and a path of keys and list indexes. No code, no attribute access, no
 filters. A template is resolved in a single pass and the values it produces are never scanned again,
 so `{{$1.x}}` arriving inside a webhook body stays literal text.
+
+Inside a Loop over items, `$item` (the current item) and `$index` (its position, from 0) are named
+variables: a caller passes them with the outputs, under their names (`{"item": ..., "index": 3}`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 # not contain another "{{" or "}}", so "{{$1.a}} and {{$1.b}}" is two expressions, never one.
 BRACES = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 SEGMENT = r"(?:\.[A-Za-z0-9_\-]+|\[\d+\]|\[\"(?:[^\"\\]|\\.)*\"\])"
-REFERENCE = re.compile(rf"\s*\$(\d+)((?:{SEGMENT})*)\s*")
+VARIABLES = ("item", "index")
+REFERENCE = re.compile(rf"\s*\$(\d+|{'|'.join(VARIABLES)})((?:{SEGMENT})*)\s*")
 PATH_PART = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[(\"(?:[^\"\\]|\\.)*\")\]")
 MAX_TEXT_LENGTH = 1_000_000
 
@@ -28,7 +32,7 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Reference:
-    node: int
+    node: int | str  # a node number, or a variable's name ("item")
     path: tuple[str | int, ...]
     source: str
 
@@ -51,7 +55,8 @@ def parse_reference(inner: str) -> Reference:
             path.append(int(index))
         else:
             path.append(json.loads(quoted))
-    return Reference(node=int(match.group(1)), path=tuple(path), source="{{" + inner.strip() + "}}")
+    node = match.group(1)
+    return Reference(node=int(node) if node.isdigit() else node, path=tuple(path), source="{{" + inner.strip() + "}}")
 
 
 def references(value: Any) -> list[Reference]:
@@ -91,6 +96,8 @@ def check(value: Any, upstream: Iterable[int], known: Iterable[int]) -> list[str
     except ExpressionError as exc:
         return [str(exc)]
     for ref in refs:
+        if isinstance(ref.node, str):
+            continue  # a variable: whether it is inside a loop is the graph's check (scenarios/loops.py)
         if ref.node not in known_set:
             problems.append(f"{ref.source} refers to node ${ref.node}, which does not exist.")
         elif ref.node not in upstream_set:
@@ -98,7 +105,9 @@ def check(value: Any, upstream: Iterable[int], known: Iterable[int]) -> list[str
     return problems
 
 
-def lookup(outputs: Mapping[int, Any], ref: Reference) -> Any:
+def lookup(outputs: Mapping[Any, Any], ref: Reference) -> Any:
+    if isinstance(ref.node, str) and ref.node not in outputs:
+        raise ExpressionError(f"{ref.source}: ${ref.node} exists only inside a Loop over items.")
     if ref.node not in outputs:
         raise ExpressionError(
             f"{ref.source}: node ${ref.node} has no output here (it is not upstream or has not run)."
@@ -126,7 +135,7 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def resolve(value: Any, outputs: Mapping[int, Any]) -> Any:
+def resolve(value: Any, outputs: Mapping[Any, Any]) -> Any:
     """Resolve every expression in a parameter value, once.
 
     A string that is exactly one expression takes the referenced value with its JSON type; an
@@ -141,7 +150,7 @@ def resolve(value: Any, outputs: Mapping[int, Any]) -> Any:
     return value
 
 
-def _resolve_text(text: str, outputs: Mapping[int, Any]) -> Any:
+def _resolve_text(text: str, outputs: Mapping[Any, Any]) -> Any:
     if "{{" not in text:
         return text
     whole = BRACES.fullmatch(text.strip())
