@@ -56,7 +56,9 @@ def parse_reference(inner: str) -> Reference:
         else:
             path.append(json.loads(quoted))
     node = match.group(1)
-    return Reference(node=int(node) if node.isdigit() else node, path=tuple(path), source="{{" + inner.strip() + "}}")
+    return Reference(
+        node=int(node) if node.isdigit() else node, path=tuple(path), source="{{" + inner.strip() + "}}"
+    )
 
 
 def references(value: Any) -> list[Reference]:

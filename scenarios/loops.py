@@ -77,6 +77,10 @@ def problems(plan: Plan) -> list[str]:
     inside: set[int] = set()
     for loop in _kind_numbers(plan, LOOP.key):
         body, aggregates = _reach(plan, loop)
+        if not str((plan.nodes[loop].get("params") or {}).get("items") or "").strip():
+            found.append(
+                f"{title(loop)}: Items is empty; name the list to go through, such as {{{{$1.body.items}}}}."
+            )
         if not any(link.source == loop and link.port == ITEM_PORT for link in plan.edges):
             found.append(
                 f"{title(loop)}: connect its “item” port to the nodes to run for each item, ending in "
@@ -87,7 +91,9 @@ def problems(plan: Plan) -> list[str]:
             found.append(f"{title(loop)}: the nodes after its “item” port must end in an Aggregate.")
         elif len(aggregates) > 1:
             names = ", ".join(title(n) for n in sorted(aggregates))
-            found.append(f"{title(loop)}: the nodes after its “item” port must end in one Aggregate, not {names}.")
+            found.append(
+                f"{title(loop)}: the nodes after its “item” port must end in one Aggregate, not {names}."
+            )
         for number in sorted(body):
             if plan.nodes[number].get("kind") == LOOP.key:
                 found.append(f"{title(number)}: {NESTED}; move it out of the body of {title(loop)}.")
@@ -109,7 +115,9 @@ def problems(plan: Plan) -> list[str]:
                 f"{title(aggregate)} ends a loop: put it after the nodes of a Loop over items' “item” port."
             )
         elif len(loops) > 1:
-            found.append(f"{title(aggregate)} ends more than one loop ({', '.join(title(n) for n in loops)}).")
+            found.append(
+                f"{title(aggregate)} ends more than one loop ({', '.join(title(n) for n in loops)})."
+            )
     for number, spec in sorted(plan.nodes.items()):
         if number in inside:
             continue

@@ -11,6 +11,7 @@ fires once every iteration has ended, with the whole list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -26,7 +27,8 @@ ITEMS = Field(
     "items",
     "Items",
     kind="long_text",
-    required=True,
+    # Not `required`, which would refuse an empty list at run time; an empty field is a problem of
+    # the graph instead (scenarios/loops.py).
     keeps_type=True,
     placeholder="{{$1.body.items}}",
     help=f"The list to go through, usually one expression such as {{{{$1.body.items}}}} (at most "
@@ -57,14 +59,13 @@ CONCURRENCY = Field(
 
 def items_of(params: dict[str, Any]) -> list[Any]:
     """The Loop's list, or a NodeError naming the Items field."""
-    items = params.get("items")
+    # Cleaning leaves an empty value out: here that is an empty list (the field is never saved empty).
+    items = params.get("items", [])
     if isinstance(items, str):
         # A text that is not one expression, or an expression that gave text: the user may have
         # typed a JSON list by hand.
-        try:
+        with contextlib.suppress(ValueError):
             items = json.loads(items)
-        except ValueError:
-            pass
     if not isinstance(items, list):
         kind = "text" if isinstance(items, str) else type(items).__name__
         message = (

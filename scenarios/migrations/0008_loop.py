@@ -4,27 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scenarios', '0007_test_call_until'),
+        ("scenarios", "0007_test_call_until"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='noderun',
-            name='unique_node_run',
+            model_name="noderun",
+            name="unique_node_run",
         ),
         migrations.AddField(
-            model_name='noderun',
-            name='iteration',
+            model_name="noderun",
+            name="iteration",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='noderun',
-            constraint=models.UniqueConstraint(condition=models.Q(('iteration__isnull', True)), fields=('execution', 'node_number', 'attempt'), name='unique_node_run'),
+            model_name="noderun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("iteration__isnull", True)),
+                fields=("execution", "node_number", "attempt"),
+                name="unique_node_run",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='noderun',
-            constraint=models.UniqueConstraint(condition=models.Q(('iteration__isnull', False)), fields=('execution', 'node_number', 'iteration', 'attempt'), name='unique_node_run_iteration'),
+            model_name="noderun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("iteration__isnull", False)),
+                fields=("execution", "node_number", "iteration", "attempt"),
+                name="unique_node_run_iteration",
+            ),
         ),
     ]
