@@ -203,7 +203,7 @@ def test_the_done_port_goes_on_with_the_whole_list_after_every_item(cast):
 # -- shapes refused when saving ------------------------------------------------------------------
 
 
-def _problems(cast, nodes: dict[int, tuple[str, dict[str, Any]]], edges: list[Any]) -> list[str]:
+def _problems(cast, nodes: dict[int, Any], edges: list[Any]) -> list[str]:
     return save_problems(snapshot_of(build(cast.team, nodes, edges)))
 
 
