@@ -27,7 +27,7 @@ from nodes.base import ERROR_PORT, NodeType
 from nodes.registry import NODE_TYPES
 from nodes.types import flow, loops
 from scenarios import graph
-from scenarios.loops import Region
+from scenarios.loops import Region, regions
 from scenarios.models import NodeRun
 from scenarios.runtime.running import Credentials, Outcome, run_node
 from scenarios.snapshot import Plan, title_of
@@ -134,9 +134,7 @@ class _Runner:
         self.loop = loop
         self.items = items
         region, plan = loop.region, loop.plan
-        inner = region.inner
-        within = [(e.source, e.target) for e in plan.edges if e.source in inner and e.target in inner]
-        self.order = graph.topological_order(inner, within)
+        self.order = _order_of(plan, region)
         self.ancestors = {n: plan.ancestors(n) for n in self.order}
         self.error_connected = {e.source for e in plan.edges if e.port == ERROR_PORT}
         self.pending: list[Iteration] = []
@@ -282,3 +280,76 @@ class _Runner:
 
 def _catches(node_type: NodeType | None) -> bool:
     return node_type is not None and node_type.catches_errors
+
+
+# -- reading them back (history) -------------------------------------------------------------------
+PAGE = 50
+
+
+@dataclass
+class ItemRuns:
+    """One item of a loop in history: its position and the latest run of each of its nodes."""
+
+    index: int
+    runs: list[NodeRun]
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def status(self) -> str:
+        """failed when a node failed without an error route, else how its Aggregate ended."""
+        if any(r.status == NS.FAILED and ERROR_PORT not in (r.ports or []) for r in self.runs):
+            return NS.FAILED
+        return self.runs[-1].status if self.runs else NS.QUEUED
+
+
+@dataclass
+class ItemPage:
+    items: list[ItemRuns]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * PAGE + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.page * PAGE, self.total)
+
+
+def item_page(execution_id: Any, plan: Plan, loop: int, total: int, page: int) -> ItemPage:
+    """(Sync) Page `page` (from 1) of the items of Loop `loop`: PAGE items, each with its node runs."""
+    region = _region_of(plan, loop)
+    pages = max(1, -(-total // PAGE))
+    page = max(1, min(page, pages))
+    start = (page - 1) * PAGE
+    rows = NodeRun.in_loops.filter(
+        execution_id=execution_id,
+        iteration__gte=start,
+        iteration__lt=start + PAGE,
+        node_number__in=sorted(region.inner) if region else [],
+    ).order_by("iteration", "attempt")
+    latest: dict[int, dict[int, NodeRun]] = {}
+    for row in rows:
+        assert row.iteration is not None
+        latest.setdefault(row.iteration, {})[row.node_number] = row
+    order = {n: i for i, n in enumerate(_order_of(plan, region))} if region else {}
+    items = [
+        ItemRuns(index, sorted(by_node.values(), key=lambda r: order.get(r.node_number, r.node_number)))
+        for index, by_node in sorted(latest.items())
+    ]
+    return ItemPage(items, page, pages, total)
+
+
+def _region_of(plan: Plan, loop: int) -> Region | None:
+    return regions(plan).get(loop)
+
+
+def _order_of(plan: Plan, region: Region) -> list[int]:
+    inner = region.inner
+    within = [(e.source, e.target) for e in plan.edges if e.source in inner and e.target in inner]
+    return graph.topological_order(inner, within)

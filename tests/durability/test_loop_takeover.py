@@ -19,13 +19,13 @@ QUESTIONS = ["one", "two", "three", "four"]
 
 def asked(stub) -> list[str]:
     """The questions Send Message asked the provider, in order."""
-    return [
-        r.body["messages"][-1]["content"] for r in stub.requests if r.path.endswith("/chat/completions")
-    ]
+    return [r.body["messages"][-1]["content"] for r in stub.requests if r.path.endswith("/chat/completions")]
 
 
 def ended_items(execution: Execution) -> int:
-    return NodeRun.in_loops.filter(execution=execution, node_number=3, status=NodeRun.Status.SUCCEEDED).count()
+    return NodeRun.in_loops.filter(
+        execution=execution, node_number=3, status=NodeRun.Status.SUCCEEDED
+    ).count()
 
 
 def test_a_loop_taken_over_mid_way_does_not_run_again_the_items_that_ended(
@@ -58,9 +58,9 @@ def test_a_loop_taken_over_mid_way_does_not_run_again_the_items_that_ended(
     aggregate = NodeRun.objects.get(execution=execution, node_number=4, attempt=2)
     assert aggregate.output == [f"echo: {q}" for q in QUESTIONS]
     by_item = sorted(
-        NodeRun.in_loops.filter(execution=execution, node_number=3, status=NodeRun.Status.SUCCEEDED).values_list(
-            "iteration", "attempt"
-        )
+        NodeRun.in_loops.filter(
+            execution=execution, node_number=3, status=NodeRun.Status.SUCCEEDED
+        ).values_list("iteration", "attempt")
     )
     assert by_item[:2] == [(0, 1), (1, 1)]  # ended before the kill: kept, not run again
     assert [item for item, _ in by_item] == [0, 1, 2, 3]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.snapshot import save_problems, snapshot_of
@@ -263,3 +264,55 @@ def test_item_outside_a_loop_and_an_aggregate_without_a_loop_are_refused(cast):
         "$3 Aggregate ends a loop: put it after the nodes of a Loop over items' “item” port.",
         "$2 Echo: {{$item.name}} exists only in the nodes after a Loop over items' “item” port.",
     ]
+
+
+# -- history -------------------------------------------------------------------------------------
+
+
+def test_history_shows_a_loops_items_fifty_at_a_time(cast):
+    execution = start_and_run(greeter(cast), posted({"names": [f"n{i}" for i in range(120)]}))
+    assert execution.status == ES.SUCCEEDED, execution.error
+    client = cast.client_for(cast.carol)  # a viewer may read history
+    url = reverse("scenarios:run_iterations", args=[execution.scenario_id, execution.pk, 2])
+
+    detail = client.get(reverse("scenarios:run_detail", args=[execution.scenario_id, execution.pk]))
+    first = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    last = client.get(url + "?page=3", HTTP_HX_REQUEST="true").content.decode()
+
+    assert url in detail.content.decode()
+    assert 'class="loop-item"' not in detail.content.decode()  # items are paged, not on the run page
+    assert "Items 1–50 of 120" in first and first.count('class="loop-item"') == 50
+    assert "Hi n49 #49" in first and "Hi n50 #50" not in first
+    assert "?page=2" in first and "Page 1 of 3" in first
+    assert "Items 101–120 of 120" in last and last.count('class="loop-item"') == 20
+    assert "Hi n119 #119" in last and "?page=2" in last
+
+
+def test_a_failed_item_is_marked_in_history(cast):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("flow.loop", {"items": "{{$1.body.items}}"}),
+            3: ("test.echo", {"v": "{{$item.name}}"}),
+            4: ("flow.aggregate", {}),
+        },
+        [(1, 2), (2, 3, "item"), (3, 4)],
+    )
+    execution = start_and_run(scenario, posted({"items": [{"name": "a"}, {}]}))
+    url = reverse("scenarios:run_iterations", args=[scenario.pk, execution.pk, 2])
+
+    page = cast.client_for(cast.alice).get(url).content.decode()
+
+    assert "Items 1–2 of 2" in page
+    assert page.count("status-failed") >= 2  # the item and its node
+    assert "{{$item.name}}: $item has no &#x27;name&#x27;." in page
+
+
+def test_strangers_cannot_see_a_loops_items(cast):
+    execution = start_and_run(greeter(cast), posted({"names": ["a"]}))
+    url = reverse("scenarios:run_iterations", args=[execution.scenario_id, execution.pk, 2])
+    not_a_loop = reverse("scenarios:run_iterations", args=[execution.scenario_id, execution.pk, 3])
+
+    assert cast.client_for(cast.mallory).get(url).status_code == 404
+    assert cast.client_for(cast.alice).get(not_a_loop).status_code == 404
