@@ -11,7 +11,9 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - streamed answers: time to first token and per-token time, straight from the stub, through the
   gateway's chat completions and as a run's message deltas (over Redis from a worker when scaled);
 - the editor with a 200-node scenario: server render time, browser load time (headless Chromium);
-- fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded.
+- fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded;
+- flow control (scripts/bench_flow.py): engine overhead per item of a 1,000-item loop through a
+  compute-only node, and per run of a 10-way Switch (`--only loop` measures just these).
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
 --web-processes (scaled only), --profile (py-spy on the web process during the 8-client run), --no-calibration
@@ -424,13 +426,21 @@ def _postgres(sql: str) -> None:
         conn.execute(sql)
 
 
+def flow_figures() -> str:
+    """The loop and Switch figures of scripts/bench_flow.py, in a process of their own (own database)."""
+    done = subprocess.run(
+        [PY, "-m", "scripts.bench_flow"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else f"flow figures failed: {done.stderr[-2000:]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--only", choices=["embedded", "scaled"])
+    parser.add_argument("--only", choices=["embedded", "scaled", "loop"], help="loop: flow control only")
     parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
@@ -452,6 +462,9 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
+    if args.only == "loop":
+        print(flow_figures())
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
 
@@ -482,6 +495,7 @@ def main() -> None:
         print(f"\n{result.config}:")
         for note in result.notes:
             print("  " + note.replace("\n", "\n  "))
+    print("\nFlow control (one process, SQLite, no network):\n" + flow_figures())
     if calibration:
         print("\n" + calibration)
     print(f"\nmachine speed after: {machine_speed_ms():.0f} ms, load average {os.getloadavg()[0]:.1f}")

@@ -493,10 +493,15 @@ class Run:
         return task.result()
 
     def _pure(self, number: int) -> bool:
-        """A node that only computes from its inputs (a trigger, a webhook response): running it
+        """A node that only computes from its inputs (a trigger, a webhook response, IF, Switch...): running it
         again after a crash has no effect outside, so it needs no checkpoint of its own."""
-        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
-        return node_type is not None and node_type.kind in ("trigger", "response")
+        kind = self.plan.nodes[number]["kind"]
+        node_type = NODE_TYPES.get(kind)
+        if number in self.loops:
+            return False  # its items run in a task of their own
+        return node_type is not None and (
+            node_type.kind in ("trigger", "response") or kind in iterations.COMPUTE_ONLY
+        )
 
     async def _inline(self, ready: list[int], fields: dict[str, Any]) -> tuple[list[int], list[int]]:
         """Run the ready pure nodes at once, in this task, and those they make ready; their results
