@@ -4,12 +4,16 @@ bad lists named by node and field."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.portable import export_scenario, import_scenario
 from scenarios.snapshot import save_problems, snapshot_of
 from tests.engine.conftest import CALLS, build, runs_of, start_and_run
 from tests.engine.test_flow import conditions, posted
@@ -201,6 +205,43 @@ def test_the_done_port_goes_on_with_the_whole_list_after_every_item(cast):
     assert [v["params"]["v"] for v in runs_of(execution)[5].output["params"]["join"]] == ["a", "b"]
 
 
+def test_an_exported_loop_imports_and_runs_the_same(cast):
+    data = json.loads(json.dumps(export_scenario(greeter(cast))))
+    copy = import_scenario(data, cast.team, cast.alice)
+
+    execution = start_and_run(copy, posted({"names": ["Ann"]}))
+
+    assert snapshot_of(copy)["edges"] == [[1, 2], [2, 3, "item"], [3, 4], [4, 5]]
+    assert execution.status == ES.SUCCEEDED, execution.error
+    assert runs_of(execution)[4].output == ["Hi Ann #0"]
+
+
+def test_a_live_run_says_which_item_its_loop_is_at(cast):
+    from channels.layers import get_channel_layer
+
+    group = Scenario.group_name_for(greeter_id := greeter(cast).pk)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    execution = start_and_run(Scenario.objects.get(pk=greeter_id), posted({"names": ["a", "b", "c"]}))
+    heard = []
+    while True:
+        try:
+            message = async_to_sync(asyncio.wait_for)(layer.receive(channel), 0.5)
+        except TimeoutError:
+            break
+        heard.append(message)
+
+    assert execution.status == ES.SUCCEEDED
+    progress = [
+        event["node"]["progress"]
+        for message in heard
+        for event in message.get("events", [message])
+        if isinstance(event, dict) and event.get("type") == "node" and "progress" in event.get("node", {})
+    ]
+    assert progress and progress[-1] == {"item": 3, "of": 3}, heard[:3]
+
+
 # -- shapes refused when saving ------------------------------------------------------------------
 
 
@@ -316,3 +357,19 @@ def test_strangers_cannot_see_a_loops_items(cast):
 
     assert cast.client_for(cast.mallory).get(url).status_code == 404
     assert cast.client_for(cast.alice).get(not_a_loop).status_code == 404
+
+
+def test_a_loop_with_an_empty_items_field_is_refused_naming_the_field(cast):
+    problems = _problems(
+        cast,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("flow.loop", {"items": " "}),
+            3: ("flow.aggregate", {}),
+        },
+        [(1, 2), (2, 3, "item")],
+    )
+
+    assert problems == [
+        "$2 Loop over items: Items is empty; name the list to go through, such as {{$1.body.items}}."
+    ]
