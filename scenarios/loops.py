@@ -8,14 +8,22 @@ a body and in its Aggregate only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from nodes import expressions
 from nodes.types.loops import AGGREGATE, ITEM_PORT, LOOP
+from scenarios.graph import Link
 
-if TYPE_CHECKING:
-    from scenarios.snapshot import Plan
+
+class Plan(Protocol):
+    """What is read of a graph here (scenarios.snapshot.Plan, which asks this module for problems)."""
+
+    nodes: dict[int, dict[str, Any]]
+    edges: list[Link]
+    inputs: dict[int, list[Link]]
+
 
 NESTED = "loops cannot be nested yet (a Loop over items inside another one's body)"
 
@@ -65,9 +73,8 @@ def regions(plan: Plan) -> dict[int, Region]:
     return found
 
 
-def problems(plan: Plan) -> list[str]:
-    """What is wrong with the loops of `plan`, as messages naming the nodes."""
-    from scenarios.snapshot import title_of
+def problems(plan: Plan, title_of: Callable[[dict[str, Any]], str]) -> list[str]:
+    """What is wrong with the loops of `plan`, as messages naming the nodes (`title_of` a node's spec)."""
 
     def title(number: int) -> str:
         return title_of(plan.nodes[number])

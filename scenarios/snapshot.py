@@ -149,7 +149,7 @@ def save_problems(snapshot: dict[str, Any]) -> list[str]:
         if plan.parents.get(number):
             problems.append(f"{title_of(plan.nodes[number])} is a trigger: nothing can connect into it.")
     problems += port_problems(plan)
-    problems += loops.problems(plan)
+    problems += loops.problems(plan, title_of)
     try:
         graph.topological_order(plan.nodes, plan.edges)
     except CycleError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from durable.leases import LeaseLost
 from nodes.base import ERROR_PORT, NodeType
 from nodes.registry import NODE_TYPES
 from nodes.types import flow, loops
@@ -161,7 +162,13 @@ class _Runner:
                     self.stopped = True  # no new items once one failed
                 await self._ended(iteration)
 
-        await asyncio.gather(*(worker() for _ in range(min(width, len(todo)) or 1)))
+        try:
+            # A task group: when one worker fails (a lost lease), the others stop too.
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(width, len(todo)) or 1):
+                    group.create_task(worker())
+        except* LeaseLost as lost:
+            raise lost.exceptions[0] from None
         await self._flush()
         return results
 

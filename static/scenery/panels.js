@@ -287,6 +287,10 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   function previewOf(text) {
     const found = [...text.matchAll(EXPRESSION)];
     if (!found.length) return null;
+    // $item and $index exist only while a Loop over items runs: nothing to preview before.
+    if (found.some((match) => /^\$(item|index)\b/.test(match[1].trim()))) {
+      return { text: "$item and $index take each item of the loop (and its position) when it runs." };
+    }
     const missing = found.filter((match) => pickerValue(match[1].replace(/\s+/g, "")) === undefined).map((match) => match[1]);
     if (missing.length) return { missing: true, text: `No data yet for ${missing.join(", ")}: run the nodes it comes from (or give the trigger test data).` };
     if (found.length === 1 && text.trim() === found[0][0]) return { text: pickerValue(found[0][1].replace(/\s+/g, "")) };
