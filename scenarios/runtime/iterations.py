@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Count
 from django.utils import timezone
 
 from durable.leases import LeaseLost
@@ -360,3 +361,22 @@ def _order_of(plan: Plan, region: Region) -> list[int]:
     inner = region.inner
     within = [(e.source, e.target) for e in plan.edges if e.source in inner and e.target in inner]
     return graph.topological_order(inner, within)
+
+
+def item_summary(execution_id: Any, plan: Plan) -> dict[int, dict[str, Any]]:
+    """(Sync) How the nodes in the bodies of `plan`'s loops ended over their items, for the canvas:
+    {number: {"status", "items"}}, failed when an item failed there, else succeeded when one ran."""
+    body = sorted(n for region in regions(plan).values() for n in region.body)
+    if not body:
+        return {}
+    rows = NodeRun.in_loops.filter(execution_id=execution_id, iteration__isnull=False, node_number__in=body)
+    statuses: dict[int, set[str]] = {}
+    for number, status in rows.values_list("node_number", "status").distinct():
+        statuses.setdefault(number, set()).add(status)
+    counted = rows.values("node_number").annotate(items=Count("iteration", distinct=True))
+    summary = {}
+    for entry in counted:
+        seen = statuses.get(entry["node_number"], set())
+        status = next((s for s in (NS.FAILED, NS.SUCCEEDED, NS.SKIPPED) if s in seen), NS.SKIPPED)
+        summary[entry["node_number"]] = {"status": status, "items": entry["items"]}
+    return summary

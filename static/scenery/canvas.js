@@ -92,6 +92,7 @@ export function statusText(last) {
   if (last.duration_ms !== null && last.duration_ms !== undefined && last.status !== "running") {
     text += ` · ${formatDuration(last.duration_ms)}`;
   }
+  if (Number.isInteger(last.items)) text += ` · ${last.items} item${last.items === 1 ? "" : "s"}`; // in a loop
   return text;
 }
 

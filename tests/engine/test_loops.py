@@ -321,6 +321,13 @@ def test_history_shows_a_loops_items_fifty_at_a_time(cast):
     last = client.get(url + "?page=3", HTTP_HX_REQUEST="true").content.decode()
 
     assert url in detail.content.decode()
+    # On the canvas, the body's node says how its items went.
+    assert detail.context["overlay"]["3"] == {
+        "status": "succeeded",
+        "items": 120,
+        "duration_ms": None,
+        "ports": None,
+    }
     assert 'class="loop-item"' not in detail.content.decode()  # items are paged, not on the run page
     assert "Items 1–50 of 120" in first and first.count('class="loop-item"') == 50
     assert "Hi n49 #49" in first and "Hi n50 #50" not in first
