@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from scenarios.loops import regions
 from scenarios.models import NodeRun
-from scenarios.runtime.iterations import item_page
+from scenarios.runtime.iterations import ItemPage, item_page
 from scenarios.snapshot import Plan
 from scenarios.views.common import HtmxHttpRequest, scenario_for
 
@@ -25,8 +25,10 @@ def run_iterations(
     execution = get_object_or_404(scenario.executions, pk=execution_id)
     plan = Plan.of(execution.snapshot)
     region = regions(plan).get(number)
-    if region is None:
-        raise Http404("No such loop in this run.")
+    if region is None:  # not a loop of this run: it has no items
+        return render(
+            request, "scenarios/_iterations.html", {"number": number, "items": ItemPage([], 1, 1, 0)}
+        )
     loop_run = NodeRun.objects.filter(execution=execution, node_number=number).order_by("-attempt").first()
     listed = loop_run.output if loop_run is not None and isinstance(loop_run.output, list) else None
     if listed is not None:
