@@ -380,3 +380,13 @@ def test_a_loop_with_an_empty_items_field_is_refused_naming_the_field(cast):
     assert problems == [
         "$2 Loop over items: Items is empty; name the list to go through, such as {{$1.body.items}}."
     ]
+
+
+def test_deleting_a_scenario_deletes_its_loops_item_runs_too(cast):
+    scenario = greeter(cast)
+    execution = start_and_run(scenario, posted({"names": ["a", "b"]}))
+    assert NodeRun.in_loops.filter(execution=execution, iteration__isnull=False).count() == 4
+
+    scenario.delete()
+
+    assert not NodeRun.in_loops.filter(execution_id=execution.pk).exists()
