@@ -16,8 +16,12 @@ not taken (the node run stays failed, with ports ["error"]). Independent branche
 Every change of a node run (with the ports it fired) is committed through the lease (a worker whose
 lease was taken over writes nothing) before dependent nodes start, so a worker that takes over
 resumes: nodes that already ended keep their outputs and the routes they decided, only the
-in-flight ones run again. Nodes that only compute (a trigger, a webhook response) are the exception:
-they run at once and are committed with the next write, as running them again has no effect outside.
+in-flight ones run again. Nodes that only compute (a trigger, a webhook response, IF, Switch, Filter,
+Merge) are the exception: they run at once and are committed with the next write, as running them
+again has no effect outside.
+
+A Loop over items runs as one task (scenarios/runtime/iterations.py): its body's nodes are not nodes
+of this run but run once per item, as rows of their own; its Aggregate is recorded when it ends.
 """
 
 from __future__ import annotations
@@ -367,12 +371,8 @@ class Run:
         else:
             reason = f"Skipped: {title} was skipped (its route was not taken)."
         row = self.rows[number]
-        row.status, row.error, row.ports, row.finished_at = (
-            NS.SKIPPED,
-            {"message": reason},
-            [],
-            timezone.now(),
-        )
+        row.status, row.error, row.ports = NS.SKIPPED, {"message": reason}, []
+        row.finished_at = timezone.now()
         return True
 
     def _inputs(self, number: int) -> list[Link]:
@@ -493,12 +493,13 @@ class Run:
         return task.result()
 
     def _pure(self, number: int) -> bool:
-        """A node that only computes from its inputs (a trigger, a webhook response, IF, Switch...): running it
-        again after a crash has no effect outside, so it needs no checkpoint of its own."""
+        """A node that only computes from its inputs (a trigger, a webhook response, a Flow node such
+        as IF or Switch): running it again after a crash has no effect outside, so it needs no
+        checkpoint of its own. A Loop is not one: its items may reach outside."""
         kind = self.plan.nodes[number]["kind"]
         node_type = NODE_TYPES.get(kind)
         if number in self.loops:
-            return False  # its items run in a task of their own
+            return False
         return node_type is not None and (
             node_type.kind in ("trigger", "response") or kind in iterations.COMPUTE_ONLY
         )
