@@ -573,9 +573,18 @@ class Run:
     async def _save_iterations(self, rows: list[NodeRun]) -> None:
         await self._write(functools.partial(self._commit_iterations, rows))
 
-    async def _loop_progress(self, number: int, info: dict[str, Any]) -> None:
-        if events.heard(self.group):
-            await self._progress(number, info)
+    async def _loop_progress(self, number: int, info: dict[str, Any], latest: list[NodeRun]) -> None:
+        """How far Loop `number` is, and its body's nodes as the latest item left them (with how many
+        items have ended, as history shows them), for the live run."""
+        if not events.heard(self.group):
+            return
+        messages = [events.node_event(self.execution.id, self.rows[number])]
+        messages[0]["node"]["progress"] = info
+        for row in latest:
+            if row.node_number != self.loops[number].aggregate:
+                messages.append(events.node_event(self.execution.id, row))
+                messages[-1]["node"]["items"] = info["item"]
+        await events.publish(self.group, messages)
 
     async def _progress(self, number: int, info: dict[str, Any]) -> None:
         """Live news from a running node (e.g. "retrying 1/3 after HTTP 429"); not stored."""

@@ -54,8 +54,9 @@ class Loop:
     upstream: dict[int, Any]  # the outputs of the Loop node's upstream
     # Commit these rows, fenced by the run's lease (raises LeaseLost).
     save: Callable[[list[NodeRun]], Awaitable[None]]
-    # Live progress of the Loop node ({"item": k, "of": n}); not stored.
-    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # Live progress of the Loop node ({"item": k, "of": n}) with the rows of the latest item written;
+    # not stored.
+    progress: Callable[[dict[str, Any], list[NodeRun]], Awaitable[None]] | None = None
     # Iterations that ended in earlier attempts: their rows by position.
     ended: dict[int, list[NodeRun]] = field(default_factory=dict)
 
@@ -187,7 +188,7 @@ class _Runner:
                 return
             await self.loop.save([row for iteration in pending for row in iteration.rows])
             if self.loop.progress is not None:
-                await self.loop.progress({"item": self.done, "of": len(self.items)})
+                await self.loop.progress({"item": self.done, "of": len(self.items)}, pending[-1].rows)
 
     def _from_rows(self, index: int, rows: list[NodeRun]) -> Iteration:
         aggregate = next(r for r in rows if r.node_number == self.loop.region.aggregate)

@@ -216,7 +216,7 @@ def test_an_exported_loop_imports_and_runs_the_same(cast):
     assert runs_of(execution)[4].output == ["Hi Ann #0"]
 
 
-def test_a_live_run_says_which_item_its_loop_is_at(cast):
+def test_a_live_run_says_which_item_its_loop_is_at_and_shows_its_body_nodes(cast):
     from channels.layers import get_channel_layer
 
     group = Scenario.group_name_for(greeter_id := greeter(cast).pk)
@@ -239,7 +239,15 @@ def test_a_live_run_says_which_item_its_loop_is_at(cast):
         for event in message.get("events", [message])
         if isinstance(event, dict) and event.get("type") == "node" and "progress" in event.get("node", {})
     ]
+    body = [
+        event["node"]
+        for message in heard
+        for event in message.get("events", [message])
+        if isinstance(event, dict) and event.get("type") == "node" and event["node"]["node"] == 3
+    ]
     assert progress and progress[-1] == {"item": 3, "of": 3}, heard[:3]
+    # The body's node, as the latest item left it, with how many items have ended.
+    assert body[-1]["items"] == 3 and body[-1]["output"]["params"]["text"] == "Hi c #2"
 
 
 # -- shapes refused when saving ------------------------------------------------------------------
