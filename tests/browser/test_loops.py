@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from scenarios.models import Execution, Scenario
+from scenarios.models import Execution, NodeRun, Scenario
 from tests.browser.editor_page import EditorPage
 from tests.engine.conftest import build
 from tests.waiting import wait_for_end
@@ -79,5 +79,54 @@ def test_a_loop_built_in_the_editor_runs_and_its_items_are_paged_in_history(
     phone.page.locator("#loop-items-2 .loop-item").first.locator("summary").click()
     phone.page.locator("#loop-items-2").scroll_into_view_if_needed()
     shot(phone, "loop-history-phone")
+    phone.assert_accessible()
+    assert not phone.unexpected_errors()
+
+
+def test_a_live_loop_run_shows_its_body_nodes_with_their_items(cast, open_tab):
+    scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {"sample": {"ages": [12, 30, 17, 45, 70]}}),
+            2: ("flow.loop", {"items": "{{$1.body.ages}}"}),
+            3: (
+                "flow.if",
+                {
+                    "conditions": {
+                        "combine": "and",
+                        "rules": [{"left": "{{$item}}", "op": "gte", "right": "18", "type": "number"}],
+                    }
+                },
+            ),
+            4: ("flow.aggregate", {"value": "{{$index}}"}),
+        },
+        [(1, 2), (2, 3, "item"), (3, 4, "true")],
+    )
+    for number, (x, y) in {1: (0, 0), 2: (320, 0), 3: (640, 0), 4: (960, 0)}.items():
+        scenario.nodes.filter(number=number).update(position_x=x, position_y=y)
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
+    tab.page.locator("#run-form").get_by_role("button", name="Run", exact=True).click()
+
+    editor.wait_status(4, "succeeded")
+    editor.wait_status(3, "succeeded")
+    assert editor.status_text(3).endswith("5 items")
+    expect(editor.live_row(4)).to_contain_text("[")
+    execution = Execution.objects.get(scenario=scenario)
+    assert NodeRun.objects.get(execution=execution, node_number=4).output == [1, 3, 4]
+    tab.page.keyboard.press("Escape")  # the "Run started" notice
+    shot(tab, "loop-live-desktop")
+    tab.assert_accessible()
+    assert not tab.unexpected_errors()
+
+    phone = open_tab(cast.bob, 390, 844)
+    EditorPage(phone, scenario).open()
+    phone.page.get_by_role("button", name="Runs", exact=True).click()
+    phone.page.locator("#runs-body .execution-row").first.click()
+    expect(phone.page.locator("#loop-items-2")).to_contain_text("Items 1–5 of 5")
+    phone.page.locator("#loop-items-2").scroll_into_view_if_needed()
+    shot(phone, "loop-live-phone")
     phone.assert_accessible()
     assert not phone.unexpected_errors()
