@@ -5,11 +5,13 @@ bad lists named by node and field."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
@@ -398,3 +400,24 @@ def test_deleting_a_scenario_deletes_its_loops_item_runs_too(cast):
     scenario.delete()
 
     assert not NodeRun.in_loops.filter(execution_id=execution.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_run_command_runs_a_loop_from_a_manual_trigger(cast):
+    scenario = build(
+        cast.team,
+        {
+            1: ("manual.trigger", {"sample": {"cities": ["Lyon", "Oslo"]}}),
+            2: ("flow.loop", {"items": "{{$1.body.cities}}", "mode": "concurrent", "concurrency": 2}),
+            3: ("test.echo", {"text": "{{$index}}: {{$item}}"}),
+            4: ("flow.aggregate", {"value": "{{$3.params.text}}"}),
+        },
+        [(1, 2), (2, 3, "item"), (3, 4)],
+    )
+    out = io.StringIO()
+    call_command("scenario", "run", str(scenario.id), stdout=out)
+
+    execution = Execution.objects.get(scenario=scenario)
+    assert execution.status == ES.SUCCEEDED, execution.error
+    assert runs_of(execution)[4].output == ["0: Lyon", "1: Oslo"]
+    assert "Execution succeeded" in out.getvalue()
