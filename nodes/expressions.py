@@ -5,6 +5,9 @@ functions of `nodes/expression_functions.py` (`{{ upper(trim($1.body.name)) }}`)
 a default (`{{ $1.body.name ?? "friend" }}`). No code, no attribute access, no operators beyond `??`.
 A template is resolved in a single pass and the values it produces are never scanned again, so
 `{{$1.x}}` arriving inside a webhook body stays literal text.
+
+Inside a Loop over items, `$item` (the current item) and `$index` (its position, from 0) are named
+variables: a caller passes them with the outputs, under their names (`{"item": ..., "index": 3}`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from nodes import expression_functions
 # not contain another "{{" or "}}", so "{{$1.a}} and {{$1.b}}" is two expressions, never one.
 BRACES = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 SEGMENT = r"(?:\.[A-Za-z0-9_\-]+|\[\d+\]|\[\"(?:[^\"\\]|\\.)*\"\])"
-REFERENCE = re.compile(rf"\s*\$(\d+)((?:{SEGMENT})*)\s*")
+VARIABLES = ("item", "index")
+REFERENCE = re.compile(rf"\s*\$(\d+|{'|'.join(VARIABLES)})((?:{SEGMENT})*)\s*")
 PATH_PART = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[(\"(?:[^\"\\]|\\.)*\")\]")
 MAX_TEXT_LENGTH = 1_000_000
 # The tokens of an expression with functions. A reference token is handed to parse_reference whole.
@@ -38,7 +42,7 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Reference:
-    node: int
+    node: int | str  # a node number, or a variable's name ("item")
     path: tuple[str | int, ...]
     source: str
 
@@ -61,7 +65,10 @@ def parse_reference(inner: str) -> Reference:
             path.append(int(index))
         else:
             path.append(json.loads(quoted))
-    return Reference(node=int(match.group(1)), path=tuple(path), source="{{" + inner.strip() + "}}")
+    node = match.group(1)
+    return Reference(
+        node=int(node) if node.isdigit() else node, path=tuple(path), source="{{" + inner.strip() + "}}"
+    )
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,8 @@ def check(value: Any, upstream: Iterable[int], known: Iterable[int]) -> list[str
     except ExpressionError as exc:
         return [str(exc)]
     for ref in refs:
+        if isinstance(ref.node, str):
+            continue  # a variable: whether it is inside a loop is the graph's check (scenarios/loops.py)
         if ref.node not in known_set:
             problems.append(f"{ref.source} refers to node ${ref.node}, which does not exist.")
         elif ref.node not in upstream_set:
@@ -278,7 +287,9 @@ def _constant_problems(tree: Expression, source: str) -> list[str]:
     return [problem for child in children for problem in _constant_problems(child, source)]
 
 
-def lookup(outputs: Mapping[int, Any], ref: Reference) -> Any:
+def lookup(outputs: Mapping[Any, Any], ref: Reference) -> Any:
+    if isinstance(ref.node, str) and ref.node not in outputs:
+        raise ExpressionError(f"{ref.source}: ${ref.node} exists only inside a Loop over items.")
     if ref.node not in outputs:
         raise ExpressionError(
             f"{ref.source}: node ${ref.node} has no output here (it is not upstream or has not run)."
@@ -306,7 +317,7 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def resolve(value: Any, outputs: Mapping[int, Any]) -> Any:
+def resolve(value: Any, outputs: Mapping[Any, Any]) -> Any:
     """Resolve every expression in a parameter value, once.
 
     A string that is exactly one expression takes the referenced value with its JSON type; an
@@ -321,7 +332,7 @@ def resolve(value: Any, outputs: Mapping[int, Any]) -> Any:
     return value
 
 
-def _resolve_text(text: str, outputs: Mapping[int, Any]) -> Any:
+def _resolve_text(text: str, outputs: Mapping[Any, Any]) -> Any:
     if "{{" not in text:
         return text
     whole = BRACES.fullmatch(text.strip())

@@ -14,6 +14,7 @@ from nodes.types import (
     files,
     flow,
     http,
+    loops,
     manual,
     threads,
     webhook,
@@ -42,5 +43,5 @@ def catalog() -> list[dict[str, Any]]:
 # Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes, then flow control.
 register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)
 register(*assistant_runs.TYPES)
-register(*manual.TYPES, *flow.TYPES)
+register(*manual.TYPES, *flow.TYPES, *loops.TYPES)
 register(*data.TYPES, *code.TYPES, *http.TYPES)

@@ -171,6 +171,11 @@ class Execution(Leased):
         return None
 
 
+class NodeRunsOutsideLoops(models.Manager["NodeRun"]):
+    def get_queryset(self) -> models.QuerySet[NodeRun]:
+        return super().get_queryset().filter(iteration__isnull=True)
+
+
 class NodeRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -196,11 +201,28 @@ class NodeRun(models.Model):
     ports = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # For a node inside a Loop over items: the item's position (from 0); None outside loops.
+    iteration = models.PositiveIntegerField(null=True, blank=True)
+
+    # The default manager (and so `execution.node_runs`) shows one run per node and attempt: history,
+    # live runs and takeovers read those. A loop's per-item runs are many; they are read, paged, only
+    # through `in_loops` (scenarios/runtime/iterations.py, the run's iterations view).
+    objects = NodeRunsOutsideLoops()
+    in_loops = models.Manager()
 
     class Meta:
         ordering = ["started_at", "node_number"]
         constraints = [
-            models.UniqueConstraint(fields=["execution", "node_number", "attempt"], name="unique_node_run")
+            models.UniqueConstraint(
+                fields=["execution", "node_number", "attempt"],
+                condition=models.Q(iteration__isnull=True),
+                name="unique_node_run",
+            ),
+            models.UniqueConstraint(
+                fields=["execution", "node_number", "iteration", "attempt"],
+                condition=models.Q(iteration__isnull=False),
+                name="unique_node_run_iteration",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connections, router
 
 from nodes import expressions
-from scenarios import graph
+from scenarios import graph, loops
 from scenarios.graph import CycleError, Link
 
 if TYPE_CHECKING:
@@ -149,6 +149,7 @@ def save_problems(snapshot: dict[str, Any]) -> list[str]:
         if plan.parents.get(number):
             problems.append(f"{title_of(plan.nodes[number])} is a trigger: nothing can connect into it.")
     problems += port_problems(plan)
+    problems += loops.problems(plan, title_of)
     try:
         graph.topological_order(plan.nodes, plan.edges)
     except CycleError as exc:

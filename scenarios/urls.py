@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 
 from scenarios.views import editor as views_editor
 from scenarios.views import inspector as views_inspector
+from scenarios.views import iterations as views_iterations
 from scenarios.views import runs as views_runs
 from scenarios.views import scenario_list as views_list
 from scenarios.views import sharing
@@ -65,6 +66,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("scenarios/<uuid:scenario_id>/runs/", views_runs.runs, name="runs"),
     path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/", views_runs.run_detail, name="run_detail"),
     path("scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/rerun/", views_runs.rerun, name="rerun"),
+    path(
+        "scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/loops/<int:number>/",
+        views_iterations.run_iterations,
+        name="run_iterations",
+    ),
     path(
         "scenarios/<uuid:scenario_id>/runs/<uuid:execution_id>/cancel/", views_runs.cancel, name="cancel_run"
     ),

@@ -11,7 +11,9 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 - streamed answers: time to first token and per-token time, straight from the stub, through the
   gateway's chat completions and as a run's message deltas (over Redis from a worker when scaled);
 - the editor with a 200-node scenario: server render time, browser load time (headless Chromium);
-- fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded.
+- fairness: team B's webhook latency (p50/p99) alone and while team A's webhook is flooded;
+- flow control (scripts/bench_flow.py): engine overhead per item of a 1,000-item loop through a
+  compute-only node, and per run of a 10-way Switch (`--only loop` measures just these).
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
 --web-processes (scaled only), --only http (just one HTTP Request node run, p50/p99), --profile (py-spy on the web process during the 8-client run), --no-calibration
@@ -439,13 +441,21 @@ def node_costs() -> str:
     )
 
 
+def flow_figures() -> str:
+    """The loop and Switch figures of scripts/bench_flow.py, in a process of their own (own database)."""
+    done = subprocess.run(
+        [PY, "-m", "scripts.bench_flow"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else f"flow figures failed: {done.stderr[-2000:]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per load level")
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--only", choices=["embedded", "scaled", "code", "http"])
+    parser.add_argument("--only", choices=["embedded", "scaled", "code", "http", "loop"])
     parser.add_argument("--workers", type=int, default=2, help="executor workers (scaled)")
     parser.add_argument(
         "--web-processes",
@@ -468,8 +478,8 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="the load table only, no probes after it")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
     args = parser.parse_args()
-    if args.only in ("code", "http"):
-        print(bench_code.report() if args.only == "code" else node_costs())
+    if args.only in ("code", "http", "loop"):
+        print({"code": bench_code.report, "http": node_costs, "loop": flow_figures}[args.only]())
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; `make bench` installs it)")
@@ -502,6 +512,7 @@ def main() -> None:
         for note in result.notes:
             print("  " + note.replace("\n", "\n  "))
     print("\n" + node_costs())
+    print("\nFlow control (one process, SQLite, no network):\n" + flow_figures())
     if calibration:
         print("\n" + calibration)
     print("\n" + bench_code.report())

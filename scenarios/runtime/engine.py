@@ -16,8 +16,12 @@ not taken (the node run stays failed, with ports ["error"]). Independent branche
 Every change of a node run (with the ports it fired) is committed through the lease (a worker whose
 lease was taken over writes nothing) before dependent nodes start, so a worker that takes over
 resumes: nodes that already ended keep their outputs and the routes they decided, only the
-in-flight ones run again. Nodes that only compute (a trigger, a webhook response) are the exception:
-they run at once and are committed with the next write, as running them again has no effect outside.
+in-flight ones run again. Nodes that only compute (a trigger, a webhook response, IF, Switch, Filter,
+Merge) are the exception: they run at once and are committed with the next write, as running them
+again has no effect outside.
+
+A Loop over items runs as one task (scenarios/runtime/iterations.py): its body's nodes are not nodes
+of this run but run once per item, as rows of their own; its Aggregate is recorded when it ends.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypedDict, Unpack
 
@@ -42,8 +46,9 @@ from nodes.base import DEFAULT_PORT, ERROR_PORT
 from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
+from scenarios.loops import regions
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, tokens, waiting
+from scenarios.runtime import events, iterations, tokens, waiting
 from scenarios.runtime.running import Credentials, Outcome, run_node
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
@@ -165,6 +170,8 @@ class Job:
     plan: Plan
     previous: dict[int, NodeRun]  # the latest row of each node from earlier attempts
     credentials: Credentials
+    # For a loop interrupted in an earlier attempt: its iterations that ended, by Loop number.
+    ended: dict[int, dict[int, list[NodeRun]]] = field(default_factory=dict)
 
 
 def _credential_ids(plan: Plan) -> set[str]:
@@ -179,11 +186,15 @@ def load_job(lease: Lease, created: Execution | None = None) -> Job | None:
         return None
     plan = Plan.of(execution.snapshot)
     previous: dict[int, NodeRun] = {}
+    ended: dict[int, dict[int, list[NodeRun]]] = {}
     if lease.attempt > 1:
         for run in NodeRun.objects.filter(execution=execution, attempt__lt=lease.attempt).order_by("attempt"):
             previous[run.node_number] = run
+        for region in regions(plan).values():
+            if region.loop in previous and previous[region.loop].status not in TERMINAL_NODE:
+                ended[region.loop] = iterations.ended_iterations(execution.pk, region, lease.attempt)
     credentials = Credentials.load(execution.scenario.team_id, _credential_ids(plan))
-    return Job(execution, execution.scenario.team_id, plan, previous, credentials)
+    return Job(execution, execution.scenario.team_id, plan, previous, credentials, ended)
 
 
 async def run_execution(lease: Lease, *, job: Job | None = None) -> None:
@@ -211,7 +222,12 @@ class Run:
         self.job = job
         self.execution = job.execution
         self.plan = job.plan
-        self.run_set = job.plan.run_set()
+        # A loop's body runs per item (scenarios/runtime/iterations.py), not as nodes of the run; its
+        # Aggregate is one of them, decided when its Loop ends.
+        self.loops = {n: r for n, r in regions(self.plan).items() if n in job.plan.run_set()}
+        self.aggregates = {r.aggregate: r.loop for r in self.loops.values()}
+        self.collected: dict[int, Outcome] = {}
+        self.run_set = job.plan.run_set() - {n for r in self.loops.values() for n in r.body}
         self.group = Scenario.group_name_for(self.execution.scenario_id)
         self.relay = tokens.Relay(self.execution.id, self.plan, self.group)
         self.status: dict[int, str] = {}
@@ -286,6 +302,9 @@ class Run:
                 outcome = self._outcome_of(task, number)
                 self._record(outcome, fields)
                 changed.append(number)
+                if number in self.loops and number in self.collected:
+                    self._record(self.collected.pop(number), fields)
+                    changed.append(self.loops[number].aggregate)
             skipped_before = {n for n, s in self.status.items() if s == NS.SKIPPED}
             ready = self._advance()
             ready, inline = await self._inline(ready, fields)
@@ -322,6 +341,9 @@ class Run:
             for number in sorted(self.run_set):
                 if number in self.status or self.rows[number].status == NS.RUNNING:
                     continue
+                if number in self.aggregates:
+                    progress = self._settle_aggregate(number) or progress
+                    continue
                 verdict = self._verdict(number)
                 if verdict is None:
                     continue
@@ -334,6 +356,24 @@ class Run:
                     row.started_at = timezone.now()
                     ready.append(number)
         return ready
+
+    def _settle_aggregate(self, number: int) -> bool:
+        """Skip the Aggregate of a Loop that did not succeed (its Loop's task records a success)."""
+        loop = self.aggregates[number]
+        state = self.status.get(loop)
+        if state is None or state == NS.SUCCEEDED:
+            return False
+        title = title_of(self.plan.nodes[loop])
+        self.status[number] = NS.SKIPPED
+        if state == NS.FAILED or loop in self.blocked:
+            self.blocked.add(number)
+            reason = f"Skipped: {title} failed." if state == NS.FAILED else f"Skipped: {title} was skipped."
+        else:
+            reason = f"Skipped: {title} was skipped (its route was not taken)."
+        row = self.rows[number]
+        row.status, row.error, row.ports = NS.SKIPPED, {"message": reason}, []
+        row.finished_at = timezone.now()
+        return True
 
     def _inputs(self, number: int) -> list[Link]:
         return self.plan.inputs.get(number, [])
@@ -453,10 +493,16 @@ class Run:
         return task.result()
 
     def _pure(self, number: int) -> bool:
-        """A node that only computes from its inputs (a trigger, a webhook response): running it
-        again after a crash has no effect outside, so it needs no checkpoint of its own."""
-        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
-        return node_type is not None and node_type.kind in ("trigger", "response")
+        """A node that only computes from its inputs (a trigger, a webhook response, a Flow node such
+        as IF or Switch): running it again after a crash has no effect outside, so it needs no
+        checkpoint of its own. A Loop is not one: its items may reach outside."""
+        kind = self.plan.nodes[number]["kind"]
+        node_type = NODE_TYPES.get(kind)
+        if number in self.loops:
+            return False
+        return node_type is not None and (
+            node_type.kind in ("trigger", "response") or kind in iterations.COMPUTE_ONLY
+        )
 
     async def _inline(self, ready: list[int], fields: dict[str, Any]) -> tuple[list[int], list[int]]:
         """Run the ready pure nodes at once, in this task, and those they make ready; their results
@@ -499,8 +545,46 @@ class Run:
     def _launch(self, numbers: list[int]) -> None:
         loop = asyncio.get_running_loop()
         for number in numbers:
-            task = loop.create_task(self._node(number), name=f"execution {self.execution.id} ${number}")
+            work = self._loop(number) if number in self.loops else self._node(number)
+            task = loop.create_task(work, name=f"execution {self.execution.id} ${number}")
             self.tasks[task] = number
+
+    async def _loop(self, number: int) -> Outcome:
+        """Run Loop `number` and its iterations; the Aggregate's outcome waits in `collected`."""
+        region = self.loops[number]
+        loop = iterations.Loop(
+            region=region,
+            plan=self.plan,
+            execution_id=self.execution.id,
+            team_id=self.job.team_id,
+            trigger_input=self.execution.input,
+            credentials=self.job.credentials,
+            attempt=self.lease.attempt,
+            upstream={n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs},
+            save=self._save_iterations,
+            progress=functools.partial(self._loop_progress, number),
+            ended=self.job.ended.get(number, {}),
+        )
+        outcome, aggregate = await iterations.run(loop)
+        if aggregate is not None:
+            self.collected[number] = aggregate
+        return outcome
+
+    async def _save_iterations(self, rows: list[NodeRun]) -> None:
+        await self._write(functools.partial(self._commit_iterations, rows))
+
+    async def _loop_progress(self, number: int, info: dict[str, Any], latest: list[NodeRun]) -> None:
+        """How far Loop `number` is, and its body's nodes as the latest item left them (with how many
+        items have ended, as history shows them), for the live run."""
+        if not events.heard(self.group):
+            return
+        messages = [events.node_event(self.execution.id, self.rows[number])]
+        messages[0]["node"]["progress"] = info
+        for row in latest:
+            if row.node_number != self.loops[number].aggregate:
+                messages.append(events.node_event(self.execution.id, row))
+                messages[-1]["node"]["items"] = info["item"]
+        await events.publish(self.group, messages)
 
     async def _progress(self, number: int, info: dict[str, Any]) -> None:
         """Live news from a running node (e.g. "retrying 1/3 after HTTP 429"); not stored."""
@@ -540,6 +624,11 @@ class Run:
                     },
                 )
             NodeRun.objects.bulk_create(rows)
+
+    def _commit_iterations(self, rows: list[NodeRun]) -> None:
+        with transaction.atomic():
+            self._fence({})
+            NodeRun.in_loops.bulk_create(rows)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():

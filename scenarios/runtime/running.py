@@ -82,6 +82,7 @@ async def run_node(
     execution_id: Any,
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     tokens: Callable[[str], Awaitable[None]] | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])
@@ -92,7 +93,8 @@ async def run_node(
         if node_type is None:
             raise NodeError(f"Unknown node type '{spec['kind']}': it is not in this Scenery's catalog.")
         try:
-            params = expressions.resolve(params, upstream)
+            # `variables`: $item and $index inside a loop (nodes/expressions.py).
+            params = expressions.resolve(params, {**upstream, **variables} if variables else upstream)
         except expressions.ExpressionError as exc:
             raise NodeError(str(exc)) from exc
         params = clean_for_run(node_type, params)  # the one cleaning: execute gets them as they are

@@ -58,7 +58,7 @@ def prepare(node: Node, user: Any) -> Prepared:
     spec = spec_of(node)
     ancestors = plan.ancestors(node.number)
     try:
-        referenced = {ref.node for ref in expressions.references(spec["params"])}
+        referenced = {ref.node for ref in expressions.references(spec["params"]) if isinstance(ref.node, int)}
     except expressions.ExpressionError:
         referenced = set()  # run_node reports the bad expression
     upstream: dict[int, Any] = {}

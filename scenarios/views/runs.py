@@ -17,6 +17,8 @@ from scenarios.forms import SampleInputForm
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import create_execution
+from scenarios.runtime.iterations import item_summary
+from scenarios.snapshot import Plan
 from scenarios.views.common import HtmxHttpRequest, scenario_for, user_of
 from teams.models import Role, User
 
@@ -109,6 +111,12 @@ def _detail(
         str(r.node_number): {"status": r.status, "duration_ms": r.duration_ms, "ports": r.ports}
         for r in node_runs
     }  # the latest attempt of each node wins, since attempts are in order
+    for number, summary in item_summary(execution.pk, Plan.of(execution.snapshot)).items():
+        overlay[str(number)] = {
+            **summary,
+            "duration_ms": None,
+            "ports": None,
+        }  # a loop's body, over its items
     context = {
         "scenario": scenario,
         "execution": execution,

@@ -18,6 +18,7 @@ const ICONS = {
   code: "m16 18 6-6-6-6M8 6l-6 6 6 6",
   edit: "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z",
   globe: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zM2 12h20M12 2a15 15 0 0 1 0 20 15 15 0 0 1 0-20z",
+  loop: "m17 2 4 4-4 4M3 11v-1a4 4 0 0 1 4-4h14M7 22l-4-4 4-4M21 13v1a4 4 0 0 1-4 4H3",
   unknown: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16z",
 };
 
@@ -96,6 +97,7 @@ export function statusText(last) {
   if (last.duration_ms !== null && last.duration_ms !== undefined && last.status !== "running") {
     text += ` · ${formatDuration(last.duration_ms)}`;
   }
+  if (Number.isInteger(last.items)) text += ` · ${last.items} item${last.items === 1 ? "" : "s"}`; // in a loop
   return text;
 }
 

@@ -137,6 +137,10 @@ export class RunPanel {
     // The routes a node chose (its output ports, when it has others than "main").
     const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
     duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
+    // A Loop over items says how far it is ("item 40 of 200").
+    if (run.status === "running" && run.progress && Number.isInteger(run.progress.of)) {
+      duration.textContent = `item ${run.progress.item} of ${run.progress.of}`;
+    }
     row.dataset.status = run.status;
     if (run.started_at && row.dataset.startedAt !== run.started_at) {
       // In run order, not by number: after the rows that started before it, before those not started.

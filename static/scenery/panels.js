@@ -288,6 +288,10 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
   function previewOf(text) {
     const found = [...text.matchAll(EXPRESSION)];
     if (!found.length) return null;
+    // $item and $index exist only while a Loop over items runs: nothing to preview before.
+    if (found.some((match) => /^\$(item|index)\b/.test(match[1].trim()))) {
+      return { text: "$item and $index take each item of the loop (and its position) when it runs." };
+    }
     // Functions and defaults are evaluated by the server only (one implementation of them).
     if (found.some((match) => !PLAIN_REFERENCE.test(match[1].replace(/\s+/g, "")))) {
       return { note: true, text: "Functions are applied when the node runs: Run once shows the result." };

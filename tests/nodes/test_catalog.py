@@ -66,7 +66,15 @@ SEED_LABELS = {
 
 
 # Issue 12: flow control.
-FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+FLOW_NODES = {
+    "manual.trigger",
+    "flow.if",
+    "flow.switch",
+    "flow.filter",
+    "flow.merge",
+    "flow.loop",
+    "flow.aggregate",
+}
 # Issue 13: data and integration nodes, and an assistant that answers.
 DATA_NODES = {"data.set", "data.code", "http.request"}
 ANSWER_NODES = {

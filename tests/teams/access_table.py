@@ -156,6 +156,7 @@ TABLE: dict[str, Access] = {
     "scenarios:run": scoped(GET=EDITOR, POST=EDITOR),
     "scenarios:runs": scoped(GET=VIEWER),
     "scenarios:run_detail": scoped(GET=VIEWER),
+    "scenarios:run_iterations": scoped(GET=VIEWER, kwargs=lambda w: {"number": 1}),
     "scenarios:rerun": scoped(POST=EDITOR),
     "scenarios:cancel_run": scoped(POST=EDITOR),
     # ---- sharing between teams, export and import (scenarios/urls.py)
