@@ -114,6 +114,8 @@ class Execution(Leased):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        # Held by no worker until `wake_at` (a Wait node): then claimable again, like a queued one.
+        WAITING = "waiting"
 
     class Trigger(models.TextChoices):
         WEBHOOK = "webhook"
@@ -121,6 +123,7 @@ class Execution(Leased):
         RUN_ONCE = "run_once"
         CLI = "cli"
         RERUN = "rerun"
+        SCHEDULE = "schedule"
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
@@ -142,19 +145,30 @@ class Execution(Leased):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A waiting execution is resumed by any executor once this time has come.
+    wake_at = models.DateTimeField(null=True, blank=True)
+    # The Schedule trigger's slot this execution fires: unique per scenario, so each slot fires once
+    # however many processes notice it is due (scenarios/runtime/scheduling.py).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "lease_until"], name="execution_claim"),
             models.Index(fields=["scenario", "-created_at"], name="execution_history"),
+            models.Index(fields=["status", "wake_at"], name="execution_wake"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["scenario", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="unique_execution_idempotency_key",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["scenario", "scheduled_for"],
+                condition=models.Q(scheduled_for__isnull=False),
+                name="unique_execution_schedule_slot",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +192,8 @@ class NodeRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         SKIPPED = "skipped"
+        # A Wait node until `wake_at`; it succeeds when the execution resumes after that time.
+        WAITING = "waiting"
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
     node_number = models.PositiveIntegerField()
@@ -196,6 +212,7 @@ class NodeRun(models.Model):
     ports = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["started_at", "node_number"]
@@ -238,4 +255,5 @@ class NodeRun(models.Model):
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_ms": self.duration_ms,
+            "wake_at": self.wake_at.isoformat() if self.wake_at else None,
         }

@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
@@ -56,7 +56,7 @@ MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
-NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at"]
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at", "wake_at"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -225,7 +225,17 @@ class Run:
         # nodes decided and need not tell the two kinds of skip apart.
         self.taken: dict[int, tuple[str, ...]] = {}
         self.blocked: set[int] = set()
+        # Wait nodes still waiting, with their time; and those whose time came, to commit as ended.
+        self.waiting: dict[int, datetime] = {}
+        self.woke: list[NodeRun] = []
+        now = timezone.now()
         for number, row in sorted(job.previous.items()):
+            if number in self.run_set and row.status == NS.WAITING:
+                if row.wake_at is not None and row.wake_at > now:  # resumed for another, earlier Wait
+                    self.waiting[number] = row.wake_at
+                    continue
+                row.status, row.finished_at = NS.SUCCEEDED, now
+                self.woke.append(row)
             if number in self.run_set and row.status in TERMINAL_NODE:
                 # An attempt that takes over keeps the routes its predecessors decided.
                 self.status[number] = row.status
@@ -248,7 +258,7 @@ class Run:
             task.cancel()
 
     async def start(self) -> None:
-        todo = sorted(self.run_set - set(self.status))
+        todo = sorted(self.run_set - set(self.status) - set(self.waiting))
         for number in todo:
             spec = self.plan.nodes[number]
             self.rows[number] = NodeRun(
@@ -263,14 +273,15 @@ class Run:
         fields: dict[str, Any] = {}
         ready, _ = await self._inline(ready, fields)
         if not ready:
-            fields.update(self._finish_fields())
+            fields.update(self._end_fields())
         await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
         if events.heard(self.group):
             await events.publish(
                 self.group,
                 [events.execution_event(self.execution)]
-                + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
+                + [events.node_event(self.execution.id, self.rows[n]) for n in todo]
+                + [events.node_event(self.execution.id, row) for row in self.woke],
             )
         if fields:
             await waiting.progressed(self.execution.id, self.execution)
@@ -295,7 +306,7 @@ class Run:
             )
             changed += ready
             if not self.tasks and not ready:
-                fields.update(self._finish_fields())
+                fields.update(self._end_fields())
             rows = [self.rows[n] for n in changed if n in self.rows]
             await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
@@ -320,7 +331,7 @@ class Run:
         while progress:
             progress = False
             for number in sorted(self.run_set):
-                if number in self.status or self.rows[number].status == NS.RUNNING:
+                if number in self.status or number in self.waiting or self.rows[number].status == NS.RUNNING:
                     continue
                 verdict = self._verdict(number)
                 if verdict is None:
@@ -399,6 +410,23 @@ class Run:
         row.ports = []
         row.finished_at = timezone.now()
 
+    def _end_fields(self) -> dict[str, Any]:
+        """The execution's fields once nothing runs: ended, or waiting for its earliest Wait.
+
+        A waiting execution gives its lease back (no worker holds it) and is claimed again at
+        `wake_at` by any executor (jobs.claimable). That claim is a new attempt which is no failure,
+        so it gets one more allowed attempt: waits never use up the retries a crash may need.
+        """
+        if not self.waiting:
+            return self._finish_fields()
+        return {
+            "status": Execution.Status.WAITING,
+            "wake_at": min(self.waiting.values()),
+            "lease_owner": "",
+            "lease_until": None,
+            "max_attempts": self.execution.max_attempts + 1,
+        }
+
     def _finish_fields(self) -> dict[str, Any]:
         # A failure routed down its "error" port was handled by the scenario: it does not fail the run.
         failed = sorted(
@@ -423,6 +451,13 @@ class Run:
 
     def _record(self, outcome: Outcome, fields: dict[str, Any]) -> None:
         row = self.rows[outcome.number]
+        if outcome.succeeded and outcome.wait_until is not None:
+            # Not ended: its output goes on at `wait_until` (see `_end_fields` and __init__).
+            row.status, row.wake_at = NS.WAITING, outcome.wait_until
+            row.params, row.output, row.started_at = outcome.params, outcome.output, outcome.started_at
+            row.ports = list(outcome.ports)
+            self.waiting[outcome.number] = outcome.wait_until
+            return
         row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
         row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
         row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
@@ -539,6 +574,8 @@ class Run:
                         "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
                     },
                 )
+            for woke in self.woke:
+                NodeRun.objects.filter(pk=woke.pk).update(status=NS.SUCCEEDED, finished_at=woke.finished_at)
             NodeRun.objects.bulk_create(rows)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:

@@ -13,6 +13,8 @@ const ICONS = {
   filter: "M22 3H2l8 9.46V19l4 2v-8.54z",
   merge: "M18 21a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 21V9a9 9 0 0 0 9 9",
   manual: "m6 3 14 9-14 9z",
+  clock: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 2",
+  schedule: "M4 6h16v14H4zM4 10h16M8 3v4M16 3v4",
   unknown: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16z",
 };
 
@@ -23,6 +25,7 @@ export const STATUS_COLORS = {
   failed: "#d93a3a",
   skipped: "#b5bcc6",
   cancelled: "#b5bcc6",
+  waiting: "#7c5cd6",
   none: "#c9ced6",
 };
 

@@ -67,10 +67,12 @@ SEED_LABELS = {
 
 # Issue 12: flow control.
 FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+# Time: the Wait node and the Schedule trigger (issue 12).
+TIME_NODES = {"flow.wait", "schedule.trigger"}
 
 
 def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_and_flow_control():
-    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | TIME_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))
