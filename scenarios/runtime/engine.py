@@ -66,6 +66,7 @@ class Options(TypedDict, total=False):
     execution_id: uuid.UUID | None
     error: str
     idempotency_key: str
+    scheduled_for: datetime | None
 
 
 def create_execution(
@@ -108,6 +109,7 @@ def new_execution(
     error: str = "",
     lease_owner: str = "",
     idempotency_key: str = "",
+    scheduled_for: datetime | None = None,
 ) -> Execution:
     """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
     failed with the reasons the graph cannot run."""
@@ -127,6 +129,7 @@ def new_execution(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
         idempotency_key=idempotency_key,
+        scheduled_for=scheduled_for,
     )
     now = timezone.now()
     if lease_owner and not problems:

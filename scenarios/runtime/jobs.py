@@ -18,7 +18,7 @@ from durable import executor, leases
 from durable.executor import JobSource
 from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, waiting
+from scenarios.runtime import events, scheduling, waiting
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,10 @@ def cancel(execution: Execution, by: str) -> bool:
 
 def sweep() -> None:
     fail_exhausted()
+    try:
+        scheduling.fire_due()
+    except Exception:  # a schedule must not stop the housekeeping of executions
+        log.exception("firing schedules failed; the next sweep tries again")
 
 
 def job_source() -> JobSource:

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from nodes.base import NodeError
+from nodes.forms import clean_for_run
+from nodes.registry import get_node_type
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import jobs
 from tests.engine.conftest import CALLS, build, run_now, runs_of
@@ -167,17 +170,16 @@ def test_a_bad_wait_fails_the_execution_naming_the_node_and_field(cast, wait, na
     assert runs[3].status == NS.FAILED and runs[4].status == NS.SKIPPED
 
 
-def test_the_wait_form_refuses_a_negative_or_too_long_duration_and_a_bad_time_zone():
-    from nodes.base import NodeError
-    from nodes.forms import clean_for_run
-    from nodes.registry import get_node_type
-
-    wait = get_node_type("flow.wait")
-    for params, field in [
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
         ({"amount": -1, "unit": "minutes"}, "amount"),
         ({"amount": 800, "unit": "hours"}, "amount"),
         ({"until": "2026-12-31T09:00", "timezone": "Nowhere/Land"}, "timezone"),
-    ]:
-        with pytest.raises(NodeError) as caught:
-            clean_for_run(wait, params)
-        assert field in caught.value.details["fields"], caught.value.details
+    ],
+)
+def test_the_wait_form_refuses_a_negative_or_too_long_duration_and_a_bad_time_zone(params, field):
+    with pytest.raises(NodeError) as caught:
+        clean_for_run(get_node_type("flow.wait"), params)
+
+    assert field in caught.value.details["fields"], caught.value.details
