@@ -27,7 +27,7 @@ SERVE_EXECUTIONS = {"EXECUTOR_SOURCES": "executions", "EXECUTOR_LEASE_SECONDS": 
 
 
 def graph(
-    scenario: Scenario, nodes: dict[int, tuple[str, dict[str, Any]]], edges: list[tuple[int, int]]
+    scenario: Scenario, nodes: dict[int, tuple[str, dict[str, Any]]], edges: list[tuple[int, int, str]]
 ) -> None:
     made = {
         n: Node.objects.create(scenario=scenario, number=n, kind=k, params=p) for n, (k, p) in nodes.items()
