@@ -363,6 +363,14 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
     whole round runs whenever the last one is a poll interval old, and every takeover is logged.
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+54. An invalid or hostile cron expression (10 000 characters, NUL, never fires), a time zone that is a
+    path, a wait of 1e308 days or until year 9999 → refused naming the node's field; nothing fires,
+    no execution waits, no executor is held.
+    H/test_time_inputs.py::test_a_hostile_cron_expression_is_refused_at_its_field_and_fires_nothing
+    H/test_time_inputs.py::test_a_hostile_time_zone_is_refused_at_its_field
+    H/test_time_inputs.py::test_a_huge_or_hostile_wait_fails_naming_its_field_and_holds_no_executor
+    E/test_schedule.py::test_an_invalid_cron_expression_fires_nothing
+    E/test_wait.py::test_a_bad_wait_fails_the_execution_naming_the_node_and_field
 """
 
 from __future__ import annotations
