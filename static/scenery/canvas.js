@@ -90,6 +90,9 @@ function shorten(text, max) {
 
 export function statusText(last) {
   if (!last || !last.status) return "not run";
+  if (last.status === "waiting" && last.wake_at) {
+    return `waiting until ${new Date(last.wake_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  }
   let text = last.status;
   if (last.duration_ms !== null && last.duration_ms !== undefined && last.status !== "running") {
     text += ` · ${formatDuration(last.duration_ms)}`;
