@@ -89,3 +89,22 @@ def test_a_stranger_gets_404_for_the_fire_times(cast, scheduled):
     )
 
     assert response.status_code == 404
+
+
+def test_a_waiting_run_says_until_when_and_an_editor_can_cancel_it(cast, scheduled):
+    from scenarios.models import Execution
+    from scenarios.runtime.engine import create_execution
+    from tests.engine.conftest import run_now
+
+    execution = run_now(create_execution(scheduled, Execution.Trigger.MANUAL, {}))
+    assert execution.status == Execution.Status.WAITING
+    detail = reverse("scenarios:run_detail", args=[scheduled.pk, execution.pk])
+
+    html = cast.client_for(cast.carol).get(detail).content.decode()
+    assert "Waiting until" in html and "Cancel this run" not in html  # a viewer sees, does not cancel
+
+    html = cast.client_for(cast.bob).get(detail).content.decode()
+    assert "Cancel this run" in html
+    cast.client_for(cast.bob).post(reverse("scenarios:cancel_run", args=[scheduled.pk, execution.pk]))
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.CANCELLED
