@@ -183,3 +183,20 @@ def test_the_wait_form_refuses_a_negative_or_too_long_duration_and_a_bad_time_zo
         clean_for_run(get_node_type("flow.wait"), params)
 
     assert field in caught.value.details["fields"], caught.value.details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_run_command_says_until_when_an_execution_waits_and_does_not_hold_it(cast):
+    import io
+
+    from django.core.management import call_command
+
+    scenario = waiting_scenario(cast.team)
+    out = io.StringIO()
+
+    call_command("scenario", "run", str(scenario.id), "--input", '{"name": "Ada"}', stdout=out)
+
+    execution = Execution.objects.get(scenario=scenario)
+    assert execution.status == ES.WAITING and execution.lease_until is None
+    assert f"Execution waits until {execution.wake_at.isoformat()}" in out.getvalue()
+    assert "$2 Echo: succeeded" in out.getvalue()
