@@ -198,5 +198,6 @@ def test_the_run_command_says_until_when_an_execution_waits_and_does_not_hold_it
 
     execution = Execution.objects.get(scenario=scenario)
     assert execution.status == ES.WAITING and execution.lease_until is None
+    assert execution.wake_at is not None
     assert f"Execution waits until {execution.wake_at.isoformat()}" in out.getvalue()
     assert "$2 Echo: succeeded" in out.getvalue()
