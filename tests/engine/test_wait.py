@@ -201,3 +201,18 @@ def test_the_run_command_says_until_when_an_execution_waits_and_does_not_hold_it
     assert execution.wake_at is not None
     assert f"Execution waits until {execution.wake_at.isoformat()}" in out.getvalue()
     assert "$2 Echo: succeeded" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_once_on_a_wait_shows_at_once_what_it_would_pass_on(cast):
+    from asgiref.sync import async_to_sync
+
+    from scenarios.runtime.engine import run_node_once
+
+    scenario = waiting_scenario(cast.team, value="{{$2}}")
+    assert started(scenario).status == ES.WAITING  # $2 has an output now
+
+    run = async_to_sync(run_node_once)(scenario.nodes.get(number=3), cast.bob)
+
+    assert run.status == NS.SUCCEEDED and run.wake_at is None
+    assert run.output == {"params": {"a": "Ada"}, "node": 2}
