@@ -48,7 +48,14 @@ UNTIL = Field(
 
 
 def timezone_field(help: str) -> Field:
-    return Field("timezone", "Time zone", default="UTC", placeholder="Europe/Paris", max_length=64, help=help)
+    return Field(
+        "timezone",
+        "Time zone",
+        default="UTC",
+        placeholder="Europe/Paris",
+        max_length=MAX_TIMEZONE_LENGTH,
+        help=help,
+    )
 
 
 TIMEZONE = timezone_field("For Until without an offset: an IANA time zone such as Europe/Paris.")

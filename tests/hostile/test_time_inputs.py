@@ -38,7 +38,8 @@ def test_a_hostile_cron_expression_is_refused_at_its_field_and_fires_nothing(cas
         clean_for_run(get_node_type("schedule.trigger"), {"cron": cron, "timezone": "UTC"})
     assert "cron" in caught.value.details["fields"]
 
-    build(cast.team, {1: ("schedule.trigger", {"cron": cron})}, [])
+    if "\x00" not in cron:  # PostgreSQL cannot store NUL at all; the form above refuses it first
+        build(cast.team, {1: ("schedule.trigger", {"cron": cron})}, [])
     assert scheduling.fire_due(NOW) == []
     assert not Execution.objects.exists()
 
