@@ -86,6 +86,8 @@ class Node(models.Model):
     class Meta:
         ordering = ["number"]
         constraints = [models.UniqueConstraint(fields=["scenario", "number"], name="unique_node_number")]
+        # The schedule sweep looks up every Schedule trigger by kind (scenarios/runtime/scheduling.py).
+        indexes = [models.Index(fields=["kind"], name="node_kind")]
 
     def __str__(self) -> str:
         return f"${self.number} {self.label or self.kind}"
