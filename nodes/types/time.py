@@ -144,7 +144,7 @@ WAIT = NodeType(
     app="Flow",
     title="Wait",
     description="Waits for a duration or until a date and time, then passes its value on. "
-    "Nothing runs meanwhile, and the wait survives restarts.",
+    "No worker is held meanwhile, and the wait survives restarts.",
     kind="action",
     fields=(AMOUNT, UNIT, UNTIL, TIMEZONE, VALUE),
     execute=run_wait,
