@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -128,7 +129,19 @@ class Routed:
     ports: tuple[str, ...]
 
 
-ExecuteFn = Callable[[NodeContext, dict[str, Any]], Awaitable[dict[str, Any] | Routed]]
+@dataclass(frozen=True)
+class Waiting:
+    """An execute function's answer "pass `output` on, but not before `until`" (a Wait node).
+
+    The engine records the node as waiting and, when nothing else runs, releases the execution
+    until then: it holds no worker meanwhile and resumes on any executor (scenarios/runtime/engine.py).
+    """
+
+    output: Any
+    until: datetime
+
+
+ExecuteFn = Callable[[NodeContext, dict[str, Any]], Awaitable[dict[str, Any] | Routed | Waiting]]
 # Cross-field rules over cleaned params: {field name: [messages]} (empty when fine).
 CheckFn = Callable[[dict[str, Any]], dict[str, list[str]]]
 

@@ -16,7 +16,9 @@ from nodes.types import (
     http,
     loops,
     manual,
+    schedule,
     threads,
+    time,
     webhook,
 )
 
@@ -45,3 +47,4 @@ register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, 
 register(*assistant_runs.TYPES)
 register(*manual.TYPES, *flow.TYPES, *loops.TYPES)
 register(*data.TYPES, *code.TYPES, *http.TYPES)
+register(*time.TYPES, *schedule.TYPES)

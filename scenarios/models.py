@@ -86,6 +86,8 @@ class Node(models.Model):
     class Meta:
         ordering = ["number"]
         constraints = [models.UniqueConstraint(fields=["scenario", "number"], name="unique_node_number")]
+        # The schedule sweep looks up every Schedule trigger by kind (scenarios/runtime/scheduling.py).
+        indexes = [models.Index(fields=["kind"], name="node_kind")]
 
     def __str__(self) -> str:
         return f"${self.number} {self.label or self.kind}"
@@ -114,6 +116,8 @@ class Execution(Leased):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        # Held by no worker until `wake_at` (a Wait node): then claimable again, like a queued one.
+        WAITING = "waiting"
 
     class Trigger(models.TextChoices):
         WEBHOOK = "webhook"
@@ -121,6 +125,7 @@ class Execution(Leased):
         RUN_ONCE = "run_once"
         CLI = "cli"
         RERUN = "rerun"
+        SCHEDULE = "schedule"
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
@@ -142,19 +147,30 @@ class Execution(Leased):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A waiting execution is resumed by any executor once this time has come.
+    wake_at = models.DateTimeField(null=True, blank=True)
+    # The Schedule trigger's slot this execution fires: unique per scenario, so each slot fires once
+    # however many processes notice it is due (scenarios/runtime/scheduling.py).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "lease_until"], name="execution_claim"),
             models.Index(fields=["scenario", "-created_at"], name="execution_history"),
+            models.Index(fields=["status", "wake_at"], name="execution_wake"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["scenario", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="unique_execution_idempotency_key",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["scenario", "scheduled_for"],
+                condition=models.Q(scheduled_for__isnull=False),
+                name="unique_execution_schedule_slot",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,6 +199,8 @@ class NodeRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         SKIPPED = "skipped"
+        # A Wait node until `wake_at`; it succeeds when the execution resumes after that time.
+        WAITING = "waiting"
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
     node_number = models.PositiveIntegerField()
@@ -201,6 +219,7 @@ class NodeRun(models.Model):
     ports = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True)
     # For a node inside a Loop over items: the item's position (from 0); None outside loops.
     iteration = models.PositiveIntegerField(null=True, blank=True)
 
@@ -260,4 +279,5 @@ class NodeRun(models.Model):
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_ms": self.duration_ms,
+            "wake_at": self.wake_at.isoformat() if self.wake_at else None,
         }

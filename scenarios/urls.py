@@ -57,6 +57,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="test_call",
     ),
     path(
+        "scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/schedule/",
+        views_inspector.schedule_times,
+        name="schedule_times",
+    ),
+    path(
         "scenarios/<uuid:scenario_id>/nodes/<uuid:node_id>/models/",
         views_inspector.node_models,
         name="node_models",

@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
@@ -61,7 +61,7 @@ MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
-NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at"]
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at", "wake_at"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -71,6 +71,7 @@ class Options(TypedDict, total=False):
     execution_id: uuid.UUID | None
     error: str
     idempotency_key: str
+    scheduled_for: datetime | None
 
 
 def create_execution(
@@ -113,6 +114,7 @@ def new_execution(
     error: str = "",
     lease_owner: str = "",
     idempotency_key: str = "",
+    scheduled_for: datetime | None = None,
 ) -> Execution:
     """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
     failed with the reasons the graph cannot run."""
@@ -132,6 +134,7 @@ def new_execution(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
         idempotency_key=idempotency_key,
+        scheduled_for=scheduled_for,
     )
     now = timezone.now()
     if lease_owner and not problems:
@@ -241,7 +244,17 @@ class Run:
         # nodes decided and need not tell the two kinds of skip apart.
         self.taken: dict[int, tuple[str, ...]] = {}
         self.blocked: set[int] = set()
+        # Wait nodes still waiting, with their time; and those whose time came, to commit as ended.
+        self.waiting: dict[int, datetime] = {}
+        self.woke: list[NodeRun] = []
+        now = timezone.now()
         for number, row in sorted(job.previous.items()):
+            if number in self.run_set and row.status == NS.WAITING:
+                if row.wake_at is not None and row.wake_at > now:  # resumed for another, earlier Wait
+                    self.waiting[number] = row.wake_at
+                    continue
+                row.status, row.finished_at = NS.SUCCEEDED, now
+                self.woke.append(row)
             if number in self.run_set and row.status in TERMINAL_NODE:
                 # An attempt that takes over keeps the routes its predecessors decided.
                 self.status[number] = row.status
@@ -264,7 +277,7 @@ class Run:
             task.cancel()
 
     async def start(self) -> None:
-        todo = sorted(self.run_set - set(self.status))
+        todo = sorted(self.run_set - set(self.status) - set(self.waiting))
         for number in todo:
             spec = self.plan.nodes[number]
             self.rows[number] = NodeRun(
@@ -279,14 +292,15 @@ class Run:
         fields: dict[str, Any] = {}
         ready, _ = await self._inline(ready, fields)
         if not ready:
-            fields.update(self._finish_fields())
+            fields.update(self._end_fields())
         await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
         if events.heard(self.group):
             await events.publish(
                 self.group,
                 [events.execution_event(self.execution)]
-                + [events.node_event(self.execution.id, self.rows[n]) for n in todo],
+                + [events.node_event(self.execution.id, self.rows[n]) for n in todo]
+                + [events.node_event(self.execution.id, row) for row in self.woke],
             )
         if fields:
             await waiting.progressed(self.execution.id, self.execution)
@@ -314,7 +328,7 @@ class Run:
             )
             changed += ready
             if not self.tasks and not ready:
-                fields.update(self._finish_fields())
+                fields.update(self._end_fields())
             rows = [self.rows[n] for n in changed if n in self.rows]
             await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
@@ -339,7 +353,7 @@ class Run:
         while progress:
             progress = False
             for number in sorted(self.run_set):
-                if number in self.status or self.rows[number].status == NS.RUNNING:
+                if number in self.status or number in self.waiting or self.rows[number].status == NS.RUNNING:
                     continue
                 if number in self.aggregates:
                     progress = self._settle_aggregate(number) or progress
@@ -439,6 +453,23 @@ class Run:
         row.ports = []
         row.finished_at = timezone.now()
 
+    def _end_fields(self) -> dict[str, Any]:
+        """The execution's fields once nothing runs: ended, or waiting for its earliest Wait.
+
+        A waiting execution gives its lease back (no worker holds it) and is claimed again at
+        `wake_at` by any executor (jobs.claimable). That claim is a new attempt which is no failure,
+        so it gets one more allowed attempt: waits never use up the retries a crash may need.
+        """
+        if not self.waiting:
+            return self._finish_fields()
+        return {
+            "status": Execution.Status.WAITING,
+            "wake_at": min(self.waiting.values()),
+            "lease_owner": "",
+            "lease_until": None,
+            "max_attempts": self.execution.max_attempts + 1,
+        }
+
     def _finish_fields(self) -> dict[str, Any]:
         # A failure routed down its "error" port was handled by the scenario: it does not fail the run.
         failed = sorted(
@@ -463,6 +494,13 @@ class Run:
 
     def _record(self, outcome: Outcome, fields: dict[str, Any]) -> None:
         row = self.rows[outcome.number]
+        if outcome.succeeded and outcome.wait_until is not None:
+            # Not ended: its output goes on at `wait_until` (see `_end_fields` and __init__).
+            row.status, row.wake_at = NS.WAITING, outcome.wait_until
+            row.params, row.output, row.started_at = outcome.params, outcome.output, outcome.started_at
+            row.ports = list(outcome.ports)
+            self.waiting[outcome.number] = outcome.wait_until
+            return
         row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
         row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
         row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
@@ -623,6 +661,8 @@ class Run:
                         "message": f"Interrupted: its worker was lost; it ran again in attempt {self.lease.attempt}."
                     },
                 )
+            for woke in self.woke:
+                NodeRun.objects.filter(pk=woke.pk).update(status=NS.SUCCEEDED, finished_at=woke.finished_at)
             NodeRun.objects.bulk_create(rows)
 
     def _commit_iterations(self, rows: list[NodeRun]) -> None:

@@ -18,7 +18,7 @@ from durable import executor, leases
 from durable.executor import JobSource
 from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, waiting
+from scenarios.runtime import events, scheduling, waiting
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,12 @@ ES = Execution.Status
 
 
 def claimable(now: Any) -> models.QuerySet[Execution]:
-    """Queued executions, and running ones whose worker's lease expired with attempts left."""
+    """Queued executions, waiting ones whose time has come, and running ones whose worker's lease
+    expired with attempts left."""
     return Execution.objects.filter(
-        models.Q(status=ES.QUEUED) | (models.Q(status=ES.RUNNING) & leases.expired(now) & ~leases.exhausted())
+        models.Q(status=ES.QUEUED)
+        | models.Q(status=ES.WAITING, wake_at__lte=now)
+        | (models.Q(status=ES.RUNNING) & leases.expired(now) & ~leases.exhausted())
     )
 
 
@@ -156,7 +159,7 @@ def cancel(execution: Execution, by: str) -> bool:
     reason = f"Cancelled by {by}."
     with transaction.atomic():
         stopped = leases.give_up(
-            Execution.objects.filter(pk=execution.pk, status__in=[ES.QUEUED, ES.RUNNING]),
+            Execution.objects.filter(pk=execution.pk, status__in=[ES.QUEUED, ES.RUNNING, ES.WAITING]),
             status=ES.CANCELLED,
             started_at=Coalesce(
                 models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
@@ -170,7 +173,7 @@ def cancel(execution: Execution, by: str) -> bool:
         runs.filter(status=NodeRun.Status.QUEUED).update(
             status=NodeRun.Status.SKIPPED, finished_at=now, error={"message": f"{reason} It did not run."}
         )
-        runs.filter(status=NodeRun.Status.RUNNING).update(
+        runs.filter(status__in=[NodeRun.Status.RUNNING, NodeRun.Status.WAITING]).update(
             status=NodeRun.Status.FAILED, finished_at=now, error={"message": f"{reason} It was cut short."}
         )
         transaction.on_commit(functools.partial(_announce_ended, execution.pk))
@@ -181,6 +184,10 @@ def cancel(execution: Execution, by: str) -> bool:
 
 def sweep() -> None:
     fail_exhausted()
+    try:
+        scheduling.fire_due()
+    except Exception:  # a schedule must not stop the housekeeping of executions
+        log.exception("firing schedules failed; the next sweep tries again")
 
 
 def job_source() -> JobSource:

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from nodes import expressions
-from nodes.base import NodeContext, NodeError, NodeType
+from nodes.base import NodeContext, NodeError, NodeType, Waiting
 from nodes.forms import clean_for_run
 from scenarios.storable import MIN_REDACTED_LENGTH, Unstorable, safe, safe_text
 from teams import crypto
@@ -69,6 +69,8 @@ class Outcome:
     finished_at: datetime = field(default_factory=timezone.now)
     # The output ports a success fired (nodes/base.py); the engine decides where a failure goes.
     ports: tuple[str, ...] = ()
+    # A success that goes on only at this time (a Wait node): the engine holds its output until then.
+    wait_until: datetime | None = None
 
 
 async def run_node(
@@ -110,7 +112,9 @@ async def run_node(
             progress=progress,
             tokens=tokens,
         )
-        output, ports = node_type.ports_fired(await node_type.execute(ctx, params))
+        result = await node_type.execute(ctx, params)
+        wait_until = result.until if isinstance(result, Waiting) else None
+        output, ports = node_type.ports_fired(result.output if isinstance(result, Waiting) else result)
         stored = safe(output, secrets)
     except NodeError as exc:
         error = exc.as_dict()
@@ -125,7 +129,15 @@ async def run_node(
         error = {"message": f"The node failed unexpectedly: {type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]}
     else:
         return Outcome(
-            number, True, _safe_params(params, secrets), stored, None, started, timezone.now(), ports
+            number,
+            True,
+            _safe_params(params, secrets),
+            stored,
+            None,
+            started,
+            timezone.now(),
+            ports,
+            wait_until,
         )
     return Outcome(
         number,

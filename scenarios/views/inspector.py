@@ -23,9 +23,10 @@ from nodes.base import NodeError
 from nodes.forms import NodeForm, build_form, credential_from_form, params_from_form
 from nodes.registry import NODE_TYPES
 from nodes.transport.http import list_models
+from nodes.types import schedule
 from scenarios import canvas, graph, picker, test_calls
 from scenarios.models import Node, NodeRun, Scenario
-from scenarios.runtime import webhooks
+from scenarios.runtime import scheduling, webhooks
 from scenarios.runtime.engine import run_node_once
 from scenarios.views.common import scenario_for, user_of
 from teams.models import Credential, Membership, Role
@@ -128,7 +129,9 @@ def _render(
     }
     if node_type is not None:
         context["form"] = form if form is not None else _form(request, opened)
-        if node_type.kind == "trigger":
+        if node.kind == schedule.KEY:
+            context.update(_schedule_preview(node.params if isinstance(node.params, dict) else {}))
+        elif node_type.kind == "trigger":
             context["webhook_url"] = _webhook_url(request, scenario)
             context["webhook_calls"] = picker.last_webhook_inputs(scenario)
             context["listening"] = test_calls.listening(scenario)
@@ -258,3 +261,41 @@ async def node_models(request: HttpRequest, scenario_id: uuid.UUID, node_id: uui
     opened = await sync_to_async(_open)(request, scenario_id, node_id, Role.EDITOR)
     await _load_models(opened)
     return JsonResponse({"models": opened.models or [], "error": opened.models_error})
+
+
+SCHEDULE_TIMES = "scenarios/inspector.html#schedule-times"
+FIRE_TIMES_SHOWN = 5
+
+
+def _schedule_preview(params: dict[str, Any]) -> dict[str, Any]:
+    """The Schedule trigger's next fire times, or what is wrong with it, for the inspector."""
+    try:
+        return {"fire_times": scheduling.next_times(params, FIRE_TIMES_SHOWN), "schedule_shown": True}
+    except NodeError as exc:
+        return {"schedule_error": exc.message, "schedule_shown": True}
+
+
+def _typed_number(text: str | None) -> Any:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return text
+
+
+@login_required
+@require_GET
+def schedule_times(request: HttpRequest, scenario_id: uuid.UUID, node_id: uuid.UUID) -> HttpResponse:
+    """The next fire times of the schedule as typed in the form (not saved yet): the inspector asks
+    for them as the user types."""
+    opened = _open(request, scenario_id, node_id, Role.VIEWER)
+    if opened.node.kind != schedule.KEY:
+        return HttpResponse("Only a Schedule trigger has fire times.", status=400)
+    query = request.GET
+    params = {
+        "cron": query.get("cron", ""),
+        "every": _typed_number(query.get("every")),
+        "every_unit": query.get("every_unit", ""),
+        "timezone": query.get("timezone", ""),
+    }
+    context = {"scenario": opened.scenario, "node": opened.node, **_schedule_preview(params)}
+    return render(request, SCHEDULE_TIMES, context)

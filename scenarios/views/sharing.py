@@ -195,9 +195,11 @@ def _move_refusal(scenario: Scenario, version: int) -> str | None:
             f"“{scenario.name}” was changed since this page was opened (version {version}, now "
             f"{scenario.version}). Reload the page and check it before moving it."
         )
-    active = scenario.executions.filter(status__in=[Execution.Status.QUEUED, Execution.Status.RUNNING])
+    active = scenario.executions.filter(
+        status__in=[Execution.Status.QUEUED, Execution.Status.RUNNING, Execution.Status.WAITING]
+    )
     if active.exists():
-        return "This scenario has queued or running executions. Move it once they have finished."
+        return "This scenario has queued, running or waiting executions. Move it once they have finished."
     return None
 
 

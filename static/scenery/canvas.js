@@ -19,6 +19,8 @@ const ICONS = {
   edit: "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z",
   globe: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zM2 12h20M12 2a15 15 0 0 1 0 20 15 15 0 0 1 0-20z",
   loop: "m17 2 4 4-4 4M3 11v-1a4 4 0 0 1 4-4h14M7 22l-4-4 4-4M21 13v1a4 4 0 0 1-4 4H3",
+  clock: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 2",
+  schedule: "M4 6h16v14H4zM4 10h16M8 3v4M16 3v4",
   unknown: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16z",
 };
 
@@ -29,6 +31,7 @@ export const STATUS_COLORS = {
   failed: "#d93a3a",
   skipped: "#b5bcc6",
   cancelled: "#b5bcc6",
+  waiting: "#7c5cd6",
   none: "#c9ced6",
 };
 
@@ -93,6 +96,9 @@ function shorten(text, max) {
 
 export function statusText(last) {
   if (!last || !last.status) return "not run";
+  if (last.status === "waiting" && last.wake_at) {
+    return `waiting until ${new Date(last.wake_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  }
   let text = last.status;
   if (last.duration_ms !== null && last.duration_ms !== undefined && last.status !== "running") {
     text += ` · ${formatDuration(last.duration_ms)}`;

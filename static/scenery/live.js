@@ -134,6 +134,8 @@ export class RunPanel {
     title.textContent = this.titleOf(run.node) || run.kind;
     pill.className = `status-pill status-${run.status}`;
     pill.textContent = run.attempt > 1 ? `${run.status} (attempt ${run.attempt})` : run.status;
+    // A Wait: the execution is released until then, so the row says when it goes on.
+    if (run.status === "waiting" && run.wake_at) pill.textContent = `waiting until ${formatMoment(run.wake_at)}`;
     // The routes a node chose (its output ports, when it has others than "main").
     const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
     duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
@@ -179,6 +181,12 @@ export class RunPanel {
     output.hidden = false;
     if (output.textContent.length < MAX_OUTPUT_CHARS) output.append(text);
   }
+}
+
+function formatMoment(iso) {
+  const moment = new Date(iso);
+  const sameDay = moment.toDateString() === new Date().toDateString();
+  return sameDay ? moment.toLocaleTimeString() : moment.toLocaleString();
 }
 
 // Keeps the canvas badges and the run panel in step with the scenario's runs, and lays a past run

@@ -52,7 +52,7 @@ def test_no_asset_comes_from_another_host(cast, scenario):
 def test_the_catalog_groups_node_types_by_app(cast, scenario):
     html = cast.client_for(cast.alice).get(reverse("scenarios:editor", args=[scenario.pk])).content.decode()
     groups = re.findall(r'<section class="catalog-group" data-app="([^"]+)">', html)
-    assert groups == ["ChatGPT Assistant", "Data", "Flow", "HTTP", "Manual", "Webhook"]
+    assert groups == ["ChatGPT Assistant", "Data", "Flow", "HTTP", "Manual", "Schedule", "Webhook"]
     assert 'data-kind="openai.create_thread"' in html and 'data-kind="webhook.trigger"' in html
     assert 'data-kind="flow.switch"' in html and 'data-kind="manual.trigger"' in html
     assert 'data-kind="data.code"' in html and 'data-kind="data.set"' in html

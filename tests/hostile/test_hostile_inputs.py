@@ -211,20 +211,6 @@ Worker crashes and infrastructure (real processes: the durability tests)
     D/test_workers.py::test_a_job_that_kills_every_worker_fails_visibly_once_its_attempts_are_used
     E/test_durability.py::test_a_worker_that_takes_over_resumes_without_running_succeeded_nodes_again
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
-Third round (issue 13: the HTTP Request node calls any address a user writes)
-51. SSRF through a redirect: an allowed server answers 302 to a private address. Every hop is judged
-    again by the guard (the node follows redirects itself), so the redirect is refused, naming the URL.
-    N/test_http_request.py::test_a_redirect_to_a_private_address_is_refused_by_the_guard
-52. A huge answer (50 MB of gzip bomb, or just large) → the read stops at PROVIDER_MAX_RESPONSE_BYTES
-    with an error naming the Response, memory bounded.
-    N/test_http_request.py::test_a_huge_compressed_answer_stops_at_the_limit
-    N/test_http_request.py::test_an_answer_over_the_size_limit_is_a_clear_error
-53. A credential carried to another host: a redirect elsewhere, a redirect loop, or a URL of another
-    host → the credential (and the user's Authorization and Cookie headers) stay with its own scheme,
-    host and port; a URL elsewhere is refused before anything is sent.
-    N/test_http_request.py::test_a_redirect_to_another_host_goes_on_without_the_credential
-    N/test_http_request.py::test_endless_redirects_stop_and_never_carry_the_credential_away
-    N/test_http_request.py::test_a_credential_for_another_host_is_refused_before_anything_is_sent
       (issue 16, item 9: a dead worker's job waited for a lull, as wake-ups naming new rows kept
       postponing the whole claim round; it now runs every poll interval, and takeovers are logged)
 29. Zombie worker after takeover → no duplicate NodeRun; its writes fenced off.
@@ -381,6 +367,7 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
     whole round runs whenever the last one is a poll interval old, and every takeover is logged.
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+Third round (issues 12 and 13: code, HTTP, time, loops)
 50. A Code node's hostile JavaScript: an infinite loop, a memory bomb, deep recursion, prototype tricks,
     the network, the file system, timers or the host. Each is a clear node error (QuickJS with no I/O
     and per-run CPU, memory and stack limits, nodes/javascript.py); the next run and other
@@ -395,6 +382,33 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     H/test_code_inputs.py::test_what_runaway_code_printed_before_it_was_stopped_is_kept
     H/test_code_inputs.py::test_nul_and_unpaired_surrogates_in_console_lines_and_errors_are_stored_written_out
     H/test_code_inputs.py::test_an_infinite_loop_fails_its_execution_while_another_execution_finishes
+51. SSRF through a redirect: an allowed server answers 302 to a private address. Every hop is judged
+    again by the guard (the node follows redirects itself), so the redirect is refused, naming the URL.
+    N/test_http_request.py::test_a_redirect_to_a_private_address_is_refused_by_the_guard
+52. A huge answer (50 MB of gzip bomb, or just large) → the read stops at PROVIDER_MAX_RESPONSE_BYTES
+    with an error naming the Response, memory bounded.
+    N/test_http_request.py::test_a_huge_compressed_answer_stops_at_the_limit
+    N/test_http_request.py::test_an_answer_over_the_size_limit_is_a_clear_error
+53. A credential carried to another host: a redirect elsewhere, a redirect loop, or a URL of another
+    host → the credential (and the user's Authorization and Cookie headers) stay with its own scheme,
+    host and port; a URL elsewhere is refused before anything is sent.
+    N/test_http_request.py::test_a_redirect_to_another_host_goes_on_without_the_credential
+    N/test_http_request.py::test_endless_redirects_stop_and_never_carry_the_credential_away
+    N/test_http_request.py::test_a_credential_for_another_host_is_refused_before_anything_is_sent
+54. An invalid or hostile cron expression (10 000 characters, NUL, never fires), a time zone that is a
+    path, a wait of 1e308 days or until year 9999 → refused naming the node's field; nothing fires,
+    no execution waits, no executor is held.
+    H/test_time_inputs.py::test_a_hostile_cron_expression_is_refused_at_its_field_and_fires_nothing
+    H/test_time_inputs.py::test_a_hostile_time_zone_is_refused_at_its_field
+    H/test_time_inputs.py::test_a_huge_or_hostile_wait_fails_naming_its_field_and_holds_no_executor
+    E/test_schedule.py::test_an_invalid_cron_expression_fires_nothing
+    E/test_wait.py::test_a_bad_wait_fails_the_execution_naming_the_node_and_field
+55. A Loop over items fed a non-list, a list over 1,000 items, or a loop nested in another's body →
+    the Loop fails naming the node and its Items field before any item runs, or saving refuses it
+    ("loops cannot be nested yet").
+    E/test_loops.py::test_a_loop_over_something_not_a_list_fails_naming_the_node_and_field
+    E/test_loops.py::test_a_list_over_the_limit_is_refused_before_any_item_runs
+    E/test_loops.py::test_a_loop_inside_another_loop_is_refused_as_not_nested_yet
 """
 
 from __future__ import annotations

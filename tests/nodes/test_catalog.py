@@ -75,6 +75,8 @@ FLOW_NODES = {
     "flow.loop",
     "flow.aggregate",
 }
+# Time: the Wait node and the Schedule trigger (issue 12).
+TIME_NODES = {"flow.wait", "schedule.trigger"}
 # Issue 13: data and integration nodes, and an assistant that answers.
 DATA_NODES = {"data.set", "data.code", "http.request"}
 ANSWER_NODES = {
@@ -86,8 +88,8 @@ ANSWER_NODES = {
 }
 
 
-def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_flow_control_data_and_answers():
-    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | DATA_NODES | ANSWER_NODES
+def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_flow_control_time_data_and_answers():
+    assert set(NODE_TYPES) == set(SEED_LABELS) | FLOW_NODES | TIME_NODES | DATA_NODES | ANSWER_NODES
 
 
 @pytest.mark.parametrize("key", sorted(SEED_LABELS))

@@ -152,6 +152,7 @@ TABLE: dict[str, Access] = {
         kwargs=lambda w: {"node_id": w.scenario.nodes.get(number=1).pk}, GET=VIEWER, POST=EDITOR
     ),
     "scenarios:node_models": scoped(GET=EDITOR),
+    "scenarios:schedule_times": scoped(GET=VIEWER),
     # ---- runs
     "scenarios:run": scoped(GET=EDITOR, POST=EDITOR),
     "scenarios:runs": scoped(GET=VIEWER),

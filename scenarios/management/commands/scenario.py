@@ -112,6 +112,13 @@ class Command(BaseCommand):
         execution = create_execution(scenario, Execution.Trigger.CLI, request)
         self.stdout.write(f'Execution {execution.id} of "{scenario.name}"')
         execution = asyncio.run(self.run_and_print(execution))
+        if execution.status == Execution.Status.WAITING and execution.wake_at is not None:
+            # A Wait released it: the command does not hold it (nor a terminal) until then.
+            self.stdout.write(
+                f"Execution waits until {execution.wake_at.isoformat()}: a running executor (make run, "
+                "or manage.py executor) resumes it then; see it in the scenario's history."
+            )
+            return
         duration = f" in {execution.duration_ms} ms" if execution.duration_ms is not None else ""
         if execution.status != Execution.Status.SUCCEEDED:
             raise CommandError(f"Execution {execution.status}{duration}: {execution.error}")
@@ -132,7 +139,8 @@ class Command(BaseCommand):
                     if (run.node_number, run.attempt) not in shown:
                         shown.add((run.node_number, run.attempt))
                         self.show(plan, run)
-                if current.is_terminal:
+                released = current.status == Execution.Status.WAITING and (runner is None or runner.done())
+                if current.is_terminal or released:
                     return current
                 if runner is not None and runner.done():
                     runner.result()  # re-raise a crash of the run here
