@@ -185,6 +185,7 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
     for number in sorted({n for n in numbers if numbers.count(n) > 1}):
         problems.append(f"Node number {number} is used more than once.")
     kinds = {node["number"]: node["kind"] for node in nodes}
+    params = {node["number"]: node["params"] for node in nodes}
     edges: list[Link] = []
     for i, raw in enumerate(raw_edges):
         link = graph.link_of(raw)
@@ -194,7 +195,7 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
             )
             continue
         source, target, port = link
-        outputs = NODE_TYPES[kinds[source]].outputs if source in kinds else ()
+        outputs = NODE_TYPES[kinds[source]].outputs_for(params[source]) if source in kinds else ()
         if source not in numbers or target not in numbers:
             problems.append(f"Edge {i + 1} ({source} → {target}) connects a node that is not in the file.")
         elif source == target:

@@ -38,13 +38,14 @@ from django.utils import timezone
 from durable import executor
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
+from nodes import node_settings
 from nodes.base import DEFAULT_PORT, ERROR_PORT
 from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import events, tokens, waiting
-from scenarios.runtime.running import Credentials, Outcome, run_node
+from scenarios.runtime.running import Credentials, Outcome, retry_text, run_node_with_retries
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
 
@@ -56,7 +57,7 @@ MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
-NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at"]
+NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at", "tries"]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -332,8 +333,14 @@ class Run:
                     row = self.rows[number]
                     row.status = NS.RUNNING
                     row.started_at = timezone.now()
+                    row.tries = max(self._earlier_tries(number), 1)
                     ready.append(number)
         return ready
+
+    def _earlier_tries(self, number: int) -> int:
+        """The tries an earlier attempt started on this node (0 if none): a takeover goes on counting."""
+        earlier = self.job.previous.get(number)
+        return earlier.tries if earlier is not None else 0
 
     def _inputs(self, number: int) -> list[Link]:
         return self.plan.inputs.get(number, [])
@@ -367,7 +374,7 @@ class Run:
             return True
         status = self.status.get(source)
         if status == NS.FAILED:
-            return ERROR_PORT not in self.taken.get(source, ())
+            return not self.taken.get(source)
         return status == NS.SKIPPED and source in self.blocked
 
     def _not_taken(self, link: Link) -> str:
@@ -385,8 +392,9 @@ class Run:
             routes = node_type.routes if node_type is not None else (DEFAULT_PORT,)
             self.taken[number] = tuple(ports) if ports is not None else routes
             self.outputs[number] = output
-        elif self.status[number] == NS.FAILED and ports and ERROR_PORT in ports:
-            self.taken[number] = (ERROR_PORT,)
+        elif self.status[number] == NS.FAILED and ports:
+            # A handled failure: down its "error" port, or on along its routes ("continue").
+            self.taken[number] = (ERROR_PORT,) if ERROR_PORT in ports else tuple(ports)
             self.outputs[number] = {"error": error}
 
     def _set_skipped(self, number: int, reason: str) -> None:
@@ -400,12 +408,8 @@ class Run:
         row.finished_at = timezone.now()
 
     def _finish_fields(self) -> dict[str, Any]:
-        # A failure routed down its "error" port was handled by the scenario: it does not fail the run.
-        failed = sorted(
-            n
-            for n in self.run_set
-            if self.status.get(n) == NS.FAILED and ERROR_PORT not in self.taken.get(n, ())
-        )
+        # A failure routed on (its "error" port, or "continue") was handled: it does not fail the run.
+        failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED and not self.taken.get(n))
         fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
         if failed:
             fields["status"] = Execution.Status.FAILED
@@ -426,6 +430,7 @@ class Run:
         row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
         row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
         row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+        row.tries = max(row.tries, outcome.tries)
         row.ports = list(outcome.ports) if outcome.succeeded else self._error_route(outcome.number)
         self.status[outcome.number] = row.status
         self._took(outcome.number, row.output, row.error, row.ports)
@@ -436,12 +441,18 @@ class Run:
                 fields["response"] = webhook.response_of(outcome.output)
 
     def _error_route(self, number: int) -> list[str]:
-        """[ "error" ] when a failure of `number` goes down its connected "error" port, else []."""
-        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
-        if node_type is None or not node_type.catches_errors:
+        """Where a failure of `number` goes: ["error"] down its connected "error" port, its routes
+        when its settings say "continue", else [] (it fails the execution)."""
+        spec = self.plan.nodes[number]
+        node_type = NODE_TYPES.get(spec["kind"])
+        if node_type is None:
             return []
-        connected = any(link.source == number and link.port == ERROR_PORT for link in self.plan.edges)
-        return [ERROR_PORT] if connected else []
+        if ERROR_PORT in node_type.outputs_for(spec.get("params")):
+            connected = any(link.source == number and link.port == ERROR_PORT for link in self.plan.edges)
+            return [ERROR_PORT] if connected else []
+        if node_settings.settings_of(node_type, spec.get("params")).on_error == "continue":
+            return list(node_type.routes)
+        return []
 
     def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
         if task.cancelled():
@@ -484,9 +495,11 @@ class Run:
     def _node(self, number: int) -> Coroutine[Any, Any, Outcome]:
         spec = self.plan.nodes[number]
         upstream = {n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs}
-        return run_node(
+        return run_node_with_retries(
             spec,
             NODE_TYPES.get(spec["kind"]),
+            tries=self.rows[number].tries,
+            before_retry=functools.partial(self._before_retry, number),
             upstream=upstream,
             trigger_input=self.execution.input,
             credentials=self.job.credentials,
@@ -510,6 +523,17 @@ class Run:
         except Unstorable:
             return
         await events.publish(self.group, [event])
+
+    async def _before_retry(self, number: int, tries: int, wait: float, reason: str) -> None:
+        """Commit the coming try's number (through the lease), then say so live."""
+        row = self.rows[number]
+        row.tries = tries
+        await self._write(functools.partial(self._commit_tries, row, tries))
+        spec = self.plan.nodes[number]
+        retries = node_settings.settings_of(NODE_TYPES.get(spec["kind"]), spec.get("params")).retries
+        retry = tries - 1
+        info = {"retrying": retry, "of": retries, "wait": wait, "reason": reason}
+        await self._progress(number, {**info, "text": retry_text(retry, retries, wait)})
 
     def _apply(self, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
@@ -540,6 +564,11 @@ class Run:
                     },
                 )
             NodeRun.objects.bulk_create(rows)
+
+    def _commit_tries(self, row: NodeRun, tries: int) -> None:
+        with transaction.atomic():
+            self._fence({})
+            NodeRun.objects.filter(pk=row.pk).update(tries=tries)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():

@@ -134,6 +134,7 @@ export class RunPanel {
     title.textContent = this.titleOf(run.node) || run.kind;
     pill.className = `status-pill status-${run.status}`;
     pill.textContent = run.attempt > 1 ? `${run.status} (attempt ${run.attempt})` : run.status;
+    if (run.tries > 1 && run.status !== "running") pill.textContent += ` after ${run.tries} tries`;
     // The routes a node chose (its output ports, when it has others than "main").
     const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
     duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
@@ -144,7 +145,12 @@ export class RunPanel {
       const later = [...this.list.children].find((other) => other !== row && (!other.dataset.startedAt || other.dataset.startedAt > run.started_at));
       this.list.insertBefore(row, later || null);
     }
-    if (run.error) {
+    if (run.progress && run.progress.text && run.status === "running") {
+      // Live news from a running node, e.g. "retry 2 of 3 in 4 s" after a failed try.
+      error.hidden = false;
+      error.className = "live-error live-progress";
+      error.textContent = [run.progress.text, run.progress.reason].filter(Boolean).join(" · ");
+    } else if (run.error) {
       error.hidden = false;
       // A skip is not an error: its reason reads as a note.
       error.className = run.status === "skipped" ? "live-error skip-reason" : "live-error";
