@@ -65,7 +65,7 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
     ]
     nodes = redacted(nodes, Credential.objects.filter(team_id=scenario.team_id))
     edges = [link.as_json() for link in sorted(links(scenario))]
-    return {
+    data = {
         "format": FORMAT,
         "version": VERSION,
         "name": scenario.name,
@@ -73,6 +73,10 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
         "nodes": nodes,
         "edges": edges,
     }
+    if scenario.error_scenario is not None:
+        # By name: the importing team's scenario of that name, if it has one.
+        data["error_scenario"] = scenario.error_scenario.name
+    return data
 
 
 class Unexportable(ValueError):
@@ -141,8 +145,27 @@ def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = 
             Edge(scenario=scenario, source=made[link.source], target=made[link.target], source_port=link.port)
             for link in edges
         )
+    _import_error_scenario(scenario, data.get("error_scenario"), notes)
     notes.extend(validate_graph(scenario))
     return scenario
+
+
+def _import_error_scenario(scenario: Scenario, name: Any, notes: list[str]) -> None:
+    """Point the imported scenario at the team's scenario named `name`; none found: cleared, noted."""
+    if name is None:
+        return
+    found = None
+    if isinstance(name, str) and name.strip():
+        others = Scenario.objects.for_team(scenario.team).exclude(pk=scenario.pk)
+        found = others.filter(name=name.strip()).order_by("created_at").first()
+    if found is None:
+        notes.append(
+            f"The error scenario '{str(name)[:200]}' is not in this team: no error scenario is set; "
+            "choose one in the scenario's settings."
+        )
+        return
+    scenario.error_scenario = found
+    scenario.save(update_fields=["error_scenario"])
 
 
 def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:

@@ -44,7 +44,7 @@ from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, tokens, waiting
+from scenarios.runtime import error_scenarios, events, tokens, waiting
 from scenarios.runtime.running import Credentials, Outcome, retry_text, run_node_with_retries
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
@@ -67,6 +67,9 @@ class Options(TypedDict, total=False):
     execution_id: uuid.UUID | None
     error: str
     idempotency_key: str
+    # The execution that starts this one (a Run scenario node's, or a failed one's error scenario).
+    parent: Execution | None
+    parent_node: int | None
 
 
 def create_execution(
@@ -109,6 +112,8 @@ def new_execution(
     error: str = "",
     lease_owner: str = "",
     idempotency_key: str = "",
+    parent: Execution | None = None,
+    parent_node: int | None = None,
 ) -> Execution:
     """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
     failed with the reasons the graph cannot run."""
@@ -128,6 +133,9 @@ def new_execution(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
         idempotency_key=idempotency_key,
+        parent=parent,
+        parent_node=parent_node,
+        depth=parent.depth + 1 if parent is not None and parent_node is not None else 0,
     )
     now = timezone.now()
     if lease_owner and not problems:
@@ -226,6 +234,7 @@ class Run:
         # nodes decided and need not tell the two kinds of skip apart.
         self.taken: dict[int, tuple[str, ...]] = {}
         self.blocked: set[int] = set()
+        self.first_failure: dict[str, Any] | None = None
         for number, row in sorted(job.previous.items()):
             if number in self.run_set and row.status in TERMINAL_NODE:
                 # An attempt that takes over keeps the routes its predecessors decided.
@@ -412,6 +421,8 @@ class Run:
         failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED and not self.taken.get(n))
         fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
         if failed:
+            first = self.plan.nodes[failed[0]]
+            self.first_failure = {"number": failed[0], "title": title_of(first)}
             fields["status"] = Execution.Status.FAILED
             fields["error"] = "; ".join(
                 f"{title_of(self.plan.nodes[n])} failed: {self._error_message(n)}" for n in failed
@@ -549,6 +560,13 @@ class Run:
     def _fence(self, fields: dict[str, Any]) -> None:
         renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
         self.lease.update(**{"lease_until": renewed, **fields})
+        if fields.get("status") == Execution.Status.FAILED:
+            # In the transaction that records the failure: a lost worker cannot lose the error run.
+            error_run = error_scenarios.error_run_for(self.execution, fields["error"], self.first_failure)
+            if error_run is not None:
+                create_execution(
+                    error_run.scenario, Execution.Trigger.ERROR, error_run.input, parent=self.execution
+                )
 
     def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
