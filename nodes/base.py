@@ -116,6 +116,9 @@ class NodeContext:
     # showing early (an SSE webhook caller, the editor's live run); the output stays the whole text.
     # None when nobody listens: the node then asks for one whole answer (cheaper than a stream).
     tokens: Callable[[str], Awaitable[None]] | None = None
+    # Run another scenario of the team by name with an input and wait for its result (the Run
+    # scenario node; scenarios/runtime/subscenarios.py). None outside a scenario's execution.
+    call_scenario: Callable[[str, Any], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.base import NodeType
-from nodes.types import assistants, completions, files, flow, manual, threads, webhook
+from nodes.types import assistants, completions, files, flow, manual, subscenario, threads, webhook
 
 NODE_TYPES: dict[str, NodeType] = {}
 
@@ -30,3 +30,4 @@ def catalog() -> list[dict[str, Any]]:
 # Palette order: the webhook pair, then the seed's ChatGPT Assistant nodes, then flow control.
 register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)
 register(*manual.TYPES, *flow.TYPES)
+register(*subscenario.TYPES)

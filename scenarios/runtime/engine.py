@@ -44,7 +44,7 @@ from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import error_scenarios, events, tokens, waiting
+from scenarios.runtime import error_scenarios, events, subscenarios, tokens, waiting
 from scenarios.runtime.running import Credentials, Outcome, retry_text, run_node_with_retries
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
@@ -84,7 +84,9 @@ def create_execution(
     is visible in history; so does a start refused for a reason the caller gives in `error` (e.g. an
     unreadable webhook body).
     """
-    runner = runner_with_room()
+    # A Run scenario node's child runs on the parent's executor even when it is full: the parent
+    # holds its slot while it waits, so the child must not wait for one (scenarios/runtime/subscenarios.py).
+    runner = runner_with_room() if options.get("parent_node") is None else local_runner()
     execution = new_execution(
         scenario, trigger, input, user, lease_owner=runner.owner if runner else "", **options
     )
@@ -100,6 +102,15 @@ def runner_with_room() -> executor.Executor | None:
         return None
     local = executor.local_executor()
     return local if local.has_room() else None
+
+
+def local_runner() -> executor.Executor | None:
+    """This process's executor, full or not, when it runs executions (a web process's or a worker's)
+    and is running one now (the caller's)."""
+    if "executions" not in {s.name for s in executor.served_sources()}:
+        return None
+    local = executor.local_executor()
+    return local if local.running_jobs else None
 
 
 def new_execution(
@@ -518,6 +529,7 @@ class Run:
             execution_id=self.execution.id,
             progress=functools.partial(self._progress, number),
             tokens=self.relay.hook(number),
+            call_scenario=functools.partial(self._call_scenario, number),
         )
 
     def _launch(self, numbers: list[int]) -> None:
@@ -534,6 +546,11 @@ class Run:
         except Unstorable:
             return
         await events.publish(self.group, [event])
+
+    async def _call_scenario(self, number: int, name: str, input: Any) -> dict[str, Any]:
+        return await subscenarios.call(
+            name, input, parent=self.execution, node_number=number, create=create_execution
+        )
 
     async def _before_retry(self, number: int, tries: int, wait: float, reason: str) -> None:
         """Commit the coming try's number (through the lease), then say so live."""

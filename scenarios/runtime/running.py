@@ -125,6 +125,7 @@ async def run_node(
     execution_id: Any,
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     tokens: Callable[[str], Awaitable[None]] | None = None,
+    call_scenario: Callable[[str, Any], Awaitable[dict[str, Any]]] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])
@@ -150,6 +151,7 @@ async def run_node(
             secrets=list(secrets),
             progress=progress,
             tokens=tokens,
+            call_scenario=call_scenario,
         )
         output, ports = node_type.ports_fired(await node_type.execute(ctx, params))
         stored = safe(output, secrets)

@@ -66,7 +66,7 @@ SEED_LABELS = {
 
 
 # Issue 12: flow control.
-FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge"}
+FLOW_NODES = {"manual.trigger", "flow.if", "flow.switch", "flow.filter", "flow.merge", "flow.run_scenario"}
 
 
 def test_importing_the_registry_fills_the_catalog_with_the_13_seed_nodes_and_flow_control():
