@@ -157,3 +157,18 @@ def test_a_viewer_sees_the_settings_but_cannot_change_them_and_a_stranger_gets_4
     assert carol.post(settings_url(orders), {"error_scenario": str(report.pk)}).status_code == 403
     assert mallory.get(settings_url(orders)).status_code == 404
     assert mallory.post(settings_url(orders), {"error_scenario": ""}).status_code == 404
+
+
+def test_the_failed_runs_history_links_to_its_error_run_and_back(cast):
+    orders, report = failing(cast), reporter(cast.team)
+    orders.error_scenario = report
+    orders.save()
+    failed = start_and_run(orders)
+    [started] = error_runs_of(failed)
+    alice = cast.client_for(cast.alice)
+    failed_page = reverse("scenarios:run_detail", args=[orders.pk, failed.pk])
+    error_page = reverse("scenarios:run_detail", args=[report.pk, started.pk])
+
+    assert error_page in alice.get(failed_page).content.decode()
+    seen = alice.get(error_page).content.decode()
+    assert failed_page in seen and "Reports the failed" in seen

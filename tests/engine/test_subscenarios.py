@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime.subscenarios import MAX_DEPTH
@@ -152,3 +153,20 @@ def test_an_unknown_or_other_teams_scenario_is_not_found(asgi_server, cast):
     assert parent.status == ES.FAILED
     assert runs_of(parent)[2].error["message"] == "Scenario: this team has no scenario named 'Mallory's'."
     assert not Execution.objects.filter(scenario__team=cast.other_team).exists()
+
+
+def test_the_parents_history_links_to_the_child_and_the_child_back_to_the_parent(asgi_server, cast):
+    parent_scenario = caller(cast.team, "Greeter", "Shout")
+    child_scenario = shouter(cast.team)
+    _, parent = call(asgi_server, parent_scenario, {"word": "hey"})
+    child = Execution.objects.get(parent=parent)
+    alice, mallory = cast.client_for(cast.alice), cast.client_for(cast.mallory)
+    parent_page = reverse("scenarios:run_detail", args=[parent_scenario.pk, parent.pk])
+    child_page = reverse("scenarios:run_detail", args=[child_scenario.pk, child.pk])
+
+    seen_parent = alice.get(parent_page).content.decode()
+    seen_child = alice.get(child_page).content.decode()
+
+    assert child_page in seen_parent and "$2 ran “Shout”" in seen_parent
+    assert parent_page in seen_child and "Called from $2 in the" in seen_child
+    assert mallory.get(child_page).status_code == 404
