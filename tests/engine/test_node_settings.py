@@ -4,10 +4,15 @@ the node's "error" port."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.utils import timezone
 
 from nodes import node_settings
 from nodes.base import NodeContext, NodeError
@@ -15,9 +20,11 @@ from nodes.forms import build_form, params_from_form
 from nodes.registry import NODE_TYPES
 from scenarios import canvas
 from scenarios.models import Execution, NodeRun
-from scenarios.runtime import events
+from scenarios.runtime import events, jobs
+from scenarios.runtime.engine import create_execution, run_execution
 from scenarios.runtime.running import retry_text
-from tests.engine.conftest import build, node_type, runs_of, start_and_run
+from tests.engine.conftest import build, node_type, run_now, runs_of, start_and_run
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("test_nodes", "no_background_executor")
 
@@ -189,3 +196,39 @@ def test_the_form_refuses_more_than_five_retries_naming_the_field(cast):
 
     assert not form.is_valid()
     assert S.RETRIES in form.errors
+
+
+def test_a_takeover_goes_on_counting_tries_and_never_retries_beyond_the_bound(cast):
+    calls: Counter[int] = Counter()
+
+    async def fails_and_hangs_on_its_second_try(ctx: NodeContext, params: dict[str, Any]) -> dict[str, Any]:
+        calls[ctx.node_number] += 1
+        if calls[ctx.node_number] == 2:
+            await asyncio.sleep(3600)  # the worker dies during this try
+        raise NodeError(f"Call {calls[ctx.node_number]} failed.")
+
+    with node_type("test.flaky", fails_and_hangs_on_its_second_try):
+        scenario = three_nodes(cast, {S.RETRIES: 3, S.RETRY_WAIT: 0})
+        execution = create_execution(scenario, Execution.Trigger.MANUAL, {})
+
+        async def first_worker_dies_during_try_2() -> None:
+            lease = await sync_to_async(jobs.claim)("worker-a", 30)
+            assert lease is not None
+            task = asyncio.get_running_loop().create_task(run_execution(lease))
+            tries_2 = NodeRun.objects.filter(execution_id=execution.pk, node_number=2, tries=2)
+            await eventually(tries_2.aexists, "the second try to be recorded")
+            await eventually(lambda: calls[2] == 2, "the second try to start")
+            task.cancel()  # like kill -9
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        async_to_sync(first_worker_dies_during_try_2)()
+        Execution.objects.filter(pk=execution.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        execution = run_now(execution, owner="worker-b")
+
+    assert execution.status == ES.FAILED
+    run = runs_of(execution)[2]
+    assert run.attempt == 2 and run.tries == 4  # 1 + 3 retries, counted across both workers
+    # Calls: try 1, try 2 (interrupted), try 2 again, tries 3 and 4; never a fifth try.
+    assert calls[2] == 5
+    assert run.error == {"message": "Call 5 failed.", "tries": 4}
