@@ -363,6 +363,14 @@ Second round (issue 16: a black-box attack on a fresh `make run` and on PostgreS
     load stopped (wake-ups kept postponing the claim round that takes over expired leases). Now the
     whole round runs whenever the last one is a poll interval old, and every takeover is logged.
     D/test_takeover_under_load.py::test_a_killed_worker_s_job_is_taken_over_while_wake_ups_keep_arriving
+56. A sub-scenario calling itself (directly or through others), nested without end, or naming
+    another team's scenario. The Run scenario node refuses a scenario already in its chain of
+    callers and calls over 5 deep, naming the node and its Scenario field; names are looked up in
+    the caller's team only; nothing else starts.
+    E/test_subscenarios.py::test_a_scenario_calling_itself_fails_naming_the_node_and_field
+    E/test_subscenarios.py::test_a_cycle_through_another_scenario_is_refused_before_it_runs_again
+    E/test_subscenarios.py::test_calls_nest_at_most_five_deep
+    E/test_subscenarios.py::test_an_unknown_or_other_teams_scenario_is_not_found
 """
 
 from __future__ import annotations
