@@ -54,7 +54,7 @@ def test_the_catalog_groups_node_types_by_app(cast, scenario):
     assert groups == ["ChatGPT Assistant", "Flow", "Manual", "Webhook"]
     assert 'data-kind="openai.create_thread"' in html and 'data-kind="webhook.trigger"' in html
     assert 'data-kind="flow.switch"' in html and 'data-kind="manual.trigger"' in html
-    assert html.count('class="catalog-item"') == 18
+    assert html.count('class="catalog-item"') == 19
 
 
 def test_a_viewer_gets_the_editor_without_editing_tools(cast, scenario):
