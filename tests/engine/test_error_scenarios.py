@@ -4,11 +4,16 @@ travels through export/import by name."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.portable import export_scenario, import_scenario
+from scenarios.runtime import jobs
+from scenarios.runtime.engine import create_execution
 from tests.engine.conftest import build, run_now, runs_of, start_and_run
 
 pytestmark = pytest.mark.usefixtures("test_nodes", "no_background_executor")
@@ -172,3 +177,20 @@ def test_the_failed_runs_history_links_to_its_error_run_and_back(cast):
     assert error_page in alice.get(failed_page).content.decode()
     seen = alice.get(error_page).content.decode()
     assert failed_page in seen and "Reports the failed" in seen
+
+
+def test_an_execution_failed_because_its_workers_keep_dying_starts_its_error_scenario(cast):
+    orders, report = failing(cast), reporter(cast.team)
+    orders.error_scenario = report
+    orders.save()
+    execution = create_execution(orders, T.MANUAL, {})
+    for owner in ("w1", "w2", "w3"):
+        assert jobs.claim(owner, 30) is not None
+        Execution.objects.filter(pk=execution.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    assert jobs.claim("w4", 30) is not None  # the error run, once the lost execution is failed
+    execution.refresh_from_db()
+    [started] = error_runs_of(execution)
+    assert execution.status == ES.FAILED
+    assert started.input["body"]["error"].startswith("Worker lost 3 times")
+    assert started.input["body"]["node"] is None
