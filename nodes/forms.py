@@ -244,6 +244,13 @@ class NodeForm(forms.Form):
         extra = self.specs[len(self.node_type.fields) :]
         return [Row(spec, self[spec.name], True, raw.get(spec.name)) for spec in extra]
 
+    def settings_open(self) -> bool:
+        """Whether the Settings section starts unfolded: a setting differs from its default, or is wrong."""
+        return any(
+            row.errors or (not is_empty(row.value) and str(row.value).strip() != str(row.spec.default))
+            for row in self.settings_rows()
+        )
+
 
 def _form_field(
     spec: Field,

@@ -318,6 +318,16 @@ def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[Incomi
     return edges
 
 
+def connected_ports_dropped(node: Node, params: dict[str, Any]) -> list[str]:
+    """The output ports of `node` that have connections and that `params` would take away (an
+    action whose "On error" no longer follows its error port)."""
+    node_type = NODE_TYPES.get(node.kind)
+    if node_type is None:
+        return []
+    kept = set(node_type.outputs_for(params))
+    return sorted(set(node.outgoing.values_list("source_port", flat=True)) - kept)
+
+
 def check_edge(
     link: graph.Link,
     source_type: NodeType | None,

@@ -80,8 +80,7 @@ def test_every_action_has_a_settings_section_whose_choices_are_saved(cast, flaky
     editor = EditorPage(tab, flaky_scenario).open()
     inspector = editor.inspect(2)
     settings = inspector.locator("details[data-node-settings]")
-    expect(settings.get_by_role("textbox", name="Retries on failure")).to_be_hidden()
-    settings.locator("summary").click()
+    expect(settings).to_have_attribute("open", "")  # unfolded: this node has settings of its own
     expect(editor.field("Retries on failure")).to_have_value("2")
     editor.field("Retries on failure").fill("3")
     editor.field("Backoff", "combobox").select_option("exponential")
@@ -91,6 +90,9 @@ def test_every_action_has_a_settings_section_whose_choices_are_saved(cast, flaky
     editor.save_node()
 
     expect(tab.page.locator("#inspector .notice-ok")).to_have_text("Saved.")
+    expect(editor.port(2, "out:error")).to_be_attached()  # the canvas shows the new port at once
+    expect(editor.node(2).locator(".x6-port-label", has_text="error")).to_be_visible()
+    shot(tab, "node-settings-error-port-desktop")
     params = flaky_scenario.nodes.get(number=2).params
     assert (params["settings_retries"], params["settings_backoff"]) == (3, "exponential")
     assert params["settings_on_error"] == "error_port"
@@ -100,8 +102,7 @@ def test_every_action_has_a_settings_section_whose_choices_are_saved(cast, flaky
 def test_node_settings_on_a_phone(cast, flaky_scenario, open_tab):
     tab = open_tab(cast.bob, 390, 844)
     editor = EditorPage(tab, flaky_scenario).open()
-    inspector = editor.inspect(2)
-    inspector.locator("details[data-node-settings] summary").click()
+    editor.inspect(2)
     expect(editor.field("On error", "combobox")).to_be_visible()
     editor.field("On error", "combobox").scroll_into_view_if_needed()
     shot(tab, "node-settings-phone")

@@ -189,6 +189,7 @@ def test_the_form_builder_gives_every_action_a_settings_section_and_stores_it(ca
     assert params[S.RETRIES] == 3 and params[S.ON_ERROR] == "continue"
     assert "Settings" in form.render()
     assert build_form(NODE_TYPES["test.trigger"]).settings_rows() == []
+    assert form.settings_open() and not build_form(echo, initial={}).settings_open()
 
 
 def test_the_form_refuses_more_than_five_retries_naming_the_field(cast):
