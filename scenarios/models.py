@@ -126,8 +126,8 @@ class Execution(Leased):
         RUN_ONCE = "run_once"
         CLI = "cli"
         RERUN = "rerun"
-        ERROR = "error"  # an error scenario, started by a failed execution (its parent)
-        SUBSCENARIO = "subscenario"  # started by a Run scenario node (parent, parent_node)
+        ERROR = "error", "Error scenario"  # started by a failed execution (its parent)
+        SUBSCENARIO = "subscenario", "Run scenario node"  # started by one (parent, parent_node)
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from nodes.base import NodeContext, NodeError
-from scenarios.models import Scenario
+from scenarios.models import Execution, Scenario
 from tests.browser.editor_page import EditorPage
 from tests.engine.conftest import build, node_type
 
@@ -126,3 +126,39 @@ def test_the_scenario_settings_page_chooses_the_error_scenario(cast, open_tab, w
     )
     orders.refresh_from_db()
     assert orders.error_scenario is not None and orders.error_scenario.name == "Report errors"
+
+
+@pytest.mark.parametrize(("width", "height", "name"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_the_history_of_a_run_links_to_the_sub_scenario_it_ran_and_back(
+    cast, open_tab, asgi_server, width, height, name
+):
+    parent_scenario = build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("flow.run_scenario", {"scenario": "Shout", "input": "{{$1.body}}"}),
+            3: ("webhook.response", {"status": 200, "body": "{{$2.result}}"}),
+        },
+        [(1, 2), (2, 3)],
+        name="Greeter",
+    )
+    build(
+        cast.team,
+        {1: ("manual.trigger", {}), 2: ("webhook.response", {"status": 200, "body": "{{$1.body.word}}!"})},
+        [(1, 2)],
+        name="Shout",
+    )
+    answer = httpx.post(
+        f"{asgi_server.url}/hooks/{parent_scenario.webhook_token}", json={"word": "hi"}, timeout=60
+    )
+    assert answer.text == "hi!"
+    parent = Execution.objects.get(pk=answer.headers["x-execution-id"])
+    tab = open_tab(cast.carol, width, height)
+    tab.goto(f"/scenarios/{parent_scenario.pk}/runs/{parent.pk}/")
+
+    tab.page.get_by_role("link", name="$2 ran “Shout”").click()
+    expect(tab.page.locator("[data-parent-run]")).to_contain_text("Called from $2 in the run of “Greeter”")
+    shot(tab, f"runs-sub-scenario-{name}")
+    tab.assert_accessible()
+    tab.page.locator("[data-parent-run] a").click()
+    expect(tab.page.get_by_role("link", name="$2 ran “Shout”")).to_be_visible()
