@@ -548,8 +548,12 @@ class Run:
         await events.publish(self.group, [event])
 
     async def _call_scenario(self, number: int, name: str, input: Any) -> dict[str, Any]:
+        async def started(child: Execution) -> None:
+            info = {"text": f"waiting for “{name}”", "execution_id": str(child.pk)}
+            await self._progress(number, info)
+
         return await subscenarios.call(
-            name, input, parent=self.execution, node_number=number, create=create_execution
+            name, input, parent=self.execution, node_number=number, create=create_execution, started=started
         )
 
     async def _before_retry(self, number: int, tries: int, wait: float, reason: str) -> None:

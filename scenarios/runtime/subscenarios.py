@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -37,11 +37,19 @@ Create = Callable[..., Execution]
 
 
 async def call(
-    name: str, input: Any, *, parent: Execution, node_number: int, create: Create
+    name: str,
+    input: Any,
+    *,
+    parent: Execution,
+    node_number: int,
+    create: Create,
+    started: Callable[[Execution], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Run the team's scenario `name` as a child of `parent`'s node `node_number` and wait for its
-    result; `create` is the engine's create_execution."""
+    result; `create` is the engine's create_execution, `started` hears of the child (live news)."""
     child = await db(start_child, name, input, parent, node_number, create)
+    if started is not None:
+        await started(child)
     async with waiting.waiter(child.pk) as waiter:
         answer = await waiter.answer(MAX_WAIT_SECONDS)
     if answer is None:

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.runtime import events
 from scenarios.runtime.subscenarios import MAX_DEPTH
 from tests.engine.conftest import build, runs_of
 from tests.waiting import wait_for_end
@@ -170,3 +171,20 @@ def test_the_parents_history_links_to_the_child_and_the_child_back_to_the_parent
     assert child_page in seen_parent and "$2 ran “Shout”" in seen_parent
     assert parent_page in seen_child and "Called from $2 in the" in seen_child
     assert mallory.get(child_page).status_code == 404
+
+
+def test_the_live_run_says_which_scenario_the_node_waits_for(asgi_server, cast, monkeypatch):
+    published: list[dict[str, Any]] = []
+
+    async def publish(group: str, batch: Any) -> None:
+        published.extend(batch)
+
+    monkeypatch.setattr(events, "publish", publish)
+    parent_scenario = caller(cast.team, "Greeter", "Shout")
+    shouter(cast.team)
+
+    _, parent = call(asgi_server, parent_scenario, {"word": "yo"})
+
+    child = Execution.objects.get(parent=parent)
+    news = [e["node"]["progress"] for e in published if "progress" in e.get("node", {})]
+    assert {"text": "waiting for “Shout”", "execution_id": str(child.pk)} in news
