@@ -47,6 +47,8 @@ NodeKind = Literal["trigger", "action", "response"]
 
 DEFAULT_PORT = "main"
 ERROR_PORT = "error"
+# The node setting that says what a failure does (nodes/node_settings.py); "error_port" adds the port.
+ON_ERROR_PARAM = "settings_on_error"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,9 @@ class NodeContext:
     # showing early (an SSE webhook caller, the editor's live run); the output stays the whole text.
     # None when nobody listens: the node then asks for one whole answer (cheaper than a stream).
     tokens: Callable[[str], Awaitable[None]] | None = None
+    # Run another scenario of the team by name with an input and wait for its result (the Run
+    # scenario node; scenarios/runtime/subscenarios.py). None outside a scenario's execution.
+    call_scenario: Callable[[str, Any], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,13 @@ class NodeType:
         if self.port_labels is None or not isinstance(params, dict):
             return {}
         return self.port_labels(params)
+
+    def outputs_for(self, params: Any) -> tuple[str, ...]:
+        """This node's output ports: the type's, plus "error" when its settings (an action's "On
+        error", nodes/node_settings.py) follow the error port."""
+        if ERROR_PORT in self.outputs or self.kind != "action" or not isinstance(params, Mapping):
+            return self.outputs
+        return (*self.outputs, ERROR_PORT) if params.get(ON_ERROR_PARAM) == "error_port" else self.outputs
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -19,7 +19,7 @@ from typing import Any
 from django import forms
 from django.forms import BoundField
 
-from nodes import conditions, expressions
+from nodes import conditions, expressions, node_settings
 from nodes.base import Field, NodeType, as_bool
 from nodes.params import Invalid, clean_params, clean_value, is_empty, stored_value
 from nodes.widgets import ConditionsWidget, FieldRowsWidget, JsonTextarea, ModelInput, PairsWidget
@@ -167,7 +167,9 @@ class NodeForm(forms.Form):
         super().__init__(data=data, initial=initial, prefix=prefix)
         upstream, known = set(upstream), set(known)
         credentials = Credential.objects.for_team(team) if team is not None else Credential.objects.none()
-        for spec in node_type.fields:
+        # The type's own fields, then the settings every action has (retries, on error).
+        self.specs = node_type.fields + node_settings.fields_for(node_type)
+        for spec in self.specs:
             self.fields[spec.name] = _form_field(spec, upstream, known, credentials, models, models_error)
         if not self.is_bound:
             self._prefill_model(credentials)
@@ -235,6 +237,19 @@ class NodeForm(forms.Form):
 
     def optional_rows(self) -> list[Row]:
         return [row for row in self.rows() if not (row.spec.required and not row.spec.show_if)]
+
+    def settings_rows(self) -> list[Row]:
+        """The node settings (nodes/node_settings.py), shown folded in their own section."""
+        raw = self.raw_values()
+        extra = self.specs[len(self.node_type.fields) :]
+        return [Row(spec, self[spec.name], True, raw.get(spec.name)) for spec in extra]
+
+    def settings_open(self) -> bool:
+        """Whether the Settings section starts unfolded: a setting differs from its default, or is wrong."""
+        return any(
+            row.errors or (not is_empty(row.value) and str(row.value).strip() != str(row.spec.default))
+            for row in self.settings_rows()
+        )
 
 
 def _form_field(
@@ -338,7 +353,7 @@ def params_from_form(form: NodeForm) -> dict[str, Any]:
     their values. Call after `form.is_valid()`.
     """
     params: dict[str, Any] = {}
-    for spec in form.node_type.fields:
+    for spec in form.specs:
         if spec.kind in ("credential", "webhook_url"):
             continue
         value = form.cleaned_data.get(spec.name)

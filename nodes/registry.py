@@ -17,6 +17,7 @@ from nodes.types import (
     loops,
     manual,
     schedule,
+    subscenario,
     threads,
     time,
     webhook,
@@ -46,5 +47,6 @@ def catalog() -> list[dict[str, Any]]:
 register(*webhook.TYPES, *completions.TYPES, *assistants.TYPES, *threads.TYPES, *files.TYPES)
 register(*assistant_runs.TYPES)
 register(*manual.TYPES, *flow.TYPES, *loops.TYPES)
+register(*subscenario.TYPES)
 register(*data.TYPES, *code.TYPES, *http.TYPES)
 register(*time.TYPES, *schedule.TYPES)

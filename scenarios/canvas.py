@@ -94,7 +94,7 @@ def node_data(node: Node, node_type: NodeType | None, run: NodeRun | None = None
         "y": node.position_y,
         "params": node.params,
         "credential": str(node.credential_id) if node.credential_id else None,
-        "outputs": list(node_type.outputs) if node_type else [DEFAULT_PORT],
+        "outputs": list(node_type.outputs_for(node.params)) if node_type else [DEFAULT_PORT],
         "port_labels": node_type.labels_for(node.params) if node_type else {},
         "last": status_of(run),
     }
@@ -308,7 +308,7 @@ def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[Incomi
             raise GraphInvalid("A connection must join two nodes of this scenario.")
         port = raw.get("port") or DEFAULT_PORT
         link = graph.Link(source.number, target.number, port if isinstance(port, str) else "")
-        check_edge(link, NODE_TYPES.get(source.kind), NODE_TYPES.get(target.kind), seen)
+        check_edge(link, NODE_TYPES.get(source.kind), NODE_TYPES.get(target.kind), seen, source.params)
         seen.add(link)
         edges.append((source, target, link.port))
     try:
@@ -318,8 +318,22 @@ def _parse_edges(nodes: list[IncomingNode], raw_edges: Any) -> list[tuple[Incomi
     return edges
 
 
+def connected_ports_dropped(node: Node, params: dict[str, Any]) -> list[str]:
+    """The output ports of `node` that have connections and that `params` would take away (an
+    action whose "On error" no longer follows its error port)."""
+    node_type = NODE_TYPES.get(node.kind)
+    if node_type is None:
+        return []
+    kept = set(node_type.outputs_for(params))
+    return sorted(set(node.outgoing.values_list("source_port", flat=True)) - kept)
+
+
 def check_edge(
-    link: graph.Link, source_type: NodeType | None, target_type: NodeType | None, existing: set[graph.Link]
+    link: graph.Link,
+    source_type: NodeType | None,
+    target_type: NodeType | None,
+    existing: set[graph.Link],
+    source_params: Any = None,
 ) -> None:
     """Refuse the connections a scenario cannot have, with a message saying why."""
     source, target = link.source, link.target
@@ -329,7 +343,7 @@ def check_edge(
         raise GraphInvalid(
             f"${target} is a trigger: a scenario starts there, so nothing can connect into it."
         )
-    outputs = source_type.outputs if source_type is not None else (DEFAULT_PORT,)
+    outputs = source_type.outputs_for(source_params) if source_type is not None else (DEFAULT_PORT,)
     if link.port not in outputs:
         raise GraphInvalid(
             unknown_port(f"${source} {source_type.title if source_type else ''}".strip(), link.port, outputs)

@@ -44,3 +44,23 @@ class SampleInputForm(forms.Form):
                 'The sample input must be a JSON object, like {"method": "POST", "body": {...}}.'
             )
         return value
+
+
+class ScenarioSettingsForm(forms.ModelForm):
+    """A scenario's settings: the error scenario, chosen among the team's other scenarios only."""
+
+    class Meta:
+        model = Scenario
+        fields = ["error_scenario"]
+        labels = {"error_scenario": "Error scenario"}
+        help_texts = {
+            "error_scenario": "Runs when an execution of this scenario fails, with the execution's id, "
+            "the failed node, the error and the input: read them as {{$1.body.error}} and so on."
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["error_scenario"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Scenario.objects.for_team(self.instance.team).exclude(pk=self.instance.pk)
+        field.empty_label = "None"

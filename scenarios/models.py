@@ -39,6 +39,11 @@ class Scenario(models.Model):
     highest_node_number = models.PositiveIntegerField(default=0)
     # Node id → number of the latest deleted nodes: an undo that brings one back gives it its number.
     retired_nodes = models.JSONField(default=dict, blank=True)
+    # Started with the failed execution's details when an execution of this scenario fails
+    # (scenarios/runtime/error_scenarios.py). Another scenario of the same team.
+    error_scenario = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -126,6 +131,8 @@ class Execution(Leased):
         CLI = "cli"
         RERUN = "rerun"
         SCHEDULE = "schedule"
+        ERROR = "error", "Error scenario"  # started by a failed execution (its parent)
+        SUBSCENARIO = "subscenario", "Run scenario node"  # started by one (parent, parent_node)
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
@@ -143,6 +150,14 @@ class Execution(Leased):
     response = models.JSONField(null=True, blank=True)
     # A webhook caller's Idempotency-Key: a second call with it gets this execution's answer.
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # The execution that started this one: a Run scenario node's (parent_node is its number), or a
+    # failed execution whose error scenario this is. Each starts its child at most once (constraints).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    parent_node = models.PositiveIntegerField(null=True, blank=True)
+    # How many Run scenario nodes deep this execution is (0: started by a trigger).
+    depth = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +185,14 @@ class Execution(Leased):
                 fields=["scenario", "scheduled_for"],
                 condition=models.Q(scheduled_for__isnull=False),
                 name="unique_execution_schedule_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "parent_node"],
+                condition=models.Q(parent_node__isnull=False),
+                name="unique_subscenario_child",
+            ),
+            models.UniqueConstraint(
+                fields=["parent"], condition=models.Q(trigger="error"), name="unique_error_scenario_run"
             ),
         ]
 
@@ -207,6 +230,9 @@ class NodeRun(models.Model):
     node_kind = models.CharField(max_length=100)
     label = models.CharField(max_length=200, blank=True, default="")
     attempt = models.PositiveIntegerField(default=1)
+    # Tries of the node's execute function so far, retries included (nodes/node_settings.py). Kept
+    # across attempts: a takeover goes on counting, so it never retries beyond the bound.
+    tries = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     # Parameters after expressions were resolved, with secrets redacted.
     params = models.JSONField(default=dict, blank=True)
@@ -272,6 +298,7 @@ class NodeRun(models.Model):
             "kind": self.node_kind,
             "status": self.status,
             "attempt": self.attempt,
+            "tries": self.tries,
             "params": self.params,
             "output": self.output,
             "error": self.error,

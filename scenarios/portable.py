@@ -65,7 +65,7 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
     ]
     nodes = redacted(nodes, Credential.objects.filter(team_id=scenario.team_id))
     edges = [link.as_json() for link in sorted(links(scenario))]
-    return {
+    data = {
         "format": FORMAT,
         "version": VERSION,
         "name": scenario.name,
@@ -73,6 +73,10 @@ def export_scenario(scenario: Scenario) -> dict[str, Any]:
         "nodes": nodes,
         "edges": edges,
     }
+    if scenario.error_scenario is not None:
+        # By name: the importing team's scenario of that name, if it has one.
+        data["error_scenario"] = scenario.error_scenario.name
+    return data
 
 
 class Unexportable(ValueError):
@@ -141,8 +145,27 @@ def import_scenario(data: Any, team: Team, user: Any, notes: list[str] | None = 
             Edge(scenario=scenario, source=made[link.source], target=made[link.target], source_port=link.port)
             for link in edges
         )
+    _import_error_scenario(scenario, data.get("error_scenario"), notes)
     notes.extend(validate_graph(scenario))
     return scenario
+
+
+def _import_error_scenario(scenario: Scenario, name: Any, notes: list[str]) -> None:
+    """Point the imported scenario at the team's scenario named `name`; none found: cleared, noted."""
+    if name is None:
+        return
+    found = None
+    if isinstance(name, str) and name.strip():
+        others = Scenario.objects.for_team(scenario.team).exclude(pk=scenario.pk)
+        found = others.filter(name=name.strip()).order_by("created_at").first()
+    if found is None:
+        notes.append(
+            f"The error scenario '{str(name)[:200]}' is not in this team: no error scenario is set; "
+            "choose one in the scenario's settings."
+        )
+        return
+    scenario.error_scenario = found
+    scenario.save(update_fields=["error_scenario"])
 
 
 def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
@@ -185,6 +208,7 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
     for number in sorted({n for n in numbers if numbers.count(n) > 1}):
         problems.append(f"Node number {number} is used more than once.")
     kinds = {node["number"]: node["kind"] for node in nodes}
+    params = {node["number"]: node["params"] for node in nodes}
     edges: list[Link] = []
     for i, raw in enumerate(raw_edges):
         link = graph.link_of(raw)
@@ -194,7 +218,7 @@ def _checked(data: Any) -> tuple[list[dict[str, Any]], list[Link]]:
             )
             continue
         source, target, port = link
-        outputs = NODE_TYPES[kinds[source]].outputs if source in kinds else ()
+        outputs = NODE_TYPES[kinds[source]].outputs_for(params[source]) if source in kinds else ()
         if source not in numbers or target not in numbers:
             problems.append(f"Edge {i + 1} ({source} → {target}) connects a node that is not in the file.")
         elif source == target:

@@ -169,8 +169,9 @@ def port_problems(plan: Plan) -> list[str]:
     for link in sorted(plan.edges):
         spec = plan.nodes.get(link.source)
         node_type = NODE_TYPES.get(spec["kind"]) if spec is not None else None
-        if spec is not None and node_type is not None and link.port not in node_type.outputs:
-            problems.append(unknown_port(title_of(spec), link.port, node_type.outputs))
+        outputs = node_type.outputs_for(spec.get("params")) if spec is not None and node_type else ()
+        if spec is not None and node_type is not None and link.port not in outputs:
+            problems.append(unknown_port(title_of(spec), link.port, outputs))
     return problems
 
 

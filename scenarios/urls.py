@@ -12,6 +12,7 @@ from scenarios.views import inspector as views_inspector
 from scenarios.views import iterations as views_iterations
 from scenarios.views import runs as views_runs
 from scenarios.views import scenario_list as views_list
+from scenarios.views import scenario_settings as views_settings
 from scenarios.views import sharing
 
 app_name = "scenarios"
@@ -30,6 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("scenarios/<uuid:scenario_id>/duplicate/", views_list.scenario_duplicate, name="duplicate"),
     path("scenarios/<uuid:scenario_id>/active/", views_list.scenario_toggle_active, name="toggle_active"),
     path("scenarios/<uuid:scenario_id>/delete/", views_list.scenario_delete, name="delete"),
+    path("scenarios/<uuid:scenario_id>/settings/", views_settings.scenario_settings, name="settings"),
     # editor
     path("scenarios/<uuid:scenario_id>/", views_editor.editor, name="editor"),
     path("scenarios/<uuid:scenario_id>/graph/", views_editor.graph, name="graph"),

@@ -42,14 +42,15 @@ from django.utils import timezone
 from durable import executor, plain_update
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
+from nodes import node_settings
 from nodes.base import DEFAULT_PORT, ERROR_PORT
 from nodes.registry import NODE_TYPES
 from nodes.types import webhook
 from scenarios.graph import Link
 from scenarios.loops import regions
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, iterations, tokens, waiting
-from scenarios.runtime.running import Credentials, Outcome, run_node
+from scenarios.runtime import error_scenarios, events, iterations, subscenarios, tokens, waiting
+from scenarios.runtime.running import Credentials, Outcome, retry_text, run_node_with_retries
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
 
@@ -61,7 +62,17 @@ MAX_EXECUTION_ERROR = 4000
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
-NODE_RUN_CHANGES = ["status", "params", "output", "error", "ports", "started_at", "finished_at", "wake_at"]
+NODE_RUN_CHANGES = [
+    "status",
+    "params",
+    "output",
+    "error",
+    "ports",
+    "started_at",
+    "finished_at",
+    "wake_at",
+    "tries",
+]
 
 
 # -- creating ----------------------------------------------------------------------------------------
@@ -72,6 +83,9 @@ class Options(TypedDict, total=False):
     error: str
     idempotency_key: str
     scheduled_for: datetime | None
+    # The execution that starts this one (a Run scenario node's, or a failed one's error scenario).
+    parent: Execution | None
+    parent_node: int | None
 
 
 def create_execution(
@@ -86,7 +100,9 @@ def create_execution(
     is visible in history; so does a start refused for a reason the caller gives in `error` (e.g. an
     unreadable webhook body).
     """
-    runner = runner_with_room()
+    # A Run scenario node's child runs on the parent's executor even when it is full: the parent
+    # holds its slot while it waits, so the child must not wait for one (scenarios/runtime/subscenarios.py).
+    runner = runner_with_room() if options.get("parent_node") is None else local_runner()
     execution = new_execution(
         scenario, trigger, input, user, lease_owner=runner.owner if runner else "", **options
     )
@@ -104,6 +120,15 @@ def runner_with_room() -> executor.Executor | None:
     return local if local.has_room() else None
 
 
+def local_runner() -> executor.Executor | None:
+    """This process's executor, full or not, when it runs executions (a web process's or a worker's)
+    and is running one now (the caller's)."""
+    if "executions" not in {s.name for s in executor.served_sources()}:
+        return None
+    local = executor.local_executor()
+    return local if local.running_jobs else None
+
+
 def new_execution(
     scenario: Scenario,
     trigger: str,
@@ -115,6 +140,8 @@ def new_execution(
     lease_owner: str = "",
     idempotency_key: str = "",
     scheduled_for: datetime | None = None,
+    parent: Execution | None = None,
+    parent_node: int | None = None,
 ) -> Execution:
     """The execution `create_execution` stores, not stored yet: queued, claimed by `lease_owner`, or
     failed with the reasons the graph cannot run."""
@@ -135,6 +162,9 @@ def new_execution(
         max_attempts=settings.EXECUTOR_MAX_ATTEMPTS,
         idempotency_key=idempotency_key,
         scheduled_for=scheduled_for,
+        parent=parent,
+        parent_node=parent_node,
+        depth=parent.depth + 1 if parent is not None and parent_node is not None else 0,
     )
     now = timezone.now()
     if lease_owner and not problems:
@@ -244,6 +274,7 @@ class Run:
         # nodes decided and need not tell the two kinds of skip apart.
         self.taken: dict[int, tuple[str, ...]] = {}
         self.blocked: set[int] = set()
+        self.first_failure: dict[str, Any] | None = None
         # Wait nodes still waiting, with their time; and those whose time came, to commit as ended.
         self.waiting: dict[int, datetime] = {}
         self.woke: list[NodeRun] = []
@@ -368,6 +399,7 @@ class Run:
                     row = self.rows[number]
                     row.status = NS.RUNNING
                     row.started_at = timezone.now()
+                    row.tries = max(self._earlier_tries(number), 1)
                     ready.append(number)
         return ready
 
@@ -388,6 +420,11 @@ class Run:
         row.status, row.error, row.ports = NS.SKIPPED, {"message": reason}, []
         row.finished_at = timezone.now()
         return True
+
+    def _earlier_tries(self, number: int) -> int:
+        """The tries an earlier attempt started on this node (0 if none): a takeover goes on counting."""
+        earlier = self.job.previous.get(number)
+        return earlier.tries if earlier is not None else 0
 
     def _inputs(self, number: int) -> list[Link]:
         return self.plan.inputs.get(number, [])
@@ -421,7 +458,7 @@ class Run:
             return True
         status = self.status.get(source)
         if status == NS.FAILED:
-            return ERROR_PORT not in self.taken.get(source, ())
+            return not self.taken.get(source)
         return status == NS.SKIPPED and source in self.blocked
 
     def _not_taken(self, link: Link) -> str:
@@ -439,8 +476,9 @@ class Run:
             routes = node_type.routes if node_type is not None else (DEFAULT_PORT,)
             self.taken[number] = tuple(ports) if ports is not None else routes
             self.outputs[number] = output
-        elif self.status[number] == NS.FAILED and ports and ERROR_PORT in ports:
-            self.taken[number] = (ERROR_PORT,)
+        elif self.status[number] == NS.FAILED and ports:
+            # A handled failure: down its "error" port, or on along its routes ("continue").
+            self.taken[number] = (ERROR_PORT,) if ERROR_PORT in ports else tuple(ports)
             self.outputs[number] = {"error": error}
 
     def _set_skipped(self, number: int, reason: str) -> None:
@@ -471,14 +509,12 @@ class Run:
         }
 
     def _finish_fields(self) -> dict[str, Any]:
-        # A failure routed down its "error" port was handled by the scenario: it does not fail the run.
-        failed = sorted(
-            n
-            for n in self.run_set
-            if self.status.get(n) == NS.FAILED and ERROR_PORT not in self.taken.get(n, ())
-        )
+        # A failure routed on (its "error" port, or "continue") was handled: it does not fail the run.
+        failed = sorted(n for n in self.run_set if self.status.get(n) == NS.FAILED and not self.taken.get(n))
         fields: dict[str, Any] = {"finished_at": timezone.now(), "lease_until": None}
         if failed:
+            first = self.plan.nodes[failed[0]]
+            self.first_failure = {"number": failed[0], "title": title_of(first)}
             fields["status"] = Execution.Status.FAILED
             fields["error"] = "; ".join(
                 f"{title_of(self.plan.nodes[n])} failed: {self._error_message(n)}" for n in failed
@@ -504,6 +540,7 @@ class Run:
         row.status = NS.SUCCEEDED if outcome.succeeded else NS.FAILED
         row.params, row.output, row.error = outcome.params, outcome.output, outcome.error
         row.started_at, row.finished_at = outcome.started_at, outcome.finished_at
+        row.tries = max(row.tries, outcome.tries)
         row.ports = list(outcome.ports) if outcome.succeeded else self._error_route(outcome.number)
         self.status[outcome.number] = row.status
         self._took(outcome.number, row.output, row.error, row.ports)
@@ -514,12 +551,18 @@ class Run:
                 fields["response"] = webhook.response_of(outcome.output)
 
     def _error_route(self, number: int) -> list[str]:
-        """[ "error" ] when a failure of `number` goes down its connected "error" port, else []."""
-        node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
-        if node_type is None or not node_type.catches_errors:
+        """Where a failure of `number` goes: ["error"] down its connected "error" port, its routes
+        when its settings say "continue", else [] (it fails the execution)."""
+        spec = self.plan.nodes[number]
+        node_type = NODE_TYPES.get(spec["kind"])
+        if node_type is None:
             return []
-        connected = any(link.source == number and link.port == ERROR_PORT for link in self.plan.edges)
-        return [ERROR_PORT] if connected else []
+        if ERROR_PORT in node_type.outputs_for(spec.get("params")):
+            connected = any(link.source == number and link.port == ERROR_PORT for link in self.plan.edges)
+            return [ERROR_PORT] if connected else []
+        if node_settings.settings_of(node_type, spec.get("params")).on_error == "continue":
+            return list(node_type.routes)
+        return []
 
     def _outcome_of(self, task: asyncio.Task[Outcome], number: int) -> Outcome:
         if task.cancelled():
@@ -568,9 +611,11 @@ class Run:
     def _node(self, number: int) -> Coroutine[Any, Any, Outcome]:
         spec = self.plan.nodes[number]
         upstream = {n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs}
-        return run_node(
+        return run_node_with_retries(
             spec,
             NODE_TYPES.get(spec["kind"]),
+            tries=self.rows[number].tries,
+            before_retry=functools.partial(self._before_retry, number),
             upstream=upstream,
             trigger_input=self.execution.input,
             credentials=self.job.credentials,
@@ -578,6 +623,7 @@ class Run:
             execution_id=self.execution.id,
             progress=functools.partial(self._progress, number),
             tokens=self.relay.hook(number),
+            call_scenario=functools.partial(self._call_scenario, number),
         )
 
     def _launch(self, numbers: list[int]) -> None:
@@ -633,6 +679,26 @@ class Run:
             return
         await events.publish(self.group, [event])
 
+    async def _call_scenario(self, number: int, name: str, input: Any) -> dict[str, Any]:
+        async def started(child: Execution) -> None:
+            info = {"text": f"waiting for “{name}”", "execution_id": str(child.pk)}
+            await self._progress(number, info)
+
+        return await subscenarios.call(
+            name, input, parent=self.execution, node_number=number, create=create_execution, started=started
+        )
+
+    async def _before_retry(self, number: int, tries: int, wait: float, reason: str) -> None:
+        """Commit the coming try's number (through the lease), then say so live."""
+        row = self.rows[number]
+        row.tries = tries
+        await self._write(functools.partial(self._commit_tries, row, tries))
+        spec = self.plan.nodes[number]
+        retries = node_settings.settings_of(NODE_TYPES.get(spec["kind"]), spec.get("params")).retries
+        retry = tries - 1
+        info = {"retrying": retry, "of": retries, "wait": wait, "reason": reason}
+        await self._progress(number, {**info, "text": retry_text(retry, retries, wait)})
+
     def _apply(self, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
             setattr(self.execution, name, value)
@@ -647,6 +713,13 @@ class Run:
     def _fence(self, fields: dict[str, Any]) -> None:
         renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
         self.lease.update(**{"lease_until": renewed, **fields})
+        if fields.get("status") == Execution.Status.FAILED:
+            # In the transaction that records the failure: a lost worker cannot lose the error run.
+            error_run = error_scenarios.error_run_for(self.execution, fields["error"], self.first_failure)
+            if error_run is not None:
+                create_execution(
+                    error_run.scenario, Execution.Trigger.ERROR, error_run.input, parent=self.execution
+                )
 
     def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():
@@ -669,6 +742,11 @@ class Run:
         with transaction.atomic():
             self._fence({})
             NodeRun.in_loops.bulk_create(rows)
+
+    def _commit_tries(self, row: NodeRun, tries: int) -> None:
+        with transaction.atomic():
+            self._fence({})
+            NodeRun.objects.filter(pk=row.pk).update(tries=tries)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
         with transaction.atomic():

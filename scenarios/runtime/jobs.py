@@ -18,7 +18,7 @@ from durable import executor, leases
 from durable.executor import JobSource
 from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import events, scheduling, waiting
+from scenarios.runtime import error_scenarios, events, scheduling, waiting
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,13 @@ def fail_exhausted(now: Any | None = None) -> int:
     failed = 0
     for pk, attempt in list(stale.order_by("lease_until").values_list("pk", "attempt")[:50]):
         with transaction.atomic():
+            error = f"Worker lost {attempt} times: the execution was stopped. Run it again when the workers are healthy."
             given_up = leases.give_up(
-                stale.filter(pk=pk, attempt=attempt),
-                status=ES.FAILED,
-                finished_at=now,
-                error=f"Worker lost {attempt} times: the execution was stopped. Run it again when the workers are healthy.",
+                stale.filter(pk=pk, attempt=attempt), status=ES.FAILED, finished_at=now, error=error
             )
             if not given_up:
                 continue
+            _start_error_scenario(pk, error)
             NodeRun.objects.filter(
                 execution_id=pk, status__in=[NodeRun.Status.QUEUED, NodeRun.Status.RUNNING]
             ).update(
@@ -134,6 +133,16 @@ def fail_exhausted(now: Any | None = None) -> int:
         failed += 1
         log.warning("execution %s failed: worker lost %s times", pk, attempt)
     return failed
+
+
+def _start_error_scenario(pk: Any, error: str) -> None:
+    """The failed execution's error scenario, in the transaction that fails it (as the engine does)."""
+    from scenarios.runtime.engine import create_execution
+
+    execution = Execution.objects.filter(pk=pk).first()
+    run = error_scenarios.error_run_for(execution, error) if execution is not None else None
+    if run is not None:
+        create_execution(run.scenario, Execution.Trigger.ERROR, run.input, parent=execution)
 
 
 def _announce_ended(pk: Any) -> None:

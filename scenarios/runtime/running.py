@@ -4,6 +4,7 @@ make what gets recorded safe to store and show (secrets redacted, JSON only, no 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from nodes import expressions
+from nodes import expressions, node_settings
 from nodes.base import NodeContext, NodeError, NodeType, Waiting
 from nodes.forms import clean_for_run
 from scenarios.storable import MIN_REDACTED_LENGTH, Unstorable, safe, safe_text
@@ -71,6 +72,48 @@ class Outcome:
     ports: tuple[str, ...] = ()
     # A success that goes on only at this time (a Wait node): the engine holds its output until then.
     wait_until: datetime | None = None
+    tries: int = 1
+
+
+# Called before a retry with (the try about to be made, 1-based; seconds until it; why the last failed).
+BeforeRetry = Callable[[int, float, str], Awaitable[None]]
+
+
+async def run_node_with_retries(
+    spec: dict[str, Any],
+    node_type: NodeType | None,
+    *,
+    tries: int = 0,
+    before_retry: BeforeRetry | None = None,
+    **kwargs: Any,
+) -> Outcome:
+    """`run_node`, tried again on failure as the node's settings say (nodes/node_settings.py).
+
+    `tries`: the tries an earlier attempt of the execution already started (its worker was lost).
+    The interrupted try is made again without counting a new one, so a takeover never makes more
+    than the settings allow. `before_retry` must record the new count durably before the wait: a
+    worker lost during the wait is then followed by exactly the retry it was waiting for.
+    """
+    settings = node_settings.settings_of(node_type, spec.get("params"))
+    current = max(tries, 1)
+    while True:
+        outcome = await run_node(spec, node_type, **kwargs)
+        outcome.tries = current
+        if outcome.succeeded or current > settings.retries:
+            if not outcome.succeeded and current > 1 and outcome.error is not None:
+                outcome.error = {**outcome.error, "tries": current}
+            return outcome
+        wait = settings.wait_before(current)
+        reason = str((outcome.error or {}).get("message", "it failed"))
+        if before_retry is not None:
+            await before_retry(current + 1, wait, reason)
+        await asyncio.sleep(wait)
+        current += 1
+
+
+def retry_text(retry: int, retries: int, wait: float) -> str:
+    """What the live run shows while a node waits to try again: "retry 2 of 3 in 4 s"."""
+    return f"retry {retry} of {retries} in {wait:g} s"
 
 
 async def run_node(
@@ -85,6 +128,7 @@ async def run_node(
     progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     tokens: Callable[[str], Awaitable[None]] | None = None,
     variables: dict[str, Any] | None = None,
+    call_scenario: Callable[[str, Any], Awaitable[dict[str, Any]]] | None = None,
 ) -> Outcome:
     """Run one node of a snapshot with the outputs of its upstream nodes. Never raises for node faults."""
     number = int(spec["number"])
@@ -111,6 +155,7 @@ async def run_node(
             secrets=list(secrets),
             progress=progress,
             tokens=tokens,
+            call_scenario=call_scenario,
         )
         result = await node_type.execute(ctx, params)
         wait_until = result.until if isinstance(result, Waiting) else None

@@ -46,7 +46,9 @@ def outline_context(scenario: Scenario, error: str = "") -> dict[str, Any]:
         node_type = types[n.number]
         titles[n.number] = n.label or (node_type.title if node_type else n.kind)
     # A source with several output ports is connected and listed port by port.
-    ports = {number: t.outputs for number, t in types.items() if t is not None and len(t.outputs) > 1}
+    params = {n.number: n.params for n in nodes}
+    outputs = {number: t.outputs_for(params[number]) for number, t in types.items() if t is not None}
+    ports = {number: ports for number, ports in outputs.items() if len(ports) > 1}
     return {
         "scenario": scenario,
         "outline_nodes": [

@@ -21,6 +21,7 @@ from django_htmx.http import trigger_client_event
 
 from nodes.base import NodeError
 from nodes.forms import NodeForm, build_form, credential_from_form, params_from_form
+from nodes.node_settings import ON_ERROR
 from nodes.registry import NODE_TYPES
 from nodes.transport.http import list_models
 from nodes.types import schedule
@@ -150,6 +151,12 @@ def _save(request: HttpRequest, opened: Opened) -> HttpResponse | None:
     if not form.is_valid():
         return _render(request, opened, form)
     params, credential = params_from_form(form), credential_from_form(form)
+    dropped = canvas.connected_ports_dropped(node, params)
+    if dropped:
+        ports = ", ".join(f"“{port}”" for port in dropped)
+        field = ON_ERROR if ON_ERROR in form.fields else None
+        form.add_error(field, f"${node.number}'s port {ports} is connected: remove that connection first.")
+        return _render(request, opened, form)
     if params == node.params and label == node.label and credential == node.credential:
         return None
     try:

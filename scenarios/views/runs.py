@@ -103,6 +103,15 @@ def run_detail(request: HtmxHttpRequest, scenario_id: uuid.UUID, execution_id: u
     return _detail(request, scenario, execution, can_edit=membership.allows(Role.EDITOR))
 
 
+def related_runs(scenario: Scenario, execution: Execution) -> dict[str, Any]:
+    """The runs linked to `execution`, within its team: the one that started it (a Run scenario
+    node's, or the failed run an error scenario reports) and those it started."""
+    team_runs = Execution.objects.filter(scenario__team_id=scenario.team_id).select_related("scenario")
+    parent = team_runs.filter(pk=execution.parent_id).first() if execution.parent_id else None
+    children = list(team_runs.filter(parent=execution).order_by("created_at")[:50])
+    return {"parent_run": parent, "child_runs": children}
+
+
 def _detail(
     request: HtmxHttpRequest, scenario: Scenario, execution: Execution, *, can_edit: bool
 ) -> HttpResponse:
@@ -124,6 +133,7 @@ def _detail(
         "overlay": overlay,
         "can_edit": can_edit,
         "in_editor": bool(request.htmx),
+        **related_runs(scenario, execution),
     }
     if request.htmx:
         return render(request, f"{RUNS}#run-detail", context)

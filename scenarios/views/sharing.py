@@ -176,9 +176,12 @@ def move_to_team(request: HttpRequest, scenario_id: uuid.UUID) -> HttpResponse:
             needing = _needing_credentials(locked)
             locked.nodes.update(credential=None)
             locked.team = target
+            # An error scenario is one of the old team's: the link does not cross teams.
+            locked.error_scenario = None
+            Scenario.objects.filter(error_scenario=locked).update(error_scenario=None)
             locked.version += 1  # the graph changed (credentials unset): older editors must reload
             locked.updated_by = user
-            locked.save(update_fields=["team", "version", "updated_by", "updated_at"])
+            locked.save(update_fields=["team", "version", "updated_by", "updated_at", "error_scenario"])
     if refusal is not None:
         context = _share_page(request, locked, membership, move_error=refusal)
         return render(request, SHARE, context, status=409)

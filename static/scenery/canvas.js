@@ -155,6 +155,24 @@ export function setPortLabels(cell, labels) {
   }
 }
 
+// After the inspector saved a node: its ports may have changed (an action's "On error" setting adds
+// or removes its "error" port). The server refuses to drop a port that is connected.
+export function setOutputs(cell, outputs, labels) {
+  const names = outputs && outputs.length ? outputs : [DEFAULT_PORT];
+  const current = cell.getData().outputs || [DEFAULT_PORT];
+  if (current.join(" ") === names.join(" ")) return;
+  const wanted = outPorts(names, labels || {});
+  for (const port of cell.getPorts()) {
+    if (port.group === "out" && !wanted.some((w) => w.id === port.id)) cell.removePort(port.id, { ignoreHistory: true });
+  }
+  for (const port of wanted) {
+    if (cell.hasPort(port.id)) cell.setPortProp(port.id, "attrs/text/text", port.attrs.text.text, { ignoreHistory: true });
+    else cell.addPort(port, { ignoreHistory: true });
+  }
+  cell.setData({ outputs: names }, { ignoreHistory: true });
+  cell.resize(cell.getSize().width, nodeHeight(names), { ignoreHistory: true });
+}
+
 // A node with many output ports (a Switch) grows taller so its ports stay apart.
 const PORT_SPACING = 20;
 export function nodeHeight(outputs) {

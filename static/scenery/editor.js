@@ -1,6 +1,6 @@
 // The scenario editor: wires the canvas to the server (autosave, inspector, outline) and to live runs.
 import { Autosave, Banner } from "./autosave.js";
-import { createGraph, edgeCell, edgeNumbers, NODE_HEIGHT, NODE_WIDTH, nodeCell, portName, setNodeTitle, setPortLabels } from "./canvas.js";
+import { createGraph, edgeCell, edgeNumbers, NODE_HEIGHT, NODE_WIDTH, nodeCell, portName, setNodeTitle, setOutputs, setPortLabels } from "./canvas.js";
 import { createClipboard } from "./clipboard.js";
 import { connectionProblem, watchConnections } from "./connections.js";
 import { followRuns } from "./live.js";
@@ -385,6 +385,7 @@ document.body.addEventListener("scenery:nodeSaved", (event) => {
   if (cell) {
     cell.setData({ label: node.label, title: node.title, params: node.params, credential: node.credential }, { ignoreHistory: true });
     setNodeTitle(cell, node.title);
+    setOutputs(cell, node.outputs, node.port_labels);
     setPortLabels(cell, node.port_labels);
   }
 });

@@ -136,6 +136,7 @@ export class RunPanel {
     pill.textContent = run.attempt > 1 ? `${run.status} (attempt ${run.attempt})` : run.status;
     // A Wait: the execution is released until then, so the row says when it goes on.
     if (run.status === "waiting" && run.wake_at) pill.textContent = `waiting until ${formatMoment(run.wake_at)}`;
+    if (run.tries > 1 && run.status !== "running") pill.textContent += ` after ${run.tries} tries`;
     // The routes a node chose (its output ports, when it has others than "main").
     const routes = run.status !== "skipped" && Array.isArray(run.ports) && run.ports.join() !== "main" ? run.ports : [];
     duration.textContent = [formatDuration(run.duration_ms), ...routes.map((port) => `→ ${port}`)].filter(Boolean).join(" · ");
@@ -150,7 +151,12 @@ export class RunPanel {
       const later = [...this.list.children].find((other) => other !== row && (!other.dataset.startedAt || other.dataset.startedAt > run.started_at));
       this.list.insertBefore(row, later || null);
     }
-    if (run.error) {
+    if (run.progress && run.progress.text && run.status === "running") {
+      // Live news from a running node, e.g. "retry 2 of 3 in 4 s" after a failed try.
+      error.hidden = false;
+      error.className = "live-error live-progress";
+      error.textContent = [run.progress.text, run.progress.reason].filter(Boolean).join(" · ");
+    } else if (run.error) {
       error.hidden = false;
       // A skip is not an error: its reason reads as a note.
       error.className = run.status === "skipped" ? "live-error skip-reason" : "live-error";

@@ -15,6 +15,7 @@ from nodes.transport.http import forget_models
 from scenarios.models import Execution, NodeRun, Scenario
 from teams.models import Credential
 from tests.editor.conftest import SEND, THREAD, TRIGGER, build, demo
+from tests.engine.conftest import build as build_with_ports
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -308,3 +309,48 @@ def test_another_teams_credential_is_never_used_for_a_model_list(cast, stub_prov
     data = cast.client_for(cast.bob).get(models, {"credential": str(foreign.pk)}).json()
     assert data["models"] == [] and "Choose a credential" in data["error"]
     assert not stub_provider.requests
+
+
+def _with_error_route(team) -> Scenario:
+    """$1 trigger → $2 Filter following its error port → $3 response, from the "error" port."""
+    return build_with_ports(
+        team,
+        {
+            1: (TRIGGER, {}),
+            2: (
+                "flow.filter",
+                {"conditions": {"combine": "and", "rules": []}, "settings_on_error": "error_port"},
+            ),
+            3: ("webhook.response", {"status": 500, "body": "{{$2.error.message}}"}),
+        },
+        [(1, 2), (2, 3, "error")],
+    )
+
+
+def test_choosing_error_port_in_the_node_settings_tells_the_canvas_the_new_port(cast):
+    scenario = build(cast.team, {1: (TRIGGER, {}), 2: ("flow.filter", {})}, [(1, 2)])
+    conditions = json.dumps({"combine": "and", "rules": [{"left": "a", "op": "equals", "right": "a"}]})
+    data = {
+        "conditions": conditions,
+        "settings_on_error": "error_port",
+        "settings_retries": "1",
+        "version": 1,
+    }
+
+    response = cast.client_for(cast.bob).post(url(scenario, 2), data, **HX)
+
+    assert response.status_code == 200, html_of(response)
+    event = json.loads(response["HX-Trigger"])["scenery:nodeSaved"]
+    assert event["outputs"] == ["main", "error"]
+    assert scenario.nodes.get(number=2).params["settings_retries"] == 1
+
+
+def test_an_on_error_change_that_would_drop_a_connected_error_port_is_refused_naming_it(cast):
+    scenario = _with_error_route(cast.team)
+    conditions = json.dumps({"combine": "and", "rules": [{"left": "a", "op": "equals", "right": "a"}]})
+    data = {"conditions": conditions, "settings_on_error": "stop", "version": 1}
+
+    response = cast.client_for(cast.bob).post(url(scenario, 2), data, **HX)
+
+    assert "$2&#x27;s port “error” is connected: remove that connection first." in html_of(response)
+    assert scenario.nodes.get(number=2).params["settings_on_error"] == "error_port"

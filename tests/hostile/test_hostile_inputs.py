@@ -409,6 +409,14 @@ Third round (issues 12 and 13: code, HTTP, time, loops)
     E/test_loops.py::test_a_loop_over_something_not_a_list_fails_naming_the_node_and_field
     E/test_loops.py::test_a_list_over_the_limit_is_refused_before_any_item_runs
     E/test_loops.py::test_a_loop_inside_another_loop_is_refused_as_not_nested_yet
+56. A sub-scenario calling itself (directly or through others), nested without end, or naming
+    another team's scenario. The Run scenario node refuses a scenario already in its chain of
+    callers and calls over 5 deep, naming the node and its Scenario field; names are looked up in
+    the caller's team only; nothing else starts.
+    E/test_subscenarios.py::test_a_scenario_calling_itself_fails_naming_the_node_and_field
+    E/test_subscenarios.py::test_a_cycle_through_another_scenario_is_refused_before_it_runs_again
+    E/test_subscenarios.py::test_calls_nest_at_most_five_deep
+    E/test_subscenarios.py::test_an_unknown_or_other_teams_scenario_is_not_found
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ FLOW_NODES = {
     "flow.merge",
     "flow.loop",
     "flow.aggregate",
+    "flow.run_scenario",
 }
 # Time: the Wait node and the Schedule trigger (issue 12).
 TIME_NODES = {"flow.wait", "schedule.trigger"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles import finders
 
+from nodes import node_settings
 from nodes.base import NodeError
 from nodes.forms import clean_for_run, credential_from_form, params_from_form
 from nodes.registry import NODE_TYPES, get_node_type
@@ -68,7 +69,8 @@ def test_every_control_is_named_by_its_seed_label(cast, key):
     node_type = get_node_type(key)
     page = parse(form_for(key, team=cast.team, webhook_url="http://x/hooks/t").render())
     names = set(page.labels.values()) | set(page.legends)
-    assert names == {f.label for f in node_type.fields}
+    # The type's own fields and the settings section every action has.
+    assert names == {f.label for f in node_type.fields + node_settings.fields_for(node_type)}
     for control_id, label in page.labels.items():
         assert control_id in page.controls, f"<label for={control_id}> ({label}) names no control"
 

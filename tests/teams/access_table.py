@@ -138,6 +138,7 @@ TABLE: dict[str, Access] = {
     "scenarios:duplicate": scoped(POST=EDITOR),
     "scenarios:toggle_active": scoped(POST=EDITOR),
     "scenarios:delete": scoped(GET=EDITOR, POST=EDITOR),
+    "scenarios:settings": scoped(GET=VIEWER, POST=EDITOR),
     # ---- editor, outline and inspector (htmx fragments and JSON)
     "scenarios:editor": scoped(GET=VIEWER),
     "scenarios:graph": scoped(GET=VIEWER, POST=EDITOR),
