@@ -26,6 +26,8 @@ class Plan(Protocol):
 
 
 NESTED = "loops cannot be nested yet (a Loop over items inside another one's body)"
+# Nodes that park or start a whole execution: an item of a loop is not one, so they stay outside.
+OUTSIDE_LOOPS = {"flow.wait": "a Wait", "flow.run_scenario": "a Run scenario node"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,12 @@ def problems(plan: Plan, title_of: Callable[[dict[str, Any]], str]) -> list[str]
         for number in sorted(body):
             if plan.nodes[number].get("kind") == LOOP.key:
                 found.append(f"{title(number)}: {NESTED}; move it out of the body of {title(loop)}.")
+            what = OUTSIDE_LOOPS.get(str(plan.nodes[number].get("kind")))
+            if what:
+                found.append(
+                    f"{title(number)}: {what} cannot run once per item yet; move it out of the body of "
+                    f"{title(loop)}."
+                )
         allowed = body | {loop}
         for number in sorted(body | aggregates):
             for link in plan.inputs.get(number, []):

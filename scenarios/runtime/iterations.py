@@ -25,13 +25,14 @@ from django.db.models import Count
 from django.utils import timezone
 
 from durable.leases import LeaseLost
+from nodes import node_settings
 from nodes.base import ERROR_PORT, NodeType
 from nodes.registry import NODE_TYPES
 from nodes.types import flow, loops
 from scenarios import graph
 from scenarios.loops import Region, regions
 from scenarios.models import NodeRun
-from scenarios.runtime.running import Credentials, Outcome, run_node
+from scenarios.runtime.running import Credentials, Outcome, run_node, run_node_with_retries
 from scenarios.snapshot import Plan, title_of
 
 NS = NodeRun.Status
@@ -224,7 +225,8 @@ class _Runner:
                 if broken:
                     blocked.add(number)
                 continue
-            outcome = await run_node(
+            # Each item's node honours its settings (retries, on error) as it would outside a loop.
+            outcome = await run_node_with_retries(
                 spec,
                 node_type,
                 upstream={n: outputs[n] for n in self.ancestors[number] if n in outputs},
@@ -242,10 +244,10 @@ class _Runner:
                 outputs[number] = outcome.output
             else:
                 row.status = NS.FAILED
-                routed = _catches(node_type) and number in self.error_connected
-                row.ports = [ERROR_PORT] if routed else []
-                if routed:
-                    taken[number] = (ERROR_PORT,)
+                routes = self._error_route(number, node_type, spec)
+                row.ports = list(routes)
+                if routes:
+                    taken[number] = routes
                     outputs[number] = {"error": outcome.error}
                 elif not failure:
                     message = (outcome.error or {}).get("message", "unknown error")
@@ -258,6 +260,16 @@ class _Runner:
         if status.get(region.aggregate) == NS.SUCCEEDED:
             iteration.contributed, iteration.value = True, outputs[region.aggregate]
         return iteration
+
+    def _error_route(self, number: int, node_type: NodeType | None, spec: dict[str, Any]) -> tuple[str, ...]:
+        """Where an item's failure of `number` goes, as outside loops (engine.Run._error_route)."""
+        if node_type is None:
+            return ()
+        if ERROR_PORT in node_type.outputs_for(spec.get("params")):
+            return (ERROR_PORT,) if number in self.error_connected else ()
+        if node_settings.settings_of(node_type, spec.get("params")).on_error == "continue":
+            return node_type.routes
+        return ()
 
     def _verdict(
         self, number: int, status: dict[int, str], taken: dict[int, tuple[str, ...]], blocked: set[int]
@@ -272,7 +284,7 @@ class _Runner:
                 delivered = True
                 continue
             state = status.get(source)
-            if state == NS.FAILED and ERROR_PORT not in taken.get(source, ()):
+            if state == NS.FAILED and not taken.get(source):  # a failure routed on was handled
                 return f"Skipped: {title} failed.", True
             if state == NS.SKIPPED and source in blocked:
                 return f"Skipped: {title} was skipped.", True
@@ -285,10 +297,6 @@ class _Runner:
                     else f"Skipped: route '{link.port}' of {title} was not taken."
                 )
         return ("", False) if delivered else (not_taken, False)
-
-
-def _catches(node_type: NodeType | None) -> bool:
-    return node_type is not None and node_type.catches_errors
 
 
 # -- reading them back (history) -------------------------------------------------------------------
