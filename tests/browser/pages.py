@@ -54,6 +54,7 @@ def every_page(cast: Cast, credential: Credential) -> Pages:
             (f"/teams/{cast.team.pk}/", "team"),
             ("/scenarios/import/", "import"),
             (f"/scenarios/{scenario.pk}/share/", "share"),
+            (f"/scenarios/{scenario.pk}/settings/", "scenario-settings"),
             ("/password/change/", "password-change"),
         ],
         scenario=scenario,

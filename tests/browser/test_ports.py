@@ -140,7 +140,7 @@ def test_a_live_run_greys_the_route_not_taken_and_history_says_why(cast, branchi
     )
     shot(tab, "live-route-not-taken-zoomed")
 
-    tab.page.get_by_role("button", name="Runs").click()
+    tab.page.get_by_role("button", name="Runs", exact=True).click()
     tab.page.locator("#runs-body .execution-row").first.click()
     detail = tab.page.locator("#run-detail")
     expect(detail.locator('.node-run[data-number="3"] .skip-reason')).to_have_text(

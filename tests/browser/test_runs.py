@@ -61,7 +61,7 @@ def test_a_past_run_is_laid_over_the_canvas_and_can_run_again(
     tab = open_tab(cast.bob)
     editor = EditorPage(tab, scenario).open()
     editor.wait_status(2, "succeeded")  # the latest run, from the socket's first message
-    tab.page.get_by_role("button", name="Runs").click()
+    tab.page.get_by_role("button", name="Runs", exact=True).click()
     rows = tab.page.locator("#runs-body .execution-row")
     expect(rows).to_have_count(2)
     rows.nth(1).click()  # the older, failed one
