@@ -24,6 +24,20 @@ def asked(stub) -> list[str]:
     return [r.body["messages"][-1]["content"] for r in stub.requests if r.path.endswith("/chat/completions")]
 
 
+def asking_loop(cast, credential) -> Any:
+    """$1 webhook → $2 Loop over body.questions; item → $3 Send Message (the stub) → $4 Aggregate."""
+    return build(
+        cast.team,
+        {
+            1: ("webhook.trigger", {}),
+            2: ("flow.loop", {"items": "{{$1.body.questions}}"}),
+            3: ("openai.send_message", {"message": "{{$item}}", "model": "stub-model"}, credential),
+            4: ("flow.aggregate", {"value": "{{$3.reply}}"}),
+        },
+        [(1, 2), (2, 3, "item"), (3, 4)],
+    )
+
+
 def ended_items(execution: Execution) -> int:
     return NodeRun.in_loops.filter(
         execution=execution, node_number=3, status=NodeRun.Status.SUCCEEDED
@@ -36,16 +50,7 @@ def test_a_loop_taken_over_mid_way_does_not_run_again_the_items_that_ended(
     from scenarios.runtime.engine import create_execution
 
     stub_provider.delay = 0.6
-    scenario = build(
-        cast.team,
-        {
-            1: ("webhook.trigger", {}),
-            2: ("flow.loop", {"items": "{{$1.body.questions}}"}),
-            3: ("openai.send_message", {"message": "{{$item}}", "model": "stub-model"}, stub_credential),
-            4: ("flow.aggregate", {"value": "{{$3.reply}}"}),
-        },
-        [(1, 2), (2, 3, "item"), (3, 4)],
-    )
+    scenario = asking_loop(cast, stub_credential)
     doomed = workers.start(EXECUTOR_LEASE_SECONDS=2, **ENGINE)
     execution = create_execution(scenario, Execution.Trigger.MANUAL, {"body": {"questions": QUESTIONS}})
     wait_until(lambda: ended_items(execution) == 2, "two items to end")
@@ -85,16 +90,7 @@ def test_a_frozen_worker_that_wakes_mid_loop_after_the_takeover_writes_no_item(
     from scenarios.runtime.engine import create_execution
 
     stub_provider.delay = 0.6
-    scenario = build(
-        cast.team,
-        {
-            1: ("webhook.trigger", {}),
-            2: ("flow.loop", {"items": "{{$1.body.questions}}"}),
-            3: ("openai.send_message", {"message": "{{$item}}", "model": "stub-model"}, stub_credential),
-            4: ("flow.aggregate", {"value": "{{$3.reply}}"}),
-        },
-        [(1, 2), (2, 3, "item"), (3, 4)],
-    )
+    scenario = asking_loop(cast, stub_credential)
     zombie = workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)
     execution = create_execution(scenario, Execution.Trigger.MANUAL, {"body": {"questions": QUESTIONS}})
     wait_until(lambda: ended_items(execution) == 1, "one item to end")
