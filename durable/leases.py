@@ -24,7 +24,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from durable import plain_update
+from durable import plain_sql
 from durable.models import Leased
 
 __all__ = ["Lease", "LeaseLost", "claim_one", "exhausted", "expired", "give_up", "retry_locked"]
@@ -53,7 +53,7 @@ class Lease:
         """Write the job's row, or raise LeaseLost if the lease was taken over."""
         # Every commit of a job sends this statement: it is built without the ORM's compiler.
         fence = {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
-        if not plain_update.update(self.model, fence, fields):
+        if not plain_sql.update(self.model, fence, fields):
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager

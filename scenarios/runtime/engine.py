@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from durable import executor, plain_update
+from durable import executor, plain_sql
 from durable.executor import db
 from durable.leases import Lease, LeaseLost, retry_locked
 from nodes import node_settings
@@ -107,7 +107,7 @@ def create_execution(
         scenario, trigger, input, user, lease_owner=runner.owner if runner else "", **options
     )
     # One INSERT, in the caller's transaction if there is one; announced once it is committed.
-    execution.save(force_insert=True)
+    plain_sql.insert([execution])
     transaction.on_commit(functools.partial(_announce_created, execution, runner))
     return execution
 
@@ -736,12 +736,12 @@ class Run:
                 )
             for woke in self.woke:
                 NodeRun.objects.filter(pk=woke.pk).update(status=NS.SUCCEEDED, finished_at=woke.finished_at)
-            NodeRun.objects.bulk_create(rows)
+            plain_sql.insert(rows)
 
     def _commit_iterations(self, rows: list[NodeRun]) -> None:
         with transaction.atomic():
             self._fence({})
-            NodeRun.in_loops.bulk_create(rows)
+            plain_sql.insert(rows)
 
     def _commit_tries(self, row: NodeRun, tries: int) -> None:
         with transaction.atomic():
@@ -754,7 +754,7 @@ class Run:
             # One plain UPDATE per row: bulk_update's CASE expressions cost far more CPU to build
             # than the extra statement costs SQLite or PostgreSQL to run.
             for row in rows:
-                plain_update.update(
+                plain_sql.update(
                     NodeRun, {"pk": row.pk}, {name: getattr(row, name) for name in NODE_RUN_CHANGES}
                 )
 

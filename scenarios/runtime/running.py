@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import connections, models, router
 from django.utils import timezone
 
 from nodes import expressions, node_settings
@@ -54,7 +55,22 @@ class Credentials:
 
 
 def _team_credentials(team_id: Any, ids: set[str]) -> list[Credential]:
-    return list(Credential.objects.filter(team_id=team_id, pk__in=sorted(ids)))
+    """`Credential.objects.filter(team_id=team_id, pk__in=ids)` as a raw query: every execution that
+    uses a credential starts with it, and compiling the filter cost three times what running it
+    does (docs/performance.md)."""
+    meta = Credential._meta
+    pk, team = meta.pk, meta.get_field("team")
+    assert pk is not None and isinstance(team, models.Field)
+    connection = connections[router.db_for_read(Credential)]
+    quote = connection.ops.quote_name
+    keys = sorted(ids)
+    statement = (
+        f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(str(team.column))} = %s "
+        f"AND {quote(str(pk.column))} IN ({', '.join(['%s'] * len(keys))})"
+    )
+    params = [team.get_db_prep_value(team_id, connection)]
+    params += [pk.get_db_prep_value(key, connection) for key in keys]
+    return list(Credential.objects.raw(statement, params))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from durable import executor
+from durable import executor, plain_sql
 from scenarios.models import Execution, NodeRun, Scenario
 from scenarios.runtime import waiting
 from tests.engine.conftest import CALLS, build
@@ -110,16 +110,16 @@ def test_a_scenario_answered_by_its_first_write_is_stored_with_its_node_runs(asg
 def test_when_the_new_execution_cannot_be_stored_the_caller_gets_503_and_nothing_exists(
     asgi_server, cast, monkeypatch
 ):
-    real = Execution.save
+    real = plain_sql.insert
     inserted: list[str] = []
 
-    def fails_once(self: Execution, *args: Any, **kwargs: Any) -> None:
-        inserted.append(type(self).__name__)
+    def fails_once(objs: Any) -> None:
+        inserted.append(type(objs[0]).__name__)
         if len(inserted) == 1:
             raise OperationalError("disk I/O error")
-        real(self, *args, **kwargs)
+        real(objs)
 
-    monkeypatch.setattr(Execution, "save", fails_once)
+    monkeypatch.setattr(plain_sql, "insert", fails_once)
     scenario = build(
         cast.team,
         {

@@ -1,0 +1,91 @@
+"""The hot writes as plain statements, built from the model's fields with Django's public API and sent
+through the DB-API cursor: one UPDATE by equality (`update`), one multi-row INSERT (`insert`).
+
+Every execution sends two INSERTs (the execution, its node runs) and four UPDATEs (a lease's fenced
+write per commit, one per changed node run). Compiling them with the ORM cost more CPU than SQLite
+or PostgreSQL takes to run them (docs/performance.md). Values are prepared as the ORM prepares them
+(`pre_save`, `get_db_prep_save`), so a JSON field, a date, a UUID or an `auto_now_add` time is stored
+exactly as `save()`, `bulk_create()` or `update()` would store it; tests/durability/test_plain_sql.py
+compares them. Anything else (expressions, lookups, signals) is the ORM's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, models, router, transaction
+
+
+def update(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
+    """`model.objects.filter(**where).update(**values)` for plain values and equality filters; the
+    number of rows changed."""
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        return model._default_manager.filter(**where).update(**values)
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, value in values.items():
+        field = _field(model, name)
+        sets.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    conditions: list[str] = []
+    for name, value in where.items():
+        field = _field(model, name)
+        conditions.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    statement = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return int(cursor.rowcount)
+
+
+def insert(objs: Sequence[models.Model]) -> None:
+    """`Model.objects.bulk_create(objs)` for new rows of one model without signals or expressions:
+    one INSERT of every concrete column; an auto-increment primary key comes back into each object
+    (RETURNING, in the order of the rows, as bulk_create relies on too). Raises what the database
+    raises (an IntegrityError for a duplicate, say), as bulk_create does."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    pk = meta.pk
+    assert pk is not None
+    generated = isinstance(pk, models.AutoField) and any(obj.pk is None for obj in objs)
+    if generated and not connection.features.can_return_rows_from_bulk_insert:
+        model._default_manager.bulk_create(objs)
+        return
+    quote = connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not (generated and field is pk)]
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    # As many rows a statement as the database takes parameters (bulk_create's batches).
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    for start in range(0, len(objs), size):
+        batch = objs[start : start + size]
+        params: list[Any] = []
+        for obj in batch:
+            params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+        statement = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(batch))}"
+        if generated:
+            statement += f" RETURNING {quote(str(pk.column))}"
+        # As the ORM's save does: a failure inside an atomic block marks it for rollback.
+        with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            returned = cursor.fetchall() if generated else []
+        for n, obj in enumerate(batch):
+            if generated:
+                obj.pk = returned[n][0]
+            # As the ORM leaves a saved object: stored, in this database (Model._state, documented).
+            obj._state.adding = False
+            obj._state.db = connection.alias
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column.")
+    return field

@@ -1,0 +1,124 @@
+"""The hot writes' plain statements store exactly what the ORM stores: the UPDATE what `update()`
+stores (JSON, NULL, dates, UUIDs), changing only the rows its filter names and counting them (a
+lease's fence depends on it); the INSERT what `save()` and `bulk_create()` store, with the new
+primary keys back in the objects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from durable import plain_sql
+from scenarios.models import Execution, NodeRun
+
+pytestmark = pytest.mark.django_db
+
+VALUES = {
+    "status": "succeeded",
+    "params": {"q": "é\u2028", "n": [1, 2.5, None, True]},
+    "output": ["a", {"b": None}],
+    "error": None,
+    "ports": ["true"],
+    "finished_at": timezone.now(),
+}
+
+
+def test_a_plain_update_stores_what_the_orm_update_stores(make_job):
+    job = make_job()
+    by_orm, by_plain = (
+        NodeRun.objects.create(execution=job, node_number=n, node_kind="x", attempt=1) for n in (1, 2)
+    )
+    NodeRun.objects.filter(pk=by_orm.pk).update(**VALUES)
+    assert plain_sql.update(NodeRun, {"pk": by_plain.pk}, VALUES) == 1
+    fields = ["status", "params", "output", "error", "ports", "finished_at"]
+    assert NodeRun.objects.values(*fields).get(pk=by_plain.pk) == NodeRun.objects.values(*fields).get(
+        pk=by_orm.pk
+    )
+
+
+def test_a_plain_update_changes_only_the_rows_its_filter_names_and_counts_them(make_job):
+    job, other = make_job(), make_job()
+    Execution.objects.filter(pk__in=[job.pk, other.pk]).update(attempt=1, lease_owner="me")
+    renewed = timezone.now() + timedelta(seconds=30)
+    assert (
+        plain_sql.update(
+            Execution, {"pk": job.pk, "attempt": 2, "lease_owner": "me"}, {"lease_until": renewed}
+        )
+        == 0
+    )
+    assert (
+        plain_sql.update(
+            Execution, {"pk": job.pk, "attempt": 1, "lease_owner": "me"}, {"lease_until": renewed}
+        )
+        == 1
+    )
+    assert Execution.objects.get(pk=job.pk).lease_until == renewed
+    assert Execution.objects.get(pk=other.pk).lease_until is None
+
+
+def test_an_expression_is_left_to_the_orm(make_job):
+    job = make_job()
+    assert plain_sql.update(Execution, {"pk": job.pk}, {"attempt": F("attempt") + 3}) == 1
+    assert Execution.objects.get(pk=job.pk).attempt == 3
+
+
+def node_runs(job: Execution, count: int, attempt: int = 1) -> list[NodeRun]:
+    return [
+        NodeRun(execution=job, node_number=n, node_kind="x", attempt=attempt, label=f"é {n}", **VALUES)
+        for n in range(1, count + 1)
+    ]
+
+
+COLUMNS = [f.attname for f in NodeRun._meta.concrete_fields if not f.primary_key]
+
+
+def test_a_plain_insert_stores_what_bulk_create_stores_and_gives_back_the_new_keys(make_job):
+    job = make_job()
+    by_orm, by_plain = node_runs(job, 3, attempt=1), node_runs(job, 3, attempt=2)
+    NodeRun.objects.bulk_create(by_orm)
+    plain_sql.insert(by_plain)
+    assert all(isinstance(row.pk, int) for row in by_plain)
+    assert len({row.pk for row in by_orm + by_plain}) == 6
+    assert [row._state.adding for row in by_plain] == [False] * 3
+    stored = {row["id"]: row for row in NodeRun.objects.values("id", *COLUMNS)}
+    for orm, plain in zip(by_orm, by_plain, strict=True):
+        assert {**stored[plain.pk], "attempt": 1} == {**stored[orm.pk], "id": plain.pk}
+    # The objects can be updated through their keys, as the engine does next.
+    assert plain_sql.update(NodeRun, {"pk": by_plain[1].pk}, {"status": "failed"}) == 1
+    assert NodeRun.objects.get(pk=by_plain[1].pk).status == "failed"
+
+
+def test_a_plain_insert_of_more_rows_than_one_statement_takes_sends_them_all(make_job):
+    job = make_job()
+    rows = node_runs(job, 700)  # over SQLite's 999 parameters a statement at 16 columns a row
+    plain_sql.insert(rows)
+    assert NodeRun.in_loops.filter(execution=job).count() == 700
+    assert sorted(row.pk for row in rows) == sorted(NodeRun.in_loops.values_list("pk", flat=True))
+
+
+def test_a_plain_insert_of_an_execution_stores_what_save_stores(make_job):
+    template = make_job()
+    fields = {"scenario": template.scenario, "trigger": Execution.Trigger.CLI, "input": {"q": [1, "é"]}}
+    by_orm, by_plain = Execution(**fields), Execution(**fields)
+    by_orm.save(force_insert=True)
+    plain_sql.insert([by_plain])
+    columns = [f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    assert Execution.objects.values(*columns).get(pk=by_plain.pk) == Execution.objects.values(*columns).get(
+        pk=by_orm.pk
+    )
+    assert Execution.objects.get(pk=by_plain.pk).created_at == by_plain.created_at
+
+
+def test_a_duplicate_insert_fails_as_the_orm_fails_and_marks_the_transaction_for_rollback(make_job):
+    job = make_job()
+    duplicate = Execution(id=job.pk, scenario=job.scenario, trigger=Execution.Trigger.CLI)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        try:
+            plain_sql.insert([duplicate])
+        finally:
+            assert transaction.get_rollback()
+    assert Execution.objects.filter(pk=job.pk).count() == 1
