@@ -119,20 +119,16 @@ STATICFILES_DIRS = [
 ]
 
 # Channels: without Redis, the in-memory layer and the durable executor inside the one web process;
-# with REDIS_URL, channels_redis as shipped and separate `manage.py executor` workers.
+# with REDIS_URL, channels_redis as shipped (its Pub/Sub layer) and separate `manage.py executor`
+# workers. Every message Scenery sends is a wake-up or a live update (the database is the truth), so
+# Pub/Sub's at-most-once delivery to whoever listens now is what they need, at one PUBLISH a send
+# where the list-based layer spends four round trips a send and polls to receive.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py reads with a 5 s socket timeout by default, which is also how long
-                # channels_redis blocks on an idle channel: every idle receive then failed with
-                # "Timeout reading" (killing WebSocket consumers). Read longer than the block.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
-                "capacity": 1000,
-                "expiry": 30,
-            },
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}]},
         }
     }
 else:

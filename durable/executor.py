@@ -440,8 +440,9 @@ def notify(source: str | None = None, pk: Any = None) -> None:
     (a job just queued), else for a whole claim round. Losing this message only costs latency.
 
     It never raises: a full channel or an unreachable Redis must not fail the request that queued
-    the job; the workers' polling picks it up. Each message reaches one worker (a plain channel,
-    not a group), so one new job costs one claim, not one per worker.
+    the job; the workers' polling picks it up. Each worker listening hears it (the Pub/Sub layer
+    delivers a channel's message to every subscriber); a worker with room claims the named row in
+    one conditional statement, the first wins and the others' claims change nothing.
     """
     if settings.EXECUTOR == "inprocess":
         local_executor().wake(source, pk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,15 +14,13 @@ from channels.layers import get_channel_layer
 @contextlib.asynccontextmanager
 async def listening(group: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
     """The messages sent to `group`, queued as they arrive, while the block runs (none without a
-    channel layer). The channel has a plain name of its own, not `new_channel()`'s "specific." one:
-    channels_redis lets only one event loop of a process at a time receive on those, and a process
-    may run several loops (see scenarios/runtime/waiting.py)."""
+    channel layer), on a channel of its own from the running loop's layer."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     layer = get_channel_layer()
     if layer is None:
         yield queue
         return
-    channel = f"{group}.{uuid.uuid4().hex}"
+    channel = await layer.new_channel(f"{group}.")
     await layer.group_add(group, channel)
 
     async def receive() -> None:

@@ -8,12 +8,14 @@ claim round; it only says "look now". Losing one costs latency, never a job: the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from channels import DEFAULT_CHANNEL_LAYER
 from channels.consumer import AsyncConsumer
-from channels.layers import BaseChannelLayer
+from channels.layers import BaseChannelLayer, channel_layers
 from channels.routing import ChannelNameRouter
 from channels.worker import Worker
 
@@ -54,17 +56,25 @@ def application(runner: executor.Executor, listening: Listening | None = None) -
 
 
 async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
-    """Run a Channels worker that wakes `runner` from the wake-up channel, until cancelled. Survives the channel layer going
-    away (Redis restarted): the worker's listener then fails, and a new one starts after a backoff,
-    while the executor's polling covers the gap."""
+    """Run a Channels worker that wakes `runner` from the wake-up channel, until cancelled. Survives the
+    channel layer going away (Redis restarted): the worker's listener then fails, and a new one starts
+    after a backoff on a layer of its own made afresh (channels_redis's Pub/Sub layer does not
+    subscribe again a channel whose first subscription failed), while the executor's polling covers
+    the gap."""
     listening = Listening()
-    worker = Worker(
-        application=application(runner, listening), channels=[executor.WAKE_CHANNEL], channel_layer=layer
-    )
-    checker = asyncio.get_running_loop().create_task(worker.application_checker(), name="wake-up consumers")
+    checker: asyncio.Task[None] | None = None
+    worker: Worker | None = None
     failures = 0
     try:
         while True:
+            worker = Worker(
+                application=application(runner, listening),
+                channels=[executor.WAKE_CHANNEL],
+                channel_layer=layer,
+            )
+            checker = asyncio.get_running_loop().create_task(
+                worker.application_checker(), name="wake-up consumers"
+            )
             try:
                 await worker.handle()
             except asyncio.CancelledError:
@@ -74,10 +84,20 @@ async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
                 listening.failed = True
                 if failures == 1:
                     log.warning("listening for wake-ups failed (%s); polling meanwhile, reconnecting", exc)
+                await _stop(worker, checker)
+                worker = checker = None
+                with contextlib.suppress(Exception):
+                    await layer.flush()  # this listener's connections: the layer is its own
+                layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
                 await asyncio.sleep(min(0.25 * 2 ** min(failures, 5), MAX_BACKOFF_SECONDS))
             else:
                 failures = 0
     finally:
-        checker.cancel()
-        for details in list(worker.application_instances.values()):
-            details["future"].cancel()
+        if worker is not None and checker is not None:
+            await _stop(worker, checker)
+
+
+async def _stop(worker: Worker, checker: asyncio.Task[None]) -> None:
+    checker.cancel()
+    for details in list(worker.application_instances.values()):
+        details["future"].cancel()

