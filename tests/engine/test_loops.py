@@ -4,13 +4,11 @@ bad lists named by node and field."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -19,6 +17,8 @@ from scenarios.portable import export_scenario, import_scenario
 from scenarios.snapshot import save_problems, snapshot_of
 from tests.engine.conftest import CALLS, build, runs_of, start_and_run
 from tests.engine.test_flow import conditions, posted
+from tests.live_events import heard_in
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("test_nodes", "no_background_executor")
 
@@ -219,35 +219,27 @@ def test_an_exported_loop_imports_and_runs_the_same(cast):
 
 
 def test_a_live_run_says_which_item_its_loop_is_at_and_shows_its_body_nodes(cast):
-    from channels.layers import get_channel_layer
-
     group = Scenario.group_name_for(greeter_id := greeter(cast).pk)
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    execution = start_and_run(Scenario.objects.get(pk=greeter_id), posted({"names": ["a", "b", "c"]}))
-    heard = []
-    while True:
-        try:
-            message = async_to_sync(asyncio.wait_for)(layer.receive(channel), 0.5)
-        except TimeoutError:
-            break
-        heard.append(message)
 
-    assert execution.status == ES.SUCCEEDED
-    progress = [
-        event["node"]["progress"]
-        for message in heard
-        for event in message.get("events", [message])
-        if isinstance(event, dict) and event.get("type") == "node" and "progress" in event.get("node", {})
-    ]
-    body = [
-        event["node"]
-        for message in heard
-        for event in message.get("events", [message])
-        if isinstance(event, dict) and event.get("type") == "node" and event["node"]["node"] == 3
-    ]
-    assert progress and progress[-1] == {"item": 3, "of": 3}, heard[:3]
+    def events_of(heard: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+        return [
+            event
+            for message in list(heard)
+            for event in message.get("events", [message])
+            if isinstance(event, dict) and event.get("type") == kind
+        ]
+
+    def progress(heard: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e["node"]["progress"] for e in events_of(heard, "node") if "progress" in e["node"]]
+
+    with heard_in(group) as heard:
+        execution = start_and_run(Scenario.objects.get(pk=greeter_id), posted({"names": ["a", "b", "c"]}))
+        assert execution.status == ES.SUCCEEDED
+        wait_until(lambda: {"item": 3, "of": 3} in progress(heard), "the loop's last progress event")
+        wait_until(lambda: events_of(heard, "execution"), "the run's end")
+
+    assert progress(heard)[-1] == {"item": 3, "of": 3}, heard[:3]
+    body = [event["node"] for event in events_of(heard, "node") if event["node"]["node"] == 3]
     # The body's node, as the latest item left it, with how many items have ended.
     assert body[-1]["items"] == 3 and body[-1]["output"]["params"]["text"] == "Hi c #2"
 
