@@ -96,8 +96,26 @@ class Plan:
     inputs: dict[int, list[Link]] = field(default_factory=dict)
     triggers: list[int] = field(default_factory=list)
 
+    # Derived sets, computed once per plan: a run asks for them at every node.
+    _memo: dict[Any, frozenset[int]] = field(default_factory=dict, repr=False, compare=False)
+
     @classmethod
     def of(cls, snapshot: dict[str, Any]) -> Plan:
+        """The plan of `snapshot`. A request asks several times of the same execution's snapshot (to
+        start it, to run it, to answer its caller): the plans of the latest snapshots are remembered
+        by identity, holding the snapshot so that its identity stays its own (snapshots are never
+        changed in place)."""
+        remembered = _plans.get(id(snapshot))
+        if remembered is not None and remembered[0] is snapshot:
+            return remembered[1]
+        plan = cls._build(snapshot)
+        if len(_plans) >= MAX_PLANS:
+            _plans.pop(next(iter(_plans)), None)
+        _plans[id(snapshot)] = (snapshot, plan)
+        return plan
+
+    @classmethod
+    def _build(cls, snapshot: dict[str, Any]) -> Plan:
         nodes = {int(spec["number"]): spec for spec in snapshot.get("nodes", [])}
         edges = [link for raw in snapshot.get("edges", []) if (link := graph.link_of(raw)) is not None]
         parents: dict[int, set[int]] = defaultdict(set)
@@ -121,18 +139,28 @@ class Plan:
     def trigger(self) -> int | None:
         return self.triggers[0] if len(self.triggers) == 1 else None
 
-    def ancestors(self, number: int) -> set[int]:
-        return graph.ancestors(number, self.edges)
+    def ancestors(self, number: int) -> frozenset[int]:
+        found = self._memo.get(number)
+        if found is None:
+            found = self._memo[number] = frozenset(graph.ancestors(number, self.edges))
+        return found
 
-    def run_set(self) -> set[int]:
+    def run_set(self) -> frozenset[int]:
         """The trigger and every node reachable from it: what an execution runs."""
-        if self.trigger is None:
-            return set()
-        return {self.trigger} | graph.descendants(self.trigger, self.edges)
+        found = self._memo.get("run_set")
+        if found is None:
+            trigger = self.trigger
+            reached = set() if trigger is None else {trigger} | graph.descendants(trigger, self.edges)
+            found = self._memo["run_set"] = frozenset(reached)
+        return found
 
     def responds(self) -> bool:
         """Whether a Webhook response node is on the path of a run."""
         return any(node_kind_of(self.nodes[n]["kind"]) == "response" for n in self.run_set())
+
+
+MAX_PLANS = 64
+_plans: dict[int, tuple[dict[str, Any], Plan]] = {}
 
 
 def save_problems(snapshot: dict[str, Any]) -> list[str]:
