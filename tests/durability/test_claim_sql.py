@@ -1,6 +1,6 @@
 """The claims' plain statements select what the ORM's did: `claimable_rows` the rows `claimable`
 selects, a claim from `Rows` the row a queryset claim takes (and names the worker it takes over
-from)."""
+from), and a job's load the execution and team the fenced `select_related` query gave."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from durable import leases
-from scenarios.models import Execution
-from scenarios.runtime import jobs
+from scenarios.models import Execution, Scenario
+from scenarios.runtime import engine, jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,15 @@ def test_a_takeover_from_plain_rows_names_the_lost_worker(make_job, caplog):
     lease = leases.claim_one(jobs.claimable_rows(timezone.now()), "next", 30)
     assert lease is not None and (lease.pk, lease.attempt) == (job.pk, 2)
     assert f"from lost (lease ended {ended.isoformat()}) to next, attempt 2" in caplog.text
+
+
+def test_a_job_loads_its_execution_and_team_only_while_its_lease_holds(make_job):
+    job = make_job()
+    lease = jobs.claim_woken("me", 30, job.pk)
+    assert lease is not None
+    loaded = engine.load_job(lease)
+    assert loaded is not None
+    assert loaded.execution.pk == job.pk and loaded.execution.status == ES.RUNNING
+    assert loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
+    Execution.objects.filter(pk=job.pk).update(attempt=2)
+    assert engine.load_job(lease) is None
