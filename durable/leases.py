@@ -15,19 +15,19 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import OperationalError, connection, models, transaction
+from django.db import OperationalError, connection, connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from durable import plain_sql
 from durable.models import Leased
 
-__all__ = ["Lease", "LeaseLost", "claim_one", "exhausted", "expired", "give_up", "retry_locked"]
+__all__ = ["Lease", "LeaseLost", "Rows", "claim_one", "exhausted", "expired", "give_up", "retry_locked"]
 
 LOCKED_RETRIES = 5
 
@@ -47,13 +47,17 @@ class Lease:
 
     def fenced(self) -> models.QuerySet[Any]:
         """The job's row, only while this lease still holds it."""
-        return self.model._default_manager.filter(pk=self.pk, attempt=self.attempt, lease_owner=self.owner)
+        return self.model._default_manager.filter(**self.fence)
+
+    @property
+    def fence(self) -> dict[str, Any]:
+        """The equality filter of `fenced()`, for a plain statement."""
+        return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
 
     def update(self, **fields: Any) -> None:
         """Write the job's row, or raise LeaseLost if the lease was taken over."""
         # Every commit of a job sends this statement: it is built without the ORM's compiler.
-        fence = {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
-        if not plain_sql.update(self.model, fence, fields):
+        if not plain_sql.update(self.model, self.fence, fields):
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager
@@ -73,8 +77,9 @@ class Lease:
             yield
 
     def renew(self, seconds: float) -> bool:
+        # Every running job's heartbeat: a plain statement too.
         renewed = timezone.now() + timedelta(seconds=seconds)
-        return bool(self.fenced().update(lease_until=renewed))
+        return bool(plain_sql.update(self.model, self.fence, {"lease_until": renewed}))
 
     def release(self) -> None:
         """Give the job back at once (graceful shutdown): another worker may take it now."""
@@ -93,8 +98,20 @@ def retry_locked[T](fn: Callable[[], T], retries: int = LOCKED_RETRIES) -> T:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The rows of `model` a plain SQL condition `where` selects, for a claim sent on every request
+    (compiling its filter cost more CPU than the database takes to run it, docs/performance.md).
+    `where` names columns as `"table"."column"`; `params` are prepared as the ORM prepares them
+    (`get_db_prep_value`)."""
+
+    model: type[Leased]
+    where: str
+    params: Sequence[Any]
+
+
 def claim_one(
-    candidates: models.QuerySet[Any],
+    candidates: models.QuerySet[Any] | Rows,
     owner: str,
     lease_seconds: float,
     order_by: str = "created_at",
@@ -105,7 +122,7 @@ def claim_one(
 
 
 def _claim_one(
-    candidates: models.QuerySet[Any],
+    candidates: models.QuerySet[Any] | Rows,
     owner: str,
     lease_seconds: float,
     order_by: str,
@@ -114,19 +131,26 @@ def _claim_one(
     model = candidates.model
     now = timezone.now()
     with transaction.atomic():
-        rows = candidates.order_by(order_by)
-        if connection.features.has_select_for_update_skip_locked:
-            rows = rows.select_for_update(skip_locked=True)
-        row = rows.values("pk", "attempt", "lease_owner", "lease_until").first()
+        if isinstance(candidates, Rows):
+            row = _first(candidates, order_by)
+        else:
+            rows = candidates.order_by(order_by)
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)
+            row = rows.values("pk", "attempt", "lease_owner", "lease_until").first()
         if row is None:
             return None
         attempt = row["attempt"] + 1
         # The attempt in the WHERE clause makes this a compare-and-set even without row locks.
-        updated = model._default_manager.filter(pk=row["pk"], attempt=row["attempt"]).update(
-            attempt=attempt,
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            **set_fields,
+        updated = plain_sql.update(
+            model,
+            {"pk": row["pk"], "attempt": row["attempt"]},
+            {
+                "attempt": attempt,
+                "lease_owner": owner,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                **set_fields,
+            },
         )
         if not updated:
             return None
@@ -143,6 +167,40 @@ def _claim_one(
             attempt,
         )
     return Lease(model=model, pk=row["pk"], attempt=attempt, owner=owner)
+
+
+def _first(candidates: Rows, order_by: str) -> dict[str, Any] | None:
+    """The first of `candidates` by `order_by` (a field, `-` for descending) no other claim holds,
+    as `values("pk", "attempt", "lease_owner", "lease_until").first()` gives it from a queryset."""
+    model = candidates.model
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    order = model._meta.get_field(order_by.removeprefix("-"))
+    assert isinstance(order, models.Field)
+    columns = ", ".join(f"{table}.{quote(str(field.column))}" for field in _claim_fields(model))
+    statement = (
+        f"SELECT {columns} FROM {table} WHERE {candidates.where} "
+        f"ORDER BY {table}.{quote(str(order.column))} {'DESC' if order_by.startswith('-') else 'ASC'} LIMIT 1"
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        statement += " FOR UPDATE SKIP LOCKED"
+    # raw(): its rows are converted as the ORM converts them (a UUID, an aware lease_until on SQLite).
+    for found in model._default_manager.raw(statement, candidates.params):
+        return {
+            "pk": found.pk,
+            "attempt": found.attempt,
+            "lease_owner": found.lease_owner,
+            "lease_until": found.lease_until,
+        }
+    return None
+
+
+def _claim_fields(model: type[Leased]) -> list[models.Field[Any, Any]]:
+    pk = model._meta.pk
+    assert pk is not None
+    fields = [model._meta.get_field(name) for name in ("attempt", "lease_owner", "lease_until")]
+    return [pk, *(field for field in fields if isinstance(field, models.Field))]
 
 
 def expired(now: Any | None = None) -> models.Q:

@@ -1,5 +1,6 @@
 """The hot writes as plain statements, built from the model's fields with Django's public API and sent
-through the DB-API cursor: one UPDATE by equality (`update`), one multi-row INSERT (`insert`).
+through the DB-API cursor: one UPDATE by equality (`update`), one multi-row INSERT (`insert`), and one
+SELECT by equality (`select`, through `raw()`).
 
 Every execution sends two INSERTs (the execution, its node runs) and four UPDATEs (a lease's fenced
 write per commit, one per changed node run). Compiling them with the ORM cost more CPU than SQLite
@@ -15,12 +16,28 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models, router, transaction
+from django.db.models.functions import Coalesce
+
+
+class IfNull(Coalesce):
+    """The value of field `name` where it is set, else `value` (`Coalesce(F(name), Value(value))`):
+    a claim sets `started_at` so. The ORM takes it as that Coalesce; `update` writes it as
+    `COALESCE(column, %s)`."""
+
+    def __init__(self, name: str, value: Any, output_field: models.Field[Any, Any] | None = None) -> None:
+        value_expression = models.Value(value, output_field=output_field)
+        super().__init__(models.F(name), value_expression, output_field=output_field)
+        self.field_name = name
+        self.value = value
 
 
 def update(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
-    """`model.objects.filter(**where).update(**values)` for plain values and equality filters; the
-    number of rows changed."""
-    if any(hasattr(value, "resolve_expression") for value in values.values()):
+    """`model.objects.filter(**where).update(**values)` for plain values (or `IfNull` of one) and
+    equality filters; the number of rows changed."""
+    if any(
+        hasattr(value, "resolve_expression") and not _plain_if_null(name, value)
+        for name, value in values.items()
+    ):
         return model._default_manager.filter(**where).update(**values)
     meta = model._meta
     connection = connections[router.db_for_write(model)]
@@ -29,7 +46,12 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
     params: list[Any] = []
     for name, value in values.items():
         field = _field(model, name)
-        sets.append(f"{quote(str(field.column))} = %s")
+        column = quote(str(field.column))
+        if isinstance(value, IfNull):
+            sets.append(f"{column} = COALESCE({column}, %s)")
+            value = value.value
+        else:
+            sets.append(f"{column} = %s")
         params.append(field.get_db_prep_save(value, connection))
     conditions: list[str] = []
     for name, value in where.items():
@@ -37,9 +59,25 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         conditions.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_value(value, connection))
     statement = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
-    with connection.cursor() as cursor:
+    # As the ORM's update does: a failure inside an atomic block marks it for rollback.
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
         return int(cursor.rowcount)
+
+
+def select[M: models.Model](model: type[M], where: dict[str, Any]) -> list[M]:
+    """`list(model.objects.filter(**where))` for equality filters, unordered, as a raw query: its rows
+    are converted into instances as the ORM converts them."""
+    connection = connections[router.db_for_read(model)]
+    quote = connection.ops.quote_name
+    conditions: list[str] = []
+    params: list[Any] = []
+    for name, value in where.items():
+        field = _field(model, name)
+        conditions.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    statement = f"SELECT * FROM {quote(model._meta.db_table)} WHERE {' AND '.join(conditions)}"
+    return list(model._default_manager.raw(statement, params))
 
 
 def insert(objs: Sequence[models.Model]) -> None:
@@ -82,6 +120,15 @@ def insert(objs: Sequence[models.Model]) -> None:
             # As the ORM leaves a saved object: stored, in this database (Model._state, documented).
             obj._state.adding = False
             obj._state.db = connection.alias
+
+
+def _plain_if_null(name: str, value: Any) -> bool:
+    # Of the field it sets, with a plain value: an expression inside is the ORM's to build.
+    return (
+        isinstance(value, IfNull)
+        and value.field_name == name
+        and not hasattr(value.value, "resolve_expression")
+    )
 
 
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:

@@ -10,11 +10,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from durable import executor, leases
+from durable import executor, leases, plain_sql
 from durable.executor import JobSource
 from durable.leases import Lease
 from scenarios.models import Execution, NodeRun, Scenario
@@ -35,6 +36,34 @@ def claimable(now: Any) -> models.QuerySet[Execution]:
     )
 
 
+def claimable_rows(now: Any, pk: Any = None) -> leases.Rows:
+    """`claimable(now)` (only execution `pk` when given) as a plain condition: every claim sends it,
+    and building the filter cost more CPU than the database takes to run it (docs/performance.md).
+    tests/durability/test_claim_sql.py checks that it selects what `claimable` selects."""
+    connection = connections[router.db_for_write(Execution)]
+    status, wake_at, lease_until, attempt, max_attempts = (
+        _column(name, connection) for name in ("status", "wake_at", "lease_until", "attempt", "max_attempts")
+    )
+    queued, waiting, running = (
+        _prepared("status", s, connection) for s in (ES.QUEUED, ES.WAITING, ES.RUNNING)
+    )
+    where = (
+        f"({status} = %s OR ({status} = %s AND {wake_at} <= %s)"
+        f" OR ({status} = %s AND {lease_until} < %s AND NOT ({attempt} >= {max_attempts})))"
+    )
+    params = [
+        queued,
+        waiting,
+        _prepared("wake_at", now, connection),
+        running,
+        _prepared("lease_until", now, connection),
+    ]
+    if pk is not None:
+        where += f" AND {_column('pk', connection)} = %s"
+        params.append(_prepared("pk", pk, connection))
+    return leases.Rows(Execution, where, params)
+
+
 def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
     """Claim an execution for `owner` (only execution `pk` when given).
 
@@ -43,20 +72,18 @@ def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
     """
     now = timezone.now()
     fail_exhausted(now)
-    candidates = claimable(now) if pk is None else claimable(now).filter(pk=pk)
+    candidates = claimable_rows(now, pk)
     for _ in range(3):
         # Reads first: an idle poll must not take SQLite's write lock.
         chosen = _fairest(candidates, now)
         if chosen is None:
             return None
         lease = leases.claim_one(
-            candidates if chosen is OLDEST else candidates.filter(pk=chosen),
+            candidates if chosen is OLDEST else claimable_rows(now, chosen),
             owner,
             lease_seconds,
             status=ES.RUNNING,
-            started_at=Coalesce(
-                models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
-            ),
+            started_at=plain_sql.IfNull("started_at", now, models.DateTimeField()),
         )
         if lease is not None:
             return lease  # else another worker took that one first: choose again
@@ -75,14 +102,16 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
     now = timezone.now()
     # Queued executions have never been claimed (attempt 0): claimed now, it is attempt 1.
     claimed = leases.retry_locked(
-        lambda: Execution.objects.filter(pk=pk, status=ES.QUEUED, attempt=0).update(
-            status=ES.RUNNING,
-            attempt=1,
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            started_at=Coalesce(
-                models.F("started_at"), models.Value(now, output_field=models.DateTimeField())
-            ),
+        lambda: plain_sql.update(
+            Execution,
+            {"pk": pk, "status": ES.QUEUED, "attempt": 0},
+            {
+                "status": ES.RUNNING,
+                "attempt": 1,
+                "lease_owner": owner,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                "started_at": plain_sql.IfNull("started_at", now, models.DateTimeField()),
+            },
         )
     )
     return Lease(model=Execution, pk=pk, attempt=1, owner=owner) if claimed else None
@@ -94,16 +123,31 @@ FAIRNESS_WINDOW = 50
 OLDEST = object()
 
 
-def _fairest(candidates: models.QuerySet[Execution], now: Any) -> Any:
-    waiting = list(candidates.order_by("created_at").values_list("pk", "scenario__team_id")[:FAIRNESS_WINDOW])
-    if len({team for _, team in waiting}) <= 1:
-        return OLDEST if waiting else None
-    busy = dict(
-        Execution.objects.filter(status=ES.RUNNING, lease_until__gte=now)
-        .values_list("scenario__team_id")
-        .annotate(running=models.Count("pk"))
-        .values_list("scenario__team_id", "running")
+def _fairest(candidates: leases.Rows, now: Any) -> Any:
+    connection = connections[router.db_for_write(Execution)]
+    pk, created_at, status, lease_until = (
+        _column(name, connection) for name in ("pk", "created_at", "status", "lease_until")
     )
+    scenario, team = _column("scenario", connection), _column("team", connection, Scenario)
+    joined = (
+        f"{connection.ops.quote_name(Execution._meta.db_table)} INNER JOIN "
+        f"{connection.ops.quote_name(Scenario._meta.db_table)} ON ({scenario} = {_column('pk', connection, Scenario)})"
+    )
+    # Scalars only (UUIDs compared with each other, as the database gives them): a plain cursor.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk}, {team} FROM {joined} WHERE {candidates.where} ORDER BY {created_at} ASC"
+            f" LIMIT {FAIRNESS_WINDOW}",
+            candidates.params,
+        )
+        waiting = cursor.fetchall()
+        if len({team for _, team in waiting}) <= 1:
+            return OLDEST if waiting else None
+        cursor.execute(
+            f"SELECT {team}, COUNT({pk}) FROM {joined} WHERE {status} = %s AND {lease_until} >= %s GROUP BY {team}",
+            [_prepared("status", ES.RUNNING, connection), _prepared("lease_until", now, connection)],
+        )
+        busy = dict(cursor.fetchall())
     # min() keeps the first of equals: the oldest execution of the least busy team.
     return min(waiting, key=lambda row: busy.get(row[1], 0))[0]
 
@@ -111,9 +155,9 @@ def _fairest(candidates: models.QuerySet[Execution], now: Any) -> Any:
 def fail_exhausted(now: Any | None = None) -> int:
     """Fail running executions whose lease expired after their last allowed attempt."""
     now = now or timezone.now()
-    stale = Execution.objects.filter(leases.expired(now), leases.exhausted(), status=ES.RUNNING)
     failed = 0
-    for pk, attempt in list(stale.order_by("lease_until").values_list("pk", "attempt")[:50]):
+    for pk, attempt in _exhausted(now):
+        stale = Execution.objects.filter(leases.expired(now), leases.exhausted(), status=ES.RUNNING)
         with transaction.atomic():
             error = f"Worker lost {attempt} times: the execution was stopped. Run it again when the workers are healthy."
             given_up = leases.give_up(
@@ -133,6 +177,48 @@ def fail_exhausted(now: Any | None = None) -> int:
         failed += 1
         log.warning("execution %s failed: worker lost %s times", pk, attempt)
     return failed
+
+
+def _exhausted(now: Any) -> list[tuple[uuid.UUID, int]]:
+    """`stale.order_by("lease_until").values_list("pk", "attempt")[:50]` of `fail_exhausted` as a
+    plain statement: every claim sends it, and it nearly always finds nothing."""
+    connection = connections[router.db_for_write(Execution)]
+    pk, attempt, max_attempts, status, lease_until = (
+        _column(name, connection) for name in ("pk", "attempt", "max_attempts", "status", "lease_until")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk}, {attempt} FROM {connection.ops.quote_name(Execution._meta.db_table)}"
+            f" WHERE {lease_until} < %s AND {attempt} >= {max_attempts} AND {status} = %s"
+            f" ORDER BY {lease_until} ASC LIMIT 50",
+            [_prepared("lease_until", now, connection), _prepared("status", ES.RUNNING, connection)],
+        )
+        rows = cursor.fetchall()
+    pk_field = Execution._meta.pk
+    assert pk_field is not None
+    # A UUID whatever the database gives (SQLite: its hex), as the ORM's values_list gives it.
+    return [(pk_field.to_python(key), int(tries)) for key, tries in rows]
+
+
+def _column(name: str, connection: BaseDatabaseWrapper, model: type[models.Model] = Execution) -> str:
+    """`"table"."column"` of field `name` (`pk` for the primary key)."""
+    return _quoted_column(model, name, connection.alias)
+
+
+@functools.cache
+def _quoted_column(model: type[models.Model], name: str, alias: str) -> str:
+    connection = connections[alias]
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    quote = connection.ops.quote_name
+    return f"{quote(model._meta.db_table)}.{quote(str(field.column))}"
+
+
+def _prepared(name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """`value` as the ORM sends it in a filter on Execution field `name`."""
+    field = Execution._meta.pk if name == "pk" else Execution._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.get_db_prep_value(value, connection)
 
 
 def _start_error_scenario(pk: Any, error: str) -> None:

@@ -1,15 +1,16 @@
-"""The hot writes' plain statements store exactly what the ORM stores: the UPDATE what `update()`
-stores (JSON, NULL, dates, UUIDs), changing only the rows its filter names and counting them (a
-lease's fence depends on it); the INSERT what `save()` and `bulk_create()` store, with the new
-primary keys back in the objects."""
+"""The hot statements store and read exactly what the ORM does: the UPDATE what `update()` stores
+(JSON, NULL, dates, UUIDs, `IfNull` as its `Coalesce`), changing only the rows its filter names and
+counting them (a lease's fence depends on it); the INSERT what `save()` and `bulk_create()` store,
+with the new primary keys back in the objects; the SELECT the instances a filter gives."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from durable import plain_sql
@@ -64,6 +65,40 @@ def test_an_expression_is_left_to_the_orm(make_job):
     job = make_job()
     assert plain_sql.update(Execution, {"pk": job.pk}, {"attempt": F("attempt") + 3}) == 1
     assert Execution.objects.get(pk=job.pk).attempt == 3
+
+
+def test_if_null_stores_what_coalesce_stores(make_job):
+    earlier = timezone.now() - timedelta(hours=1)
+    now = timezone.now()
+    unset_orm, unset_plain, set_orm, set_plain = (make_job() for _ in range(4))
+    Execution.objects.filter(pk__in=[set_orm.pk, set_plain.pk]).update(started_at=earlier)
+    coalesce = Coalesce(models.F("started_at"), models.Value(now, output_field=models.DateTimeField()))
+    for by_orm, by_plain in ((unset_orm, unset_plain), (set_orm, set_plain)):
+        Execution.objects.filter(pk=by_orm.pk).update(started_at=coalesce)
+        if_null = plain_sql.IfNull("started_at", now, models.DateTimeField())
+        assert plain_sql.update(Execution, {"pk": by_plain.pk}, {"started_at": if_null}) == 1
+        assert (
+            Execution.objects.get(pk=by_plain.pk).started_at == Execution.objects.get(pk=by_orm.pk).started_at
+        )
+    assert Execution.objects.get(pk=unset_plain.pk).started_at == now
+    assert Execution.objects.get(pk=set_plain.pk).started_at == earlier
+    # Beside another expression the ORM builds the statement, and takes IfNull as its Coalesce.
+    both = {"started_at": plain_sql.IfNull("started_at", now), "attempt": models.F("attempt") + 1}
+    assert plain_sql.update(Execution, {"pk": unset_orm.pk}, both) == 1
+    assert Execution.objects.values_list("started_at", "attempt").get(pk=unset_orm.pk) == (now, 1)
+
+
+def test_a_plain_select_gives_the_instances_the_orm_filter_gives(make_job):
+    job = make_job()
+    Execution.objects.filter(pk=job.pk).update(
+        attempt=1, lease_owner="me", lease_until=timezone.now(), response={"status": 200, "body": ["é"]}
+    )
+    fence = {"pk": job.pk, "attempt": 1, "lease_owner": "me"}
+    (by_plain,) = plain_sql.select(Execution, fence)
+    by_orm = Execution.objects.get(**fence)
+    names = [field.attname for field in Execution._meta.concrete_fields]
+    assert [getattr(by_plain, name) for name in names] == [getattr(by_orm, name) for name in names]
+    assert plain_sql.select(Execution, {**fence, "attempt": 2}) == []
 
 
 def node_runs(job: Execution, count: int, attempt: int = 1) -> list[NodeRun]:

@@ -1,0 +1,105 @@
+"""The claims' plain statements select what the ORM's did: `claimable_rows` the rows `claimable`
+selects, a claim from `Rows` the row a queryset claim takes (and names the worker it takes over
+from), and a job's load the execution and team the fenced `select_related` query gave."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from durable import leases
+from scenarios.models import Execution, Scenario
+from scenarios.runtime import engine, jobs
+
+pytestmark = pytest.mark.django_db
+
+ES = Execution.Status
+
+
+def rows_in_every_state(make_job: Any) -> list[Execution]:
+    now = timezone.now()
+    past, future = now - timedelta(seconds=5), now + timedelta(seconds=60)
+    states: list[dict[str, Any]] = [
+        {"status": ES.QUEUED},
+        {"status": ES.WAITING, "wake_at": past},
+        {"status": ES.WAITING, "wake_at": future},
+        {"status": ES.WAITING, "wake_at": None},
+        {"status": ES.RUNNING, "attempt": 1, "lease_owner": "gone", "lease_until": past},
+        {"status": ES.RUNNING, "attempt": 3, "lease_owner": "gone", "lease_until": past},  # exhausted
+        {"status": ES.RUNNING, "attempt": 4, "lease_owner": "gone", "lease_until": past},
+        {"status": ES.RUNNING, "attempt": 1, "lease_owner": "alive", "lease_until": future},
+        {"status": ES.RUNNING, "attempt": 1, "lease_owner": "odd", "lease_until": None},
+        {"status": ES.SUCCEEDED},
+        {"status": ES.FAILED, "lease_until": past},
+    ]
+    made = []
+    for fields in states:
+        job = make_job(max_attempts=3)
+        Execution.objects.filter(pk=job.pk).update(**fields)
+        made.append(job)
+    return made
+
+
+def selected(rows: leases.Rows) -> set[Any]:
+    pk = Execution._meta.pk
+    assert pk is not None
+    table = connection.ops.quote_name(Execution._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {connection.ops.quote_name(str(pk.column))} FROM {table} WHERE {rows.where}", rows.params
+        )
+        return {pk.to_python(value) for (value,) in cursor.fetchall()}
+
+
+def test_the_plain_condition_selects_what_claimable_selects(make_job):
+    made = rows_in_every_state(make_job)
+    now = timezone.now()
+    expected = set(jobs.claimable(now).values_list("pk", flat=True))
+    assert (
+        len(expected) == 3
+    )  # the queued one, the one whose wait is over, the expired one with attempts left
+    assert selected(jobs.claimable_rows(now)) == expected
+    for job in made:
+        assert selected(jobs.claimable_rows(now, job.pk)) == set(
+            jobs.claimable(now).filter(pk=job.pk).values_list("pk", flat=True)
+        )
+
+
+def test_a_claim_from_plain_rows_takes_the_row_a_queryset_claim_takes(make_job):
+    first, second = make_job(), make_job()
+    Execution.objects.filter(pk=second.pk).update(created_at=first.created_at + timedelta(seconds=1))
+    rows = jobs.claimable_rows(timezone.now())
+    newest = leases.claim_one(rows, "me", 30, order_by="-created_at", status=ES.RUNNING)
+    assert newest is not None and newest.pk == second.pk and newest.attempt == 1
+    oldest = leases.claim_one(rows, "me", 30, status=ES.RUNNING)
+    assert oldest is not None and oldest.pk == first.pk
+    assert leases.claim_one(rows, "me", 30, status=ES.RUNNING) is None
+    claimed = Execution.objects.get(pk=first.pk)
+    assert (claimed.status, claimed.attempt, claimed.lease_owner) == (ES.RUNNING, 1, "me")
+
+
+def test_a_takeover_from_plain_rows_names_the_lost_worker(make_job, caplog):
+    job = make_job()
+    ended = timezone.now() - timedelta(seconds=5)
+    Execution.objects.filter(pk=job.pk).update(
+        status=ES.RUNNING, attempt=1, lease_owner="lost", lease_until=ended
+    )
+    lease = leases.claim_one(jobs.claimable_rows(timezone.now()), "next", 30)
+    assert lease is not None and (lease.pk, lease.attempt) == (job.pk, 2)
+    assert f"from lost (lease ended {ended.isoformat()}) to next, attempt 2" in caplog.text
+
+
+def test_a_job_loads_its_execution_and_team_only_while_its_lease_holds(make_job):
+    job = make_job()
+    lease = jobs.claim_woken("me", 30, job.pk)
+    assert lease is not None
+    loaded = engine.load_job(lease)
+    assert loaded is not None
+    assert loaded.execution.pk == job.pk and loaded.execution.status == ES.RUNNING
+    assert loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
+    Execution.objects.filter(pk=job.pk).update(attempt=2)
+    assert engine.load_job(lease) is None
