@@ -53,12 +53,9 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         else:
             sets.append(f"{column} = %s")
         params.append(field.get_db_prep_save(value, connection))
-    conditions: list[str] = []
-    for name, value in where.items():
-        field = _field(model, name)
-        conditions.append(f"{quote(str(field.column))} = %s")
-        params.append(field.get_db_prep_value(value, connection))
-    statement = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
+    condition, condition_params = _equal(model, where, connection)
+    statement = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {condition}"
+    params += condition_params
     # As the ORM's update does: a failure inside an atomic block marks it for rollback.
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
@@ -69,6 +66,13 @@ def select[M: models.Model](model: type[M], where: dict[str, Any]) -> list[M]:
     """`list(model.objects.filter(**where))` for equality filters, unordered, as a raw query: its rows
     are converted into instances as the ORM converts them."""
     connection = connections[router.db_for_read(model)]
+    condition, params = _equal(model, where, connection)
+    statement = f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {condition}"
+    return list(model._default_manager.raw(statement, params))
+
+
+def _equal(model: type[models.Model], where: dict[str, Any], connection: Any) -> tuple[str, list[Any]]:
+    """`column = %s AND …` for the equality filters `where`, with their values as the ORM sends them."""
     quote = connection.ops.quote_name
     conditions: list[str] = []
     params: list[Any] = []
@@ -76,8 +80,7 @@ def select[M: models.Model](model: type[M], where: dict[str, Any]) -> list[M]:
         field = _field(model, name)
         conditions.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_value(value, connection))
-    statement = f"SELECT * FROM {quote(model._meta.db_table)} WHERE {' AND '.join(conditions)}"
-    return list(model._default_manager.raw(statement, params))
+    return " AND ".join(conditions), params
 
 
 def insert(objs: Sequence[models.Model]) -> None:

@@ -118,7 +118,9 @@ def test_huge_output_and_floods_of_console_lines_are_bounded():
     output = async_to_sync(run_node)(
         # 5,000 lines of 5,000 characters: 25 times the line cap and 12 times the characters kept,
         # well within the 2 s of CPU on a slow machine (100,000 lines were not).
-        "data.code", {"code": 'for (let i = 0; i < 5000; i++) console.log("y".repeat(5000))'}, None
+        "data.code",
+        {"code": 'for (let i = 0; i < 5000; i++) console.log("y".repeat(5000))'},
+        None,
     )
     lines = output["console"]
     assert len(lines) == 201 and lines[-1] == "… 4,800 more console lines were left out (at most 200)."
