@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -128,7 +129,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}],
+                # Pub/Sub channels are server-wide, not per database number: sites sharing a Redis
+                # server on different databases must not hear each other's wake-ups.
+                "prefix": f"scenery-db{urlsplit(REDIS_URL).path.strip('/') or '0'}-",
+            },
         }
     }
 else:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -55,14 +57,50 @@ def _uses_layer() -> bool:
 
 async def progressed(execution_id: Any, execution: Execution | None = None) -> None:
     """Tell waiters of `execution_id` that its answer or status changed (after the commit); with
-    `execution`, the row as committed, which waiters in this process then need not read again."""
+    `execution`, the row as committed, which waiters then need not read again: in this process as
+    it is, in others from the wake-up, which carries its answer when that is small (`carried`)."""
     key = str(execution_id)
     _wake(key, execution)
     if _uses_layer():
         layer = get_channel_layer()
         if layer is not None:
+            message: dict[str, Any] = {"type": PROGRESS, "execution_id": key}
+            answer = carried(execution)
+            if answer is not None:
+                message["answer"] = answer
             with contextlib.suppress(Exception):
-                await layer.group_send(WAITERS_GROUP, {"type": PROGRESS, "execution_id": key})
+                await layer.group_send(WAITERS_GROUP, message)
+
+
+# A wake-up carries an answer up to this size (the Webhook response's JSON); a bigger one is read
+# from the database by the waiter, as is any answer of a wake-up that was lost.
+MAX_CARRIED_BYTES = 64 * 1024
+CARRIED_FIELDS = ("status", "response", "error")
+
+
+def carried(execution: Execution | None) -> dict[str, Any] | None:
+    """The committed answer a wake-up carries to waiters in other processes, or None."""
+    if execution is None or not (execution.response is not None or execution.is_terminal):
+        return None
+    if len(json.dumps(execution.response)) > MAX_CARRIED_BYTES:
+        return None
+    return {name: getattr(execution, name) for name in CARRIED_FIELDS}
+
+
+def _answered(execution_id: str, answer: Any) -> Execution | None:
+    """The execution as a wake-up's answer says it was committed; None when there is none to trust."""
+    if not isinstance(answer, dict) or set(answer) != set(CARRIED_FIELDS):
+        return None
+    status, response, error = answer["status"], answer["response"], answer["error"]
+    if status not in Execution.Status.values or not isinstance(error, str):
+        return None
+    if not (response is None or isinstance(response, dict)):
+        return None
+    try:
+        pk = uuid.UUID(execution_id)
+    except ValueError:
+        return None
+    return Execution(id=pk, status=status, response=response, error=error)
 
 
 def _wake(execution_id: str, execution: Execution | None = None) -> None:
@@ -224,7 +262,8 @@ async def _listen(layer: Any, channel: str) -> None:
             await asyncio.sleep(MAX_POLL)  # the layer is down; polling carries on
             continue
         if message.get("type") == PROGRESS:
-            _wake(str(message.get("execution_id", "")))
+            key = str(message.get("execution_id", ""))
+            _wake(key, _answered(key, message.get("answer")))
 
 
 def progressed_soon(execution_id: Any) -> None:

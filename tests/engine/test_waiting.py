@@ -93,6 +93,94 @@ async def test_with_separate_workers_the_waiter_is_woken_through_the_channel_lay
     assert result is not None and result.response is not None
 
 
+def _database_reads(monkeypatch) -> list[str]:
+    """Every read of an answer from the database, recorded (and still made)."""
+    reads: list[str] = []
+    real = waiting._answer_state
+
+    def read(execution_id: str) -> Execution | None:
+        reads.append(execution_id)
+        return real(execution_id)
+
+    monkeypatch.setattr(waiting, "_answer_state", read)
+    return reads
+
+
+async def _woken_by_a_worker_with(cast, answer_of) -> Execution | None:
+    """A webhook caller's wait, woken as a worker's `progressed` wakes it from another process: by a
+    wake-up carrying what `answer_of(the committed row)` gives."""
+    execution = await sync_to_async(_queued)(cast)
+
+    async def from_another_process() -> None:
+        row = await sync_to_async(Execution.objects.get)(pk=execution.pk)
+        message = {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+        answer = answer_of(row)
+        if answer is not None:
+            message["answer"] = answer
+        await get_channel_layer().group_send(waiting.WAITERS_GROUP, message)
+
+    result, _ = await _answered_after(execution, from_another_process)
+    return result
+
+
+needs_redis = pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
+)
+
+
+@needs_redis
+@pytest.mark.usefixtures("no_polling")
+async def test_a_worker_s_wake_up_carries_the_answer_so_the_web_process_reads_nothing(
+    cast, settings, monkeypatch
+):
+    settings.EXECUTOR = "worker"
+    reads = _database_reads(monkeypatch)
+    result = await _woken_by_a_worker_with(cast, waiting.carried)
+    assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
+    assert reads == []
+
+
+@needs_redis
+@pytest.mark.usefixtures("no_polling")
+async def test_an_answer_too_big_to_carry_is_read_from_the_database(cast, settings, monkeypatch):
+    settings.EXECUTOR = "worker"
+    monkeypatch.setattr(waiting, "MAX_CARRIED_BYTES", 10)  # the stored answer is bigger than this
+    reads = _database_reads(monkeypatch)
+    result = await _woken_by_a_worker_with(cast, waiting.carried)
+    assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
+    assert len(reads) == 1
+
+
+@needs_redis
+@pytest.mark.usefixtures("no_polling")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "made-up", "response": {"body": "forged"}, "error": ""},
+        {"status": "succeeded", "response": "not a dict", "error": ""},
+        {"status": "succeeded", "response": None},
+        "not a dict",
+    ],
+)
+async def test_a_wake_up_with_an_answer_that_cannot_be_one_is_read_from_the_database(
+    cast, settings, monkeypatch, answer
+):
+    settings.EXECUTOR = "worker"
+    reads = _database_reads(monkeypatch)
+    result = await _woken_by_a_worker_with(cast, lambda row: answer)
+    assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
+    assert len(reads) == 1
+
+
+def test_only_an_answered_or_ended_execution_s_answer_is_carried():
+    running = Execution(status=Execution.Status.RUNNING)
+    assert waiting.carried(running) is None and waiting.carried(None) is None
+    answered = Execution(status=Execution.Status.RUNNING, response={"status": 201, "body": "ok"})
+    assert waiting.carried(answered) == {"status": "running", "response": answered.response, "error": ""}
+    failed = Execution(status=Execution.Status.FAILED, error="boom")
+    assert waiting.carried(failed) == {"status": "failed", "response": None, "error": "boom"}
+
+
 @pytest.mark.skipif(
     not django_settings.REDIS_URL, reason="the cross-process wake-up needs a shared channel layer"
 )
