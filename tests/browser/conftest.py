@@ -63,6 +63,12 @@ class Tab:
     def goto(self, path: str) -> None:
         self.page.goto(self.base + path)
 
+    def request_failed(self, failure: str, request: str) -> None:
+        # A request the page itself called off (it navigated away, or htmx replaced it with a newer
+        # one) never reached an answer to judge; an answer of 400 or more is recorded by status.
+        if failure != "net::ERR_ABORTED":
+            self.failed_requests.append(f"{failure} {request}")
+
     def allow_errors(self, pattern: str) -> None:
         """Console errors this test provokes on purpose (e.g. the 409 of a stale save)."""
         self.allowed.append(re.compile(pattern))
@@ -132,7 +138,7 @@ def open_tab(chromium: Browser, asgi_server: LiveASGIServer) -> Iterator[Any]:
                 else None
             ),
         )
-        page.on("requestfailed", lambda r: tab.failed_requests.append(f"{r.failure} {r.method} {r.url}"))
+        page.on("requestfailed", lambda r: tab.request_failed(f"{r.failure}", f"{r.method} {r.url}"))
         tabs.append(tab)
         return tab
 
