@@ -62,12 +62,17 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         return int(cursor.rowcount)
 
 
-def select[M: models.Model](model: type[M], where: dict[str, Any]) -> list[M]:
+def select[M: models.Model](
+    model: type[M], where: dict[str, Any], fields: Sequence[str] | None = None
+) -> list[M]:
     """`list(model.objects.filter(**where))` for equality filters, unordered, as a raw query: its rows
-    are converted into instances as the ORM converts them."""
+    are converted into instances as the ORM converts them. With `fields` (the primary key among
+    them), only those are read, as `.only(*fields)` would."""
     connection = connections[router.db_for_read(model)]
+    quote = connection.ops.quote_name
     condition, params = _equal(model, where, connection)
-    statement = f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {condition}"
+    columns = ", ".join(quote(str(_field(model, name).column)) for name in fields) if fields else "*"
+    statement = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"
     return list(model._default_manager.raw(statement, params))
 
 

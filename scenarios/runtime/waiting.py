@@ -20,8 +20,8 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.db import connections, models, router
 
+from durable import plain_sql
 from durable.executor import db, soon
 from scenarios.models import Execution
 
@@ -140,18 +140,9 @@ ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", 
 
 def _answer_state(execution_id: str) -> Execution | None:
     """`Execution.objects.only(*ANSWER_FIELDS).filter(pk=…).first()` as a raw query: with workers,
-    every webhook call reads its answer so, and compiling the filter cost more than running it."""
-    meta = Execution._meta
-    connection = connections[router.db_for_read(Execution)]
-    quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in ANSWER_FIELDS]
-    columns = ", ".join(quote(str(field.column)) for field in fields if isinstance(field, models.Field))
-    pk = meta.get_field("id")
-    assert isinstance(pk, models.Field)
-    statement = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(str(pk.column))} = %s"
-    return next(
-        iter(Execution.objects.raw(statement, [pk.get_db_prep_value(execution_id, connection)])), None
-    )
+    a webhook call whose answer did not come with its wake-up reads it so."""
+    found = plain_sql.select(Execution, {"pk": execution_id}, ANSWER_FIELDS)
+    return found[0] if found else None
 
 
 @contextlib.asynccontextmanager

@@ -157,3 +157,11 @@ def test_a_duplicate_insert_fails_as_the_orm_fails_and_marks_the_transaction_for
         finally:
             assert transaction.get_rollback()
     assert Execution.objects.filter(pk=job.pk).count() == 1
+
+
+def test_a_plain_select_of_some_fields_reads_only_those_as_only_would(make_job):
+    job = make_job()
+    (found,) = plain_sql.select(Execution, {"pk": job.pk}, ["id", "status", "created_at"])
+    (by_orm,) = Execution.objects.filter(pk=job.pk).only("id", "status", "created_at")
+    assert (found.pk, found.status, found.created_at) == (by_orm.pk, by_orm.status, by_orm.created_at)
+    assert found.get_deferred_fields() == by_orm.get_deferred_fields()
