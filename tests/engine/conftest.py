@@ -23,7 +23,7 @@ from asgiref.sync import async_to_sync
 from nodes.base import DEFAULT_PORT, Field, NodeContext, NodeError, NodeType, Routed, as_bool
 from nodes.registry import NODE_TYPES
 from scenarios.models import Edge, Execution, Node, Scenario
-from scenarios.runtime import jobs
+from scenarios.runtime import jobs, waiting
 from scenarios.runtime.engine import create_execution, run_execution
 from teams.models import Credential, Team
 from tests.waiting import eventually
@@ -231,3 +231,17 @@ def no_background_executor(settings: Any) -> None:
     """Keep a live server's in-process executor (if an earlier test started one) off our executions:
     the test claims and runs them itself."""
     settings.EXECUTOR_SOURCES = []
+
+
+@pytest.fixture
+def answer_reads(monkeypatch) -> list[str]:
+    """Every read of an execution's answer from the database (waiting._answer_state), in order."""
+    reads: list[str] = []
+    real = waiting._answer_state
+
+    def read(execution_id: str) -> Execution | None:
+        reads.append(execution_id)
+        return real(execution_id)
+
+    monkeypatch.setattr(waiting, "_answer_state", read)
+    return reads

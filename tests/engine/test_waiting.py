@@ -93,19 +93,6 @@ async def test_with_separate_workers_the_waiter_is_woken_through_the_channel_lay
     assert result is not None and result.response is not None
 
 
-def _database_reads(monkeypatch) -> list[str]:
-    """Every read of an answer from the database, recorded (and still made)."""
-    reads: list[str] = []
-    real = waiting._answer_state
-
-    def read(execution_id: str) -> Execution | None:
-        reads.append(execution_id)
-        return real(execution_id)
-
-    monkeypatch.setattr(waiting, "_answer_state", read)
-    return reads
-
-
 async def _woken_by_a_worker_with(cast, answer_of) -> Execution | None:
     """A webhook caller's wait, woken as a worker's `progressed` wakes it from another process: by a
     wake-up carrying what `answer_of(the committed row)` gives."""
@@ -131,24 +118,24 @@ needs_redis = pytest.mark.skipif(
 @needs_redis
 @pytest.mark.usefixtures("no_polling")
 async def test_a_worker_s_wake_up_carries_the_answer_so_the_web_process_reads_nothing(
-    cast, settings, monkeypatch
+    cast, settings, answer_reads
 ):
     settings.EXECUTOR = "worker"
-    reads = _database_reads(monkeypatch)
     result = await _woken_by_a_worker_with(cast, waiting.carried)
     assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
-    assert reads == []
+    assert answer_reads == []
 
 
 @needs_redis
 @pytest.mark.usefixtures("no_polling")
-async def test_an_answer_too_big_to_carry_is_read_from_the_database(cast, settings, monkeypatch):
+async def test_an_answer_too_big_to_carry_is_read_from_the_database(
+    cast, settings, monkeypatch, answer_reads
+):
     settings.EXECUTOR = "worker"
     monkeypatch.setattr(waiting, "MAX_CARRIED_BYTES", 10)  # the stored answer is bigger than this
-    reads = _database_reads(monkeypatch)
     result = await _woken_by_a_worker_with(cast, waiting.carried)
     assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
-    assert len(reads) == 1
+    assert len(answer_reads) == 1
 
 
 @needs_redis
@@ -163,13 +150,12 @@ async def test_an_answer_too_big_to_carry_is_read_from_the_database(cast, settin
     ],
 )
 async def test_a_wake_up_with_an_answer_that_cannot_be_one_is_read_from_the_database(
-    cast, settings, monkeypatch, answer
+    cast, settings, answer_reads, answer
 ):
     settings.EXECUTOR = "worker"
-    reads = _database_reads(monkeypatch)
     result = await _woken_by_a_worker_with(cast, lambda row: answer)
     assert result is not None and result.response == {"status": 200, "headers": {}, "body": "hi"}
-    assert len(reads) == 1
+    assert len(answer_reads) == 1
 
 
 def test_only_an_answered_or_ended_execution_s_answer_is_carried():

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from durable import executor, plain_sql
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import waiting
 from tests.engine.conftest import CALLS, build
 from tests.hostile.webhook_calls import hook_url, wait_for_end
 from tests.waiting import wait_until
@@ -27,20 +26,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 ES, NS = Execution.Status, NodeRun.Status
 NOT_FOUND = {"error": "Not found."}
-
-
-@pytest.fixture
-def answer_reads(monkeypatch) -> list[str]:
-    """Every read of an execution's answer from the database (waiting._answer_state), in order."""
-    reads: list[str] = []
-    real = waiting._answer_state
-
-    def read(execution_id: str) -> Execution | None:
-        reads.append(execution_id)
-        return real(execution_id)
-
-    monkeypatch.setattr(waiting, "_answer_state", read)
-    return reads
 
 
 # -- answered by the run itself ----------------------------------------------------------------------
