@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from scenarios.runtime import presence
 from teams.models import Credential, Membership, Role, Team, User
 
 pytest_plugins = ["tests.stub_provider", "tests.asgi_server"]
@@ -71,9 +72,11 @@ def stub_credential(cast: Cast, stub_provider) -> Credential:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """The throttle's counts (teams/throttle.py) of one test never reach the next."""
+    """The throttle's counts (teams/throttle.py) and the watch marks (scenarios/runtime/presence.py)
+    of one test never reach the next."""
     yield
     cache.clear()
+    presence.forget()
 
 
 @pytest.fixture(scope="session", autouse=True)

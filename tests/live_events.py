@@ -12,17 +12,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from durable import groups
+from scenarios.runtime import presence
 from tests.waiting import HANG
 
 
 @contextlib.contextmanager
 def heard_in(group: str) -> Iterator[list[dict[str, Any]]]:
-    """The messages sent to `group` while the block runs, appended as they arrive."""
+    """The messages sent to `group` while the block runs, appended as they arrive; the block is a
+    page watching `group` (scenarios/runtime/presence.py)."""
     heard: list[dict[str, Any]] = []
     listening, stop = threading.Event(), threading.Event()
 
     async def listen() -> None:
         async with groups.listening(group) as queue:
+            await presence.watch(group)  # as an open editor page does
             listening.set()
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -19,14 +19,14 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 
 from scenarios.models import Execution, Scenario
-from scenarios.runtime import events
+from scenarios.runtime import events, presence
 from teams.models import Membership
 from teams.scoping import get_scoped
 
@@ -52,6 +52,7 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
     group: str = ""
     user_group: str = ""
     _recheck: asyncio.Task[None] | None = None
+    _presence: asyncio.Task[None] | None = None
     _closed = False
     _allowance = float(BURST_FRAMES)
     _last_frame = 0.0
@@ -72,14 +73,22 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
         self.team_id = team_id
         self.group = Scenario.group_name_for(self.scenario_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        shared = not isinstance(self.channel_layer, InMemoryChannelLayer)
+        if shared:
+            await presence.watch(self.group)
         await self.accept()
         # Events that arrive meanwhile are handled after this method: the state always comes first.
-        await self.send_json(await self.state())
-        self._recheck = asyncio.get_running_loop().create_task(self.recheck_membership())
+        state = await self.state()
+        await self.send_json(state)
+        loop = asyncio.get_running_loop()
+        self._recheck = loop.create_task(self.recheck_membership())
+        if shared:
+            self._presence = loop.create_task(self.keep_watching(state))
 
     async def disconnect(self, code: int) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
+        for task in (self._recheck, self._presence):
+            if task is not None:
+                task.cancel()
         await self.leave_groups()
 
     async def leave_groups(self) -> None:
@@ -165,6 +174,19 @@ class ScenarioConsumer(AsyncJsonWebsocketConsumer):
                 await self.refuse(CLOSE_FORBIDDEN)
         await self.leave_groups()
         return False
+
+    async def keep_watching(self, sent: dict[str, Any]) -> None:
+        """Keep the scenario marked watched while the socket is open (scenarios/runtime/presence.py).
+        Runs that committed before they noticed the mark sent no events: once every process has
+        noticed it, the state is sent again if it changed since `sent`."""
+        await asyncio.sleep(presence.NOTICED_WITHIN)
+        if not self._closed and self.group and (state := await self.state()) != sent:
+            await self.send_json(state)
+        while True:
+            await asyncio.sleep(presence.RENEW_SECONDS)
+            if self._closed or not self.group:
+                return
+            await presence.watch(self.group)
 
     async def recheck_membership(self) -> None:
         while True:

@@ -30,7 +30,6 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
@@ -356,7 +355,7 @@ class Run:
             fields.update(self._end_fields())
         await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
-        if events.heard(self.group):
+        if await events.heard(self.group):
             await events.publish(
                 self.group,
                 [events.execution_event(self.execution)]
@@ -394,7 +393,7 @@ class Run:
             await self._write(functools.partial(self._commit, rows, fields))
             self._apply(fields)
             await self.relay.flush()  # a node's last tokens before its end
-            if events.heard(self.group):
+            if await events.heard(self.group):
                 messages = [
                     events.node_event(self.execution.id, self.rows[n]) for n in changed if n in self.rows
                 ]
@@ -638,10 +637,10 @@ class Run:
                 done.append(number)
             ready += self._advance()
 
-    def _node(self, number: int) -> Coroutine[Any, Any, Outcome]:
+    async def _node(self, number: int) -> Outcome:
         spec = self.plan.nodes[number]
         upstream = {n: self.outputs[n] for n in self.plan.ancestors(number) if n in self.outputs}
-        return run_node_with_retries(
+        return await run_node_with_retries(
             spec,
             NODE_TYPES.get(spec["kind"]),
             tries=self.rows[number].tries,
@@ -652,7 +651,7 @@ class Run:
             team_id=self.job.team_id,
             execution_id=self.execution.id,
             progress=functools.partial(self._progress, number),
-            tokens=self.relay.hook(number),
+            tokens=await self.relay.hook(number),
             call_scenario=functools.partial(self._call_scenario, number),
         )
 
@@ -690,7 +689,7 @@ class Run:
     async def _loop_progress(self, number: int, info: dict[str, Any], latest: list[NodeRun]) -> None:
         """How far Loop `number` is, and its body's nodes as the latest item left them (with how many
         items have ended, as history shows them), for the live run."""
-        if not events.heard(self.group):
+        if not await events.heard(self.group):
             return
         messages = [events.node_event(self.execution.id, self.rows[number])]
         messages[0]["node"]["progress"] = info

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from scenarios.runtime import presence
+
 if TYPE_CHECKING:
     from scenarios.models import Execution, NodeRun
 
@@ -98,10 +100,9 @@ def state_event(execution: Execution | None, node_runs: Iterable[NodeRun]) -> di
     }
 
 
-def heard(group: str) -> bool:
-    """Whether events sent to `group` may reach anyone, so that they are worth building: always with
-    a shared channel layer (its members are elsewhere); with the in-memory layer only while a page
-    of this process listens."""
+def has_members(group: str) -> bool:
+    """Whether `group` may have members: always with a shared channel layer (they are elsewhere);
+    with the in-memory layer only while one listens in this process."""
     layer = get_channel_layer()
     if layer is None:
         return False
@@ -110,12 +111,25 @@ def heard(group: str) -> bool:
     return True
 
 
+async def heard(group: str) -> bool:
+    """Whether events sent to a scenario's `group` may reach a page, so that they are worth building
+    and sending: with a shared channel layer, while a page marks the scenario watched
+    (scenarios/runtime/presence.py)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    if isinstance(layer, InMemoryChannelLayer):
+        return bool(layer.groups.get(group))
+    return await presence.watched(group)
+
+
 async def publish(group: str, events: Iterable[dict[str, Any]]) -> None:
     """Send events to a scenario's group, in one message (a commit's events travel together: one
-    round trip to Redis, not one per node). Never raises: a lost live update costs nothing durable."""
+    round trip to Redis, not one per node), unless no page watches it. Never raises: a lost live
+    update costs nothing durable."""
     layer = get_channel_layer()
     batch = list(events)
-    if layer is None or not batch:
+    if layer is None or not batch or not await heard(group):
         return
     try:
         await layer.group_send(group, {"type": MESSAGE_TYPE, "events": batch})

@@ -66,13 +66,13 @@ class Relay:
         self.pending: dict[int, str] = {}
         self.timer: asyncio.TimerHandle | None = None
 
-    def hook(self, node: int) -> Callable[[str], Awaitable[None]] | None:
+    async def hook(self, node: int) -> Callable[[str], Awaitable[None]] | None:
         """The `NodeContext.tokens` of `node` as it starts: None when nobody may listen (then a model
         node asks for one whole answer, which costs less than a stream). A node upstream of an SSE
         response always streams: its caller may join the execution's group a moment after it started."""
         if get_channel_layer() is None:
             return None
-        if node in self.for_caller or events.heard(self.live_group):
+        if node in self.for_caller or await events.heard(self.live_group):
             return functools.partial(self.token, node)
         return None
 
@@ -81,12 +81,12 @@ class Relay:
         layer = get_channel_layer()
         if layer is None or not text:
             return
-        if node in self.for_caller and events.heard(self.group):
+        if node in self.for_caller and events.has_members(self.group):
             try:
                 await layer.group_send(self.group, {"type": TOKEN, "node": node, "text": text})
             except Exception:  # the caller still gets the whole body at the end
                 log.warning("token of execution %s not sent", self.execution_id, exc_info=True)
-        if events.heard(self.live_group):
+        if await events.heard(self.live_group):
             self.pending[node] = self.pending.get(node, "") + text
             if self.timer is None:
                 self.timer = asyncio.get_running_loop().call_later(BATCH_SECONDS, self._flush_soon)

@@ -95,7 +95,11 @@ def test_each_retry_is_announced_live_with_its_number_and_wait(cast, monkeypatch
         published.extend(batch)
 
     monkeypatch.setattr(events, "publish", publish)
-    monkeypatch.setattr(events, "heard", lambda group: True)
+
+    async def heard(group: str) -> bool:
+        return True
+
+    monkeypatch.setattr(events, "heard", heard)
     _, execute = flaky(2)
     with node_type("test.flaky", execute):
         execution = start_and_run(

@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import jobs
+from scenarios.runtime import jobs, presence
 from scenarios.runtime.engine import create_execution, run_execution, run_node_once
 from teams.models import Credential
 from tests.engine.conftest import build, runs_of, start_and_run
@@ -161,6 +161,7 @@ def test_every_change_is_sent_to_the_scenario_group_without_secrets(
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(Scenario.group_name_for(scenario.id), channel)
+        await presence.watch(Scenario.group_name_for(scenario.id))  # as an open page does
         execution = await sync_to_async(create)()
         lease = await sync_to_async(jobs.claim)("worker", 30)
         assert lease is not None and lease.pk == execution.pk

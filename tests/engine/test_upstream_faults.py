@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import jobs
+from scenarios.runtime import jobs, presence
 from scenarios.runtime.engine import create_execution, run_execution
 from tests.engine.conftest import build, runs_of, start_and_run
 
@@ -77,6 +77,7 @@ def test_a_429_then_an_answer_succeeds_and_streams_the_retry(ask, stub_provider)
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(Scenario.group_name_for(ask.id), channel)
+        await presence.watch(Scenario.group_name_for(ask.id))  # as an open page does
         execution = await sync_to_async(create_execution)(
             ask, Execution.Trigger.MANUAL, {"body": {"q": "again"}}
         )

@@ -5,6 +5,7 @@ events, no clock), then the response node's answer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -177,5 +178,5 @@ def test_a_node_before_an_sse_response_streams_even_before_its_caller_listens(
     settings.CHANNEL_LAYERS = IN_MEMORY  # nobody in any group
     answers_as_events = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential)))
     answers_once = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential, answer_as="one")))
-    assert tokens.Relay("e1", answers_as_events, "scenario-a").hook(2) is not None
-    assert tokens.Relay("e2", answers_once, "scenario-b").hook(2) is None
+    assert asyncio.run(tokens.Relay("e1", answers_as_events, "scenario-a").hook(2)) is not None
+    assert asyncio.run(tokens.Relay("e2", answers_once, "scenario-b").hook(2)) is None
