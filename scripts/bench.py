@@ -149,6 +149,20 @@ def cpu_seconds(roots: list[int]) -> float:
     return sum(ticks.get(pid, 0) for pid in wanted) / os.sysconf("SC_CLK_TCK")
 
 
+def server_pids() -> list[int]:
+    """PostgreSQL's and Redis's processes on this machine (what the scaled layout adds)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name in ("postgres", "redis-server"):
+                found.append(int(entry.name))
+    return found
+
+
 def wrk(url: str, clients: int, seconds: float, script: Path) -> dict[str, Any]:
     out = subprocess.run(
         [
@@ -295,10 +309,12 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
             start_profilers(stack, stub, workdir, args.duration) if args.profile and clients == 8 else []
         )
         app = [p.pid for p in stack.procs if p is not stub]
-        spent = cpu_seconds(app)
+        servers = server_pids() if config.workers else []
+        spent, served = cpu_seconds(app), cpu_seconds(servers)
         row = wrk(hook, clients, args.duration, script)
-        spent = cpu_seconds(app) - spent
+        spent, served = cpu_seconds(app) - spent, cpu_seconds(servers) - served
         row["cpu_ms"] = spent * 1000 / row["requests"] if row["requests"] else float("nan")
+        row["all_cpu_ms"] = (spent + served) * 1000 / row["requests"] if row["requests"] else float("nan")
         result.load.append(row)
         for name, profiler, path in profilers:
             profiler.wait(timeout=60)
@@ -495,17 +511,18 @@ def main() -> None:
             results.append(run_config(config, args, exits))
     print()
     print("Demo scenario: Trigger on Webhook → Send Message (loopback stub) → Webhook response; wrk, POST.")
-    print("CPU ms/req: CPU time of the web and worker processes per answered request (all cores).")
+    print("CPU ms/req: CPU time of the web and worker processes per answered request (all cores);")
+    print("with servers: the same plus PostgreSQL's and Redis's processes (the scaled layout).")
     print(
         f"{'configuration':<44} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-        f" {'CPU ms/req':>10}"
+        f" {'CPU ms/req':>10} {'with servers':>12}"
     )
     for result in results:
         for row in result.load:
             errors = row["non_2xx"] + (1 if row["socket_errors"] else 0)
             print(
                 f"{result.config:<44} {row['clients']:>7} {row['rps']:>8.1f} {row['p50']:>8.1f} "
-                f"{row['p99']:>8.1f} {errors:>7} {row['cpu_ms']:>10.1f}"
+                f"{row['p99']:>8.1f} {errors:>7} {row['cpu_ms']:>10.1f} {row['all_cpu_ms']:>12.1f}"
             )
     for result in results:
         print(f"\n{result.config}:")
