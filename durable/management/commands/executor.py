@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Any
@@ -55,6 +56,10 @@ async def serve(runner: executor.Executor, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    # What is loaded by now lives as long as the process: out of the cyclic collector's full scans
+    # (as the web process does at lifespan startup, config/asgi.py).
+    gc.collect()
+    gc.freeze()
     executor.ensure_started()  # this loop serves: sync code's sends come here
     runner.start()
     # The wake-up listener gets a layer instance of its own: it may replace it after a failure.
