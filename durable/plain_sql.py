@@ -1,6 +1,6 @@
 """The hot writes as plain statements, built from the model's fields with Django's public API and sent
 through the DB-API cursor: one UPDATE by equality (`update`), one multi-row INSERT (`insert`), and one
-SELECT by equality (`select`, through `raw()`).
+SELECT by equality (`select`).
 
 Every execution sends two INSERTs (the execution, its node runs) and four UPDATEs (a lease's fenced
 write per commit, one per changed node run). Compiling them with the ORM cost more CPU than SQLite
@@ -65,23 +65,68 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
 def select[M: models.Model](
     model: type[M], where: dict[str, Any], fields: Sequence[str] | None = None
 ) -> list[M]:
-    """`list(model.objects.filter(**where))` for equality filters, unordered, as a raw query: its rows
-    are converted into instances as the ORM converts them. With `fields` (the primary key among
-    them), only those are read, as `.only(*fields)` would."""
+    """`list(model.objects.filter(**where))` for equality filters (or `name__in` a list), unordered:
+    each row's values converted as the ORM converts them (its backend's and fields' converters), then
+    made an instance by `Model.from_db`. With `fields` (the primary key among them), only those are
+    read, as `.only(*fields)` would."""
     connection = connections[router.db_for_read(model)]
-    quote = connection.ops.quote_name
+    columns, names, converting = _reading(model, tuple(fields or ()), connection)
     condition, params = _equal(model, where, connection)
-    columns = ", ".join(quote(str(_field(model, name).column)) for name in fields) if fields else "*"
-    statement = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"
-    return list(model._default_manager.raw(statement, params))
+    statement = f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {condition}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        values = list(row)
+        for n, converters, column in converting:
+            for convert in converters:
+                values[n] = convert(values[n], column, connection)
+        found.append(model.from_db(connection.alias, names, values))
+    return found
+
+
+Converting = list[tuple[int, list[Any], Any]]
+_readers: dict[tuple[type[models.Model], tuple[str, ...], str], tuple[str, list[str], Converting]] = {}
+
+
+def _reading(
+    model: type[models.Model], fields: tuple[str, ...], connection: Any
+) -> tuple[str, list[str], Converting]:
+    """The columns `select` reads, their attribute names, and the converters of each column that has
+    some (as the ORM's compiler finds them): the same for every call, so found once."""
+    key = (model, fields, connection.alias)
+    if key not in _readers:
+        wanted = {_field(model, name) for name in fields}
+        # In the model's order: `from_db` takes the values of some fields in that order.
+        read = [field for field in model._meta.concrete_fields if not fields or field in wanted]
+        converting: Converting = []
+        for n, field in enumerate(read):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if converters:
+                converting.append((n, converters, column))
+        columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in read)
+        _readers[key] = (columns, [field.attname for field in read], converting)
+    return _readers[key]
 
 
 def _equal(model: type[models.Model], where: dict[str, Any], connection: Any) -> tuple[str, list[Any]]:
-    """`column = %s AND …` for the equality filters `where`, with their values as the ORM sends them."""
+    """`column = %s AND …` (or `column IN (%s, …)` for `name__in`) for the filters `where`, with
+    their values as the ORM sends them."""
     quote = connection.ops.quote_name
     conditions: list[str] = []
     params: list[Any] = []
     for name, value in where.items():
+        if name.endswith("__in"):
+            field = _field(model, name.removesuffix("__in"))
+            values = list(value)
+            if not values:
+                conditions.append("1 = 0")  # as the ORM's empty IN: nothing matches
+                continue
+            conditions.append(f"{quote(str(field.column))} IN ({', '.join(['%s'] * len(values))})")
+            params += [field.get_db_prep_value(item, connection) for item in values]
+            continue
         field = _field(model, name)
         conditions.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_value(value, connection))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, models, router
 from django.utils import timezone
 
+from durable import plain_sql
 from nodes import expressions, node_settings
 from nodes.base import NodeContext, NodeError, NodeType, Waiting
 from nodes.forms import clean_for_run
@@ -55,22 +55,10 @@ class Credentials:
 
 
 def _team_credentials(team_id: Any, ids: set[str]) -> list[Credential]:
-    """`Credential.objects.filter(team_id=team_id, pk__in=ids)` as a raw query: every execution that
-    uses a credential starts with it, and compiling the filter cost three times what running it
+    """`Credential.objects.filter(team_id=team_id, pk__in=ids)` as a plain statement: every execution
+    that uses a credential starts with it, and compiling the filter cost three times what running it
     does (docs/performance.md)."""
-    meta = Credential._meta
-    pk, team = meta.pk, meta.get_field("team")
-    assert pk is not None and isinstance(team, models.Field)
-    connection = connections[router.db_for_read(Credential)]
-    quote = connection.ops.quote_name
-    keys = sorted(ids)
-    statement = (
-        f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(str(team.column))} = %s "
-        f"AND {quote(str(pk.column))} IN ({', '.join(['%s'] * len(keys))})"
-    )
-    params = [team.get_db_prep_value(team_id, connection)]
-    params += [pk.get_db_prep_value(key, connection) for key in keys]
-    return list(Credential.objects.raw(statement, params))
+    return plain_sql.select(Credential, {"team": team_id, "pk__in": sorted(ids)})
 
 
 @dataclass

@@ -165,3 +165,25 @@ def test_a_plain_select_of_some_fields_reads_only_those_as_only_would(make_job):
     (by_orm,) = Execution.objects.filter(pk=job.pk).only("id", "status", "created_at")
     assert (found.pk, found.status, found.created_at) == (by_orm.pk, by_orm.status, by_orm.created_at)
     assert found.get_deferred_fields() == by_orm.get_deferred_fields()
+
+
+def test_a_plain_select_of_some_fields_in_any_order_converts_each_into_its_own_field(make_job):
+    job = make_job()
+    Execution.objects.filter(pk=job.pk).update(response={"status": 201, "body": ["é"]}, error="late")
+    (found,) = plain_sql.select(Execution, {"pk": job.pk}, ["response", "error", "id", "scenario"])
+    assert (found.response, found.error, found.pk, found.scenario_id) == (
+        {"status": 201, "body": ["é"]},
+        "late",
+        job.pk,
+        job.scenario_id,
+    )
+
+
+def test_a_plain_select_by_a_list_of_keys_gives_what_the_orms_in_filter_gives(make_job):
+    jobs = [make_job(), make_job(), make_job()]
+    wanted = [jobs[0].pk, jobs[2].pk]
+    found = plain_sql.select(Execution, {"pk__in": wanted, "status": jobs[0].status})
+    assert sorted(str(e.pk) for e in found) == sorted(
+        str(pk) for pk in Execution.objects.filter(pk__in=wanted).values_list("pk", flat=True)
+    )
+    assert plain_sql.select(Execution, {"pk__in": []}) == []
