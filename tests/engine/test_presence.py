@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
+from django.core.cache import cache
 
 from durable import groups
 from scenarios.models import Execution, NodeRun, Scenario
@@ -17,7 +18,7 @@ from scenarios.runtime import presence
 from tests.engine.conftest import ask_scenario
 from tests.engine.test_live_socket import _run, _socket
 from tests.live_events import heard_in
-from tests.waiting import HANG, wait_until
+from tests.waiting import HANG, eventually, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -112,6 +113,23 @@ async def test_a_page_is_sent_the_state_again_once_runs_elsewhere_have_noticed_i
     assert second["execution"]["id"] == str(execution.id)
     assert second["execution"]["status"] == "succeeded"
     assert [node["status"] for node in second["nodes"]] == ["succeeded"]
+
+
+@pytest.mark.usefixtures("shared_layer")
+async def test_an_open_page_renews_its_mark_and_a_closed_one_stops(cast, stub_credential, monkeypatch):
+    monkeypatch.setattr(presence, "NOTICED_WITHIN", 0.01)
+    monkeypatch.setattr(presence, "RENEW_SECONDS", 0.05)
+    scenario = await sync_to_async(ask_scenario)(cast.team, stub_credential)
+    group = Scenario.group_name_for(scenario.id)
+    socket = await _socket(scenario, cast.carol)
+    assert (await socket.connect())[0]
+    await sync_to_async(cache.delete)(f"scenery:watched:{group}")  # as if the mark had lapsed
+    await eventually(lambda: sync_to_async(presence.read_mark)(group), "the page to renew its mark")
+
+    await socket.disconnect()
+    await sync_to_async(cache.delete)(f"scenery:watched:{group}")
+    await asyncio.sleep(3 * presence.RENEW_SECONDS)  # three renewal periods, no page left to renew
+    assert not await sync_to_async(presence.read_mark)(group)
 
 
 def _ran_unannounced(scenario: Scenario) -> Execution:
