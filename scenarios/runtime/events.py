@@ -116,10 +116,8 @@ async def heard(group: str) -> bool:
     and sending: with a shared channel layer, while a page marks the scenario watched
     (scenarios/runtime/presence.py)."""
     layer = get_channel_layer()
-    if layer is None:
-        return False
-    if isinstance(layer, InMemoryChannelLayer):
-        return bool(layer.groups.get(group))
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return has_members(group)
     return await presence.watched(group)
 
 
