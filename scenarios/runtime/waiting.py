@@ -139,7 +139,7 @@ ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", 
 
 
 def _answer_state(execution_id: str) -> Execution | None:
-    """`Execution.objects.only(*ANSWER_FIELDS).filter(pk=…).first()` as a raw query: with workers,
+    """`Execution.objects.only(*ANSWER_FIELDS).filter(pk=…).first()` as a plain statement: with workers,
     a webhook call whose answer did not come with its wake-up reads it so."""
     found = plain_sql.select(Execution, {"pk": execution_id}, ANSWER_FIELDS)
     return found[0] if found else None
