@@ -20,6 +20,13 @@ in-flight ones run again. Nodes that only compute (a trigger, a webhook response
 Merge) are the exception: they run at once and are committed with the next write, as running them
 again has no effect outside.
 
+A new run's first write (its node runs, with the trigger's output and the first nodes running) is
+the one write a takeover would not miss: the trigger's output is computed again from the stored
+input, and no route was decided yet. So when nobody watches the run, that write waits for the next
+one (usually the first node's result: one commit instead of two), or for START_WRITE_SECONDS when
+the first nodes are still running, so a page opened later finds them. A worker lost in that window
+leaves its attempt without node runs; the next attempt runs the scenario from its trigger.
+
 A Loop over items runs as one task (scenarios/runtime/iterations.py): its body's nodes are not nodes
 of this run but run once per item, as rows of their own; its Aggregate is recorded when it ends.
 """
@@ -58,6 +65,8 @@ __all__ = ["create_execution", "run_execution", "run_node_once", "validate_graph
 log = logging.getLogger(__name__)
 
 MAX_EXECUTION_ERROR = 4000
+# How long an unwatched run's first write may wait for the next one (see the module's docstring).
+START_WRITE_SECONDS = 0.25
 NS = NodeRun.Status
 TERMINAL_NODE = (NS.SUCCEEDED, NS.FAILED, NS.SKIPPED)
 # What a commit of the run changes on its node runs.
@@ -256,9 +265,9 @@ async def run_execution(lease: Lease, *, job: Job | None = None) -> None:
     await Run(lease, job).go()
 
 
-def _held(commit: functools.partial[None]) -> bool:
+def _held(commit: functools.partial[None], carried: list[NodeRun]) -> bool:
     try:
-        commit()
+        commit(carried=carried)
     except LeaseLost:
         return False
     return True
@@ -295,6 +304,9 @@ class Run:
         # Wait nodes still waiting, with their time; and those whose time came, to commit as ended.
         self.waiting: dict[int, datetime] = {}
         self.woke: list[NodeRun] = []
+        # The first write when it waits for the next (see the module's docstring), and until when.
+        self.unwritten: list[NodeRun] = []
+        self.unwritten_until = 0.0
         now = timezone.now()
         for number, row in sorted(job.previous.items()):
             if number in self.run_set and row.status == NS.WAITING:
@@ -338,12 +350,17 @@ class Run:
             )
         ready = self._advance()
         fields: dict[str, Any] = {}
-        ready, _ = await self._inline(ready, fields)
+        ready, inline = await self._inline(ready, fields)
         if not ready:
             fields.update(self._end_fields())
-        await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
+        watched = await events.heard(self.group)
+        if ready and not fields and not watched and self._only_triggers_ran(inline):
+            self.unwritten = list(self.rows.values())
+            self.unwritten_until = asyncio.get_running_loop().time() + START_WRITE_SECONDS
+        else:
+            await self._write(functools.partial(self._commit_start, list(self.rows.values()), fields))
         self._apply(fields)
-        if await events.heard(self.group):
+        if watched:
             await events.publish(
                 self.group,
                 [events.execution_event(self.execution)]
@@ -354,9 +371,27 @@ class Run:
             await waiting.progressed(self.execution.id, self.execution)
         self._launch(ready)
 
+    def _only_triggers_ran(self, inline: list[int]) -> bool:
+        """Whether the first write holds nothing a takeover could not compute again: a first attempt
+        whose only nodes run so far are its triggers, which succeeded."""
+        if self.lease.attempt > 1 or self.woke:
+            return False
+        for number in inline:
+            node_type = NODE_TYPES.get(self.plan.nodes[number]["kind"])
+            if node_type is None or node_type.kind != "trigger" or self.status[number] != NS.SUCCEEDED:
+                return False
+        return True
+
     async def loop(self) -> None:
         while self.tasks:
-            done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+            wait = None
+            if self.unwritten:
+                wait = max(0.0, self.unwritten_until - asyncio.get_running_loop().time())
+            done, _ = await asyncio.wait(self.tasks, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                if self.unwritten:  # the first nodes still run: the first write goes on its own
+                    await self._write(functools.partial(self._commit, [], {}))
+                continue
             changed: list[int] = []
             fields: dict[str, Any] = {}
             for task in done:
@@ -722,14 +757,25 @@ class Run:
 
     # -- writing (in a thread; every write is fenced by the lease) ---------------------------------
     async def _write(self, commit: functools.partial[None]) -> None:
+        """Commit through the lease, with the first write when it waited (carried: inserted after the
+        fence, in the same transaction)."""
+        carried, self.unwritten = self.unwritten, []
         # A lost lease comes back as a value: to the database wrapper an exception means a broken
         # connection, and this connection is fine.
-        if not await db(retry_locked, functools.partial(_held, commit)):
+        if not await db(retry_locked, functools.partial(_held, commit, carried)):
             raise LeaseLost(f"execution {self.lease.pk}: lease of attempt {self.lease.attempt} lost")
+        if carried and await events.heard(self.group):  # a page opened since the run started
+            await events.publish(
+                self.group,
+                [events.execution_event(self.execution)]
+                + [events.node_event(self.execution.id, row) for row in carried],
+            )
 
-    def _fence(self, fields: dict[str, Any]) -> None:
+    def _fence(self, fields: dict[str, Any], carried: list[NodeRun]) -> None:
         renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
         self.lease.update(**{"lease_until": renewed, **fields})
+        if carried:
+            plain_sql.insert(carried)
         if fields.get("status") == Execution.Status.FAILED:
             # In the transaction that records the failure: a lost worker cannot lose the error run.
             error_run = error_scenarios.error_run_for(self.execution, fields["error"], self.first_failure)
@@ -738,9 +784,9 @@ class Run:
                     error_run.scenario, Execution.Trigger.ERROR, error_run.input, parent=self.execution
                 )
 
-    def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+    def _commit_start(self, rows: list[NodeRun], fields: dict[str, Any], *, carried: list[NodeRun]) -> None:
         with transaction.atomic():
-            self._fence(fields)
+            self._fence(fields, carried)
             if self.lease.attempt > 1:
                 earlier = NodeRun.objects.filter(execution_id=self.lease.pk, attempt__lt=self.lease.attempt)
                 earlier.filter(status=NS.QUEUED).delete()
@@ -755,22 +801,26 @@ class Run:
                 NodeRun.objects.filter(pk=woke.pk).update(status=NS.SUCCEEDED, finished_at=woke.finished_at)
             plain_sql.insert(rows)
 
-    def _commit_iterations(self, rows: list[NodeRun]) -> None:
+    def _commit_iterations(self, rows: list[NodeRun], *, carried: list[NodeRun]) -> None:
         with transaction.atomic():
-            self._fence({})
+            self._fence({}, carried)
             plain_sql.insert(rows)
 
-    def _commit_tries(self, row: NodeRun, tries: int) -> None:
+    def _commit_tries(self, row: NodeRun, tries: int, *, carried: list[NodeRun]) -> None:
         with transaction.atomic():
-            self._fence({})
+            self._fence({}, carried)
             NodeRun.objects.filter(pk=row.pk).update(tries=tries)
 
-    def _commit(self, rows: list[NodeRun], fields: dict[str, Any]) -> None:
+    def _commit(self, rows: list[NodeRun], fields: dict[str, Any], *, carried: list[NodeRun]) -> None:
         with transaction.atomic():
-            self._fence(fields)
+            self._fence(fields, carried)
             # One plain UPDATE per row: bulk_update's CASE expressions cost far more CPU to build
-            # than the extra statement costs SQLite or PostgreSQL to run.
+            # than the extra statement costs SQLite or PostgreSQL to run. A carried row was just
+            # inserted as it is now.
+            inserted = {id(row) for row in carried}
             for row in rows:
+                if id(row) in inserted:
+                    continue
                 plain_sql.update(
                     NodeRun, {"pk": row.pk}, {name: getattr(row, name) for name in NODE_RUN_CHANGES}
                 )

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from scenarios.models import Execution, NodeRun
-from tests.durability.test_webhook_takeover import ENGINE, call_in_background, chat_requests
+from tests.durability.test_webhook_takeover import ENGINE, call_in_background, chat_requests, stored_running
 from tests.engine.conftest import build
 from tests.waiting import wait_until
 
@@ -55,6 +55,13 @@ def test_a_worker_killed_during_a_sub_scenario_is_replaced_and_the_parent_gets_t
     )
 
     wait_until(lambda: chat_requests(stub_provider) == 1, "the child's Send Message to call the provider")
+    wait_until(
+        lambda: (
+            stored_running(node_number=2, execution__parent__isnull=False)
+            and stored_running(node_number=2, execution__parent__isnull=True)
+        ),
+        "the parent's Run scenario and the child's Send Message to be stored as running",
+    )
     doomed.signal(signal.SIGKILL)
     doomed.proc.wait(timeout=10)
     workers.start(EXECUTOR_LEASE_SECONDS=2, **ENGINE)

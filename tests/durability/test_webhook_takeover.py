@@ -59,6 +59,12 @@ def chat_requests(stub) -> int:
     return sum(1 for r in stub.requests if r.path.endswith("/chat/completions"))
 
 
+def stored_running(**node_run: Any) -> bool:
+    """Whether a node run like this is stored as running. A run's first write may wait a moment
+    (scenarios/runtime/engine.py); these tests stop a worker whose node a page would show running."""
+    return NodeRun.objects.filter(status=NodeRun.Status.RUNNING, **node_run).exists()
+
+
 def test_the_caller_of_a_killed_execution_gets_its_answer_from_the_worker_that_takes_over(
     workers, web_process, ask_scenario, stub_provider
 ):
@@ -70,6 +76,7 @@ def test_the_caller_of_a_killed_execution_gets_its_answer_from_the_worker_that_t
     )
 
     wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
+    wait_until(lambda: stored_running(node_number=2), "Send Message to be stored as running")
     doomed.signal(signal.SIGKILL)
     rescuer = workers.start(EXECUTOR_LEASE_SECONDS=2, **ENGINE)
     thread.join(timeout=60)
@@ -132,6 +139,9 @@ def test_a_frozen_worker_that_wakes_after_the_takeover_changes_nothing(workers, 
     zombie = workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)
     execution = create_execution(ask_scenario, Execution.Trigger.MANUAL, {"body": {"question": "Who wins?"}})
     wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
+    wait_until(
+        lambda: stored_running(execution=execution, node_number=2), "Send Message to be stored as running"
+    )
     zombie.signal(signal.SIGSTOP)
     try:
         workers.start(EXECUTOR_LEASE_SECONDS=1.5, **ENGINE)
@@ -188,6 +198,9 @@ def test_a_frozen_worker_cannot_revive_an_execution_that_was_given_up(
     response = httpx.post(f"{web.url}/hooks/{ask_scenario.webhook_token}", json={"question": "?"}, timeout=30)
     execution = Execution.objects.get(pk=response.json()["execution_id"])
     wait_until(lambda: chat_requests(stub_provider) == 1, "Send Message to call the provider")
+    wait_until(
+        lambda: stored_running(execution=execution, node_number=2), "Send Message to be stored as running"
+    )
     zombie.signal(signal.SIGSTOP)
     try:
         workers.start(EXECUTOR_LEASE_SECONDS=1, **ENGINE)  # finds the lease expired, no attempt left
