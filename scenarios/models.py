@@ -135,6 +135,8 @@ class Execution(Leased):
         SUBSCENARIO = "subscenario", "Run scenario node"  # started by one (parent, parent_node)
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # The statuses a claim can take an execution from (the others are over).
+    CLAIMABLE = (Status.QUEUED, Status.WAITING, Status.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="executions")
@@ -174,6 +176,13 @@ class Execution(Leased):
             models.Index(fields=["status", "lease_until"], name="execution_claim"),
             models.Index(fields=["scenario", "-created_at"], name="execution_history"),
             models.Index(fields=["status", "wake_at"], name="execution_wake"),
+            # What a claim looks through, oldest first: only the executions that are not over (the
+            # CLAIMABLE statuses), so a claim costs the same with a history of millions.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=["queued", "waiting", "running"]),
+                name="execution_active",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

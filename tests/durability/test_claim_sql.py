@@ -103,3 +103,27 @@ def test_a_job_loads_its_execution_and_team_only_while_its_lease_holds(make_job)
     assert loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
     Execution.objects.filter(pk=job.pk).update(attempt=2)
     assert engine.load_job(lease) is None
+
+
+def test_a_claim_looks_only_through_the_executions_that_are_not_over(make_job):
+    rows_in_every_state(make_job)
+    rows = jobs.claimable_rows(timezone.now())
+    quote = connection.ops.quote_name
+    table = quote(Execution._meta.db_table)
+    statement = (
+        f"SELECT {table}.{quote('id')} FROM {table} WHERE {rows.where} "
+        f"ORDER BY {table}.{quote('created_at')} ASC LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small would be read whole
+            cursor.execute(f"EXPLAIN {statement}", rows.params)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", rows.params)
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+
+    # Seeks by status, or the index of the executions that are not over: never the whole history.
+    if connection.vendor == "postgresql":
+        assert "execution_active" in plan, plan
+    else:
+        assert "SEARCH" in plan and "SCAN scenarios_execution" not in plan, plan
