@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from durable import leases
@@ -127,3 +128,9 @@ def test_a_claim_looks_only_through_the_executions_that_are_not_over(make_job):
         assert "execution_active" in plan, plan
     else:
         assert "SEARCH" in plan and "SCAN scenarios_execution" not in plan, plan
+
+
+def test_the_claim_repeats_the_active_indexs_condition_in_its_order():
+    # SQLite matches a partial index's condition against the query's text, statuses in order.
+    [index] = [index for index in Execution._meta.indexes if index.name == "execution_active"]
+    assert index.condition == Q(status__in=[status.value for status in Execution.CLAIMABLE])
