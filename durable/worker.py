@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels import DEFAULT_CHANNEL_LAYER
-from channels.consumer import AsyncConsumer
 from channels.layers import BaseChannelLayer, channel_layers
 from channels.routing import ChannelNameRouter
 from channels.worker import Worker
+from django.db import close_old_connections
 
 from durable import executor
 
@@ -34,15 +34,27 @@ class Listening:
     failed: bool = False
 
 
-class WakeUpConsumer(AsyncConsumer):
-    """Handles `executor.wake` messages on `executor.WAKE_CHANNEL` for an executor."""
+class WakeUpConsumer:
+    """The ASGI application Channels' `Worker` runs for `executor.WAKE_CHANNEL`: each `executor.wake`
+    message wakes the executor.
+
+    A plain ASGI application, not an `AsyncConsumer`: a consumer closes the database connections
+    before every message (as a request would), and each close makes the next statement check the
+    connection first, a `SELECT 1` round trip per wake-up in every worker. This one touches no
+    database; the worker recycles its connection on its own schedule (`recycle_connections`).
+    """
 
     def __init__(self, runner: executor.Executor, listening: Listening) -> None:
-        super().__init__()
         self.runner = runner
         self.listening = listening
 
-    async def executor_wake(self, message: dict[str, Any]) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "executor.wake":
+                self.wake(message)
+
+    def wake(self, message: dict[str, Any]) -> None:
         if self.listening.failed:
             self.listening.failed = False
             log.info("wake-ups heard again after the channel layer failed")
@@ -50,9 +62,21 @@ class WakeUpConsumer(AsyncConsumer):
         self.runner.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)
 
 
+# As often as a worker closes a connection that broke or outlived CONN_MAX_AGE.
+RECYCLE_SECONDS = 10.0
+
+
+async def recycle_connections(every: float = RECYCLE_SECONDS) -> None:
+    """Close the executor's database connection now and then when it broke or is older than
+    CONN_MAX_AGE, as Django does between requests (the next statement opens a new one)."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):
+            await executor.db(close_old_connections)
+
+
 def application(runner: executor.Executor, listening: Listening | None = None) -> ChannelNameRouter:
-    consumer = WakeUpConsumer.as_asgi(runner=runner, listening=listening or Listening())
-    return ChannelNameRouter({executor.WAKE_CHANNEL: consumer})
+    return ChannelNameRouter({executor.WAKE_CHANNEL: WakeUpConsumer(runner, listening or Listening())})
 
 
 async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:

@@ -149,6 +149,24 @@ def cpu_seconds(roots: list[int]) -> float:
     return sum(ticks.get(pid, 0) for pid in wanted) / os.sysconf("SC_CLK_TCK")
 
 
+def _parts(app: list[int], servers: list[int]) -> dict[str, list[int]]:
+    """The scaled layout's processes by role: the web process, the workers, PostgreSQL, Redis."""
+    names = {pid: _comm(pid) for pid in servers}
+    return {
+        "web": app[:1],
+        "workers": app[1:],
+        "PostgreSQL": [pid for pid in servers if names[pid] == "postgres"],
+        "Redis": [pid for pid in servers if names[pid] == "redis-server"],
+    }
+
+
+def _comm(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def server_pids() -> list[int]:
     """PostgreSQL's and Redis's processes on this machine (what the scaled layout adds)."""
     found = []
@@ -310,9 +328,19 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         )
         app = [p.pid for p in stack.procs if p is not stub]
         servers = server_pids() if config.workers else []
+        parts = _parts(app, servers) if config.workers and clients == 8 else {}
+        before_parts = {name: cpu_seconds(pids) for name, pids in parts.items()}
         spent, served = cpu_seconds(app), cpu_seconds(servers)
         row = wrk(hook, clients, args.duration, script)
         spent, served = cpu_seconds(app) - spent, cpu_seconds(servers) - served
+        if parts and row["requests"]:
+            result.notes.append(
+                "CPU ms/req by process at 8 clients: "
+                + ", ".join(
+                    f"{name} {(cpu_seconds(pids) - before_parts[name]) * 1000 / row['requests']:.2f}"
+                    for name, pids in parts.items()
+                )
+            )
         row["cpu_ms"] = spent * 1000 / row["requests"] if row["requests"] else float("nan")
         row["all_cpu_ms"] = (spent + served) * 1000 / row["requests"] if row["requests"] else float("nan")
         result.load.append(row)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
+from django.db import connection
 
 from durable import executor, worker
 from durable.leases import Lease
@@ -200,6 +201,65 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     listener.cancel()
     await stopped(runner, counted)
     channel_layers.backends.pop("default", None)
+
+
+def _open_connection() -> tuple[Any, bool]:
+    """This thread's DB-API connection, and whether its next statement skips the health check
+    (Django's flag for CONN_HEALTH_CHECKS, which its type stubs leave out)."""
+    return connection.connection, connection.health_check_done  # type: ignore[attr-defined]
+
+
+def _open_checked_connection() -> tuple[Any, bool]:
+    connection.ensure_connection()
+    connection.health_check_done = True  # type: ignore[attr-defined]
+    return _open_connection()
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, settings):
+    # A Channels consumer would close old connections first, and the next statement would then
+    # check the connection with a round trip of its own: one per wake-up, in every worker.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    layer = channel_layers["default"]
+    runner = await serving(counted, poll_seconds=NO_POLL)
+    listener = asyncio.create_task(worker.listen(layer, runner))
+    before = await executor.db(_open_checked_connection)
+    for pk in ("first", "second"):
+        counted.waiting.append(pk)
+        await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": pk})
+    await eventually(lambda: counted.ran == ["first", "second"], "both rows to run")
+    assert await executor.db(_open_connection) == before  # neither closed nor to be checked again
+    listener.cancel()
+    await stopped(runner, counted)
+    channel_layers.backends.pop("default", None)
+
+
+def _open_aged_connection() -> Any:
+    """A new connection of this thread, already older than its maximum age (CONN_MAX_AGE 0)."""
+    connection.close()
+    age = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    try:
+        connection.ensure_connection()
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = age
+    return connection.connection
+
+
+@pytest.mark.django_db
+async def test_a_worker_still_closes_a_connection_that_outlived_its_maximum_age():
+    opened = await executor.db(_open_aged_connection)
+    recycling = asyncio.create_task(worker.recycle_connections(every=0.01))
+
+    async def replaced() -> bool:
+        current, _ = await executor.db(_open_connection)
+        return current is not opened
+
+    await eventually(replaced, "the old connection to be closed")
+    recycling.cancel()
 
 
 @pytest.mark.django_db(transaction=True)

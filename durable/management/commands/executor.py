@@ -65,6 +65,7 @@ async def serve(runner: executor.Executor, grace: float) -> None:
     # The wake-up listener gets a layer instance of its own: it may replace it after a failure.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     listener = loop.create_task(worker.listen(layer, runner), name="wake-ups")
+    recycler = loop.create_task(worker.recycle_connections(), name="database connections")
     sources = [s.name for s in executor.served_sources()]
     log.info(
         "worker %s ready: sources %s, concurrency %d, lease %ss, poll %ss",
@@ -77,8 +78,11 @@ async def serve(runner: executor.Executor, grace: float) -> None:
     await stopping.wait()
     log.info("worker %s stopping: no new claims; %d job(s) running", runner.owner, runner.running_jobs)
     listener.cancel()
+    recycler.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listener
+    with contextlib.suppress(asyncio.CancelledError):
+        await recycler
     await runner.stop(grace)
     await executor.close_connections()
     log.info("worker %s stopped", runner.owner)
