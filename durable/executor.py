@@ -21,11 +21,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from durable.leases import Lease
 
@@ -58,16 +60,19 @@ SWEEP_SECONDS = 10.0
 class JobSource:
     """Where jobs come from and how one is run.
 
-    `claim(owner, lease_seconds)` runs in a thread and returns a Lease or None; it must also fail the
-    rows whose attempts are exhausted (see `leases.exhausted` and `leases.give_up`). `run(lease)` does
+    `claim(owner, lease_seconds, began)` runs in a thread and returns a Lease or None; it must also
+    fail the rows whose attempts are exhausted (see `leases.exhausted` and `leases.give_up`). It may
+    leave out the jobs queued since `began` (when the claim round began): their wake-ups are on the
+    way, and a round that chased them would never end under steady load. `run(lease)` does
     the job, writing only through the lease (`Lease.update`, `Lease.atomic`). `sweep()` is periodic
     housekeeping (e.g. expiring runs that wait too long), run in a thread. `claim_woken(owner,
     lease_seconds, pk)`, when given, claims the one row a wake-up named if it still waits: a cheap
     claim for the common case of one new job and an executor with room, instead of a whole round.
+    A claim may leave in `Lease.loaded` what it read for `run`, so that the run need not read it again.
     """
 
     name: str
-    claim: Callable[[str, float], Lease | None]
+    claim: Callable[[str, float, datetime], Lease | None]
     run: Callable[[Lease], Awaitable[None]]
     sweep: Callable[[], None] | None = None
     claim_woken: Callable[[str, float, Any], Lease | None] | None = None
@@ -267,12 +272,13 @@ class Executor:
         """Claim from every source until each has nothing more (or the executor is full)."""
         claimed = 0
         sources = served_sources()
+        began = timezone.now()
         while sources and not self._stopping and len(self._running) < self.concurrency:
             busy = []
             for source in sources:
                 if self._stopping or len(self._running) >= self.concurrency:
                     break
-                lease = await db(source.claim, self.owner, self.lease_seconds)
+                lease = await db(source.claim, self.owner, self.lease_seconds, began)
                 if lease is not None:
                     self._launch(source, lease)
                     claimed += 1
@@ -303,13 +309,11 @@ class Executor:
         serving = self._task is not None and not self._task.done() and not self._stopping
         return serving and len(self._running) < self.concurrency
 
-    def hand_over(
-        self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None = None
-    ) -> None:
+    def hand_over(self, source_name: str, lease: Lease) -> None:
         """Run a job created already leased to this executor (from any thread), with the same
-        heartbeat and shutdown handling as a claimed one; `run` instead of the source's (e.g. with
-        the row as it was created). Should the executor have stopped meanwhile, the lease is given
-        back at once for any executor to claim."""
+        heartbeat and shutdown handling as a claimed one (`lease.loaded`: what its creation loaded).
+        Should the executor have stopped meanwhile, the lease is given back at once for any executor
+        to claim."""
         if self._loop is None or self._loop.is_closed():
             return  # nothing serves here any more: the lease runs out and another executor claims it
         try:
@@ -317,18 +321,15 @@ class Executor:
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._take(source_name, lease, run)
+            self._take(source_name, lease)
         else:
-            self._loop.call_soon_threadsafe(self._take, source_name, lease, run, context=self._context.copy())
+            self._loop.call_soon_threadsafe(self._take, source_name, lease, context=self._context.copy())
 
-    def _take(self, source_name: str, lease: Lease, run: Callable[[Lease], Awaitable[None]] | None) -> None:
-        source = SOURCES[source_name]
+    def _take(self, source_name: str, lease: Lease) -> None:
         if self._stopping or self._task is None or self._task.done():
             asyncio.get_running_loop().create_task(self._give_back(lease))
             return
-        self._launch(
-            source if run is None else JobSource(source.name, source.claim, run, source.sweep), lease
-        )
+        self._launch(SOURCES[source_name], lease)
 
     async def _give_back(self, lease: Lease) -> None:
         await db(lease.release)

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +44,9 @@ class Lease:
     pk: Any
     attempt: int
     owner: str
+    # What the job source read in the same database call as the claim (or the creation), for its run:
+    # running the job then need not read it again.
+    loaded: Any = field(default=None, compare=False, repr=False)
 
     def fenced(self) -> models.QuerySet[Any]:
         """The job's row, only while this lease still holds it."""

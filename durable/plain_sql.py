@@ -1,6 +1,6 @@
 """The hot writes as plain statements, built from the model's fields with Django's public API and sent
-through the DB-API cursor: one UPDATE by equality (`update`), one multi-row INSERT (`insert`), and one
-SELECT by equality (`select`).
+through the DB-API cursor: one UPDATE by equality (`update`; `update_returning` also reads the rows it
+changed), one multi-row INSERT (`insert`), and one SELECT by equality (`select`).
 
 Every execution sends two INSERTs (the execution, its node runs) and four UPDATEs (a lease's fenced
 write per commit, one per changed node run). Compiling them with the ORM cost more CPU than SQLite
@@ -39,8 +39,61 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
         for name, value in values.items()
     ):
         return model._default_manager.filter(**where).update(**values)
-    meta = model._meta
     connection = connections[router.db_for_write(model)]
+    statement, params = _update(model, where, values, connection)
+    # As the ORM's update does: a failure inside an atomic block marks it for rollback.
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return int(cursor.rowcount)
+
+
+def update_returning[M: models.Model](
+    model: type[M], where: dict[str, Any], values: dict[str, Any], related: str
+) -> list[tuple[M, Any]]:
+    """`update` (plain values only) that also reads the rows it changed, as `select` reads them, each
+    with field `related` ("fk__field") of the row its foreign key `fk` points to: one statement
+    (UPDATE … RETURNING) where the update and two reads took three."""
+    if any(
+        hasattr(value, "resolve_expression") and not _plain_if_null(name, value)
+        for name, value in values.items()
+    ):
+        raise TypeError("update_returning sets plain values (or IfNull of one) only.")
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    statement, params = _update(model, where, values, connection)
+    columns, names, converting = _reading(model, (), connection)
+    fk_name, target_name = related.split("__")
+    fk = _field(model, fk_name)
+    target_model = fk.related_model
+    assert isinstance(target_model, type) and issubclass(target_model, models.Model)
+    target, target_pk = _field(target_model, target_name), target_model._meta.pk
+    assert target_pk is not None
+    table, target_table = quote(model._meta.db_table), quote(target_model._meta.db_table)
+    statement += (
+        f" RETURNING {columns}, (SELECT {target_table}.{quote(str(target.column))} FROM {target_table}"
+        f" WHERE {target_table}.{quote(str(target_pk.column))} = {table}.{quote(str(fk.column))})"
+    )
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    related_column = target.get_col(target_model._meta.db_table)
+    related_converters = connection.ops.get_db_converters(related_column) + related_column.get_db_converters(
+        connection
+    )
+    found = []
+    for row in rows:
+        instance = _instance(model, list(row[:-1]), names, converting, connection)
+        value = row[-1]
+        for convert in related_converters:
+            value = convert(value, related_column, connection)
+        found.append((instance, value))
+    return found
+
+
+def _update(
+    model: type[models.Model], where: dict[str, Any], values: dict[str, Any], connection: Any
+) -> tuple[str, list[Any]]:
+    """The UPDATE statement of `update`, and its parameters."""
     quote = connection.ops.quote_name
     sets: list[str] = []
     params: list[Any] = []
@@ -54,12 +107,10 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
             sets.append(f"{column} = %s")
         params.append(field.get_db_prep_save(value, connection))
     condition, condition_params = _equal(model, where, connection)
-    statement = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {condition}"
-    params += condition_params
-    # As the ORM's update does: a failure inside an atomic block marks it for rollback.
-    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return int(cursor.rowcount)
+    return (
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} WHERE {condition}",
+        params + condition_params,
+    )
 
 
 def select[M: models.Model](
@@ -76,14 +127,17 @@ def select[M: models.Model](
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    found = []
-    for row in rows:
-        values = list(row)
-        for n, converters, column in converting:
-            for convert in converters:
-                values[n] = convert(values[n], column, connection)
-        found.append(model.from_db(connection.alias, names, values))
-    return found
+    return [_instance(model, list(row), names, converting, connection) for row in rows]
+
+
+def _instance[M: models.Model](
+    model: type[M], values: list[Any], names: list[str], converting: Converting, connection: Any
+) -> M:
+    """The instance of one row's values as the ORM makes it: converted, then `Model.from_db`."""
+    for n, converters, column in converting:
+        for convert in converters:
+            values[n] = convert(values[n], column, connection)
+    return model.from_db(connection.alias, names, values)
 
 
 Converting = list[tuple[int, list[Any], Any]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
@@ -58,7 +59,9 @@ class Plan:
 # -- claim and sweep (sync, in a thread) -----------------------------------------------------------
 
 
-def claim(owner: str, lease_seconds: float) -> Lease | None:
+def claim(owner: str, lease_seconds: float, began: datetime | None = None) -> Lease | None:
+    """The oldest run that waits or whose lease expired (`began` is not used: a run's wake-up starts
+    a whole round)."""
     lifecycle.fail_exhausted()
     now = timezone.now()
     free = models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now)

@@ -17,7 +17,9 @@ uvicorn, a loopback stub provider (scripts/bench_stub.py) and wrk, and measures:
 
 Only loopback addresses; every phase is bounded in time. Options: --duration, --only, --workers,
 --web-processes (scaled only), --only http (just one HTTP Request node run, p50/p99), --profile (py-spy on the web process during the 8-client run), --no-calibration
-(skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py).
+(skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py),
+--interleaved ROUNDS (both layouts at once, loaded in turn: the scaled layout's CPU per request
+against the embedded default's, measured side by side).
 """
 
 from __future__ import annotations
@@ -273,14 +275,28 @@ def calibrate(args: argparse.Namespace, exits: ExitStack) -> str:
     )
 
 
-def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Result:
+@dataclass
+class Launched:
+    """A configuration serving the demo scenario, checked and ready for load."""
+
+    stack: Stack
+    stub: subprocess.Popen[bytes]
+    web: subprocess.Popen[bytes]
+    web_args: list[str]
+    info: dict[str, Any]
+    base: str
+    hook: str
+    stub_port: int
+    script: Path
+
+
+def launch(config: Config, exits: ExitStack) -> Launched:
     workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
     exits.callback(shutil.rmtree, workdir, True)
     stack = Stack(config, workdir, exits)
     # The throughput rows load one webhook: its door (WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK) is open for
     # them; `fairness` at the end runs with the shipped one.
     stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"] = "0"
-    result = Result(config.name)
     stack.manage("manage.py", "migrate", "--noinput", "-v", "0")
     stub_port, web_port = free_port(), free_port()
     stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port)])
@@ -320,11 +336,27 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
         raise SystemExit(
             f"the demo scenario does not answer as expected: {check.status_code} {check.text[:300]}"
         )
+    return Launched(stack, stub, web, web_args, info, base, hook, stub_port, script)
+
+
+def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Result:
+    launched = launch(config, exits)
+    stack, stub, web, web_args, info = (
+        launched.stack,
+        launched.stub,
+        launched.web,
+        launched.web_args,
+        launched.info,
+    )
+    base, hook, stub_port, script = launched.base, launched.hook, launched.stub_port, launched.script
+    result = Result(config.name)
     wrk(hook, 8, args.warmup, script)
     before = json.loads(stack.manage("-m", "scripts.bench_setup", "count"))
     for clients in (1, 8, 32):
         profilers = (
-            start_profilers(stack, stub, workdir, args.duration) if args.profile and clients == 8 else []
+            start_profilers(stack, stub, stack.workdir, args.duration)
+            if args.profile and clients == 8
+            else []
         )
         app = [p.pid for p in stack.procs if p is not stub]
         servers = server_pids() if config.workers else []
@@ -408,9 +440,44 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
     if "WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK" in os.environ:
         stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"] = os.environ["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"]
     web = stack.spawn("web-door", web_args)
-    wait_port(web_port, web, "the web server (default door)")
+    wait_port(int(base.rsplit(":", 1)[1]), web, "the web server (default door)")
     result.notes.append(fairness(hook, f"{base}/hooks/{info['other']['token']}", script, args.warmup + 2))
     return result
+
+
+def interleaved(args: argparse.Namespace, exits: ExitStack) -> None:
+    """Both layouts serving at once, loaded in turn at 8 clients for `rounds` rounds: each round's
+    req/s, p99 and CPU ms per request (the scaled layout's with PostgreSQL's and Redis's processes),
+    then the median CPU ratio. On a shared machine whose speed drifts, the ratio in one run is the figure."""
+    chosen = configs(argparse.Namespace(**{**vars(args), "only": None}), exits)
+    launched = [launch(config, exits) for config in chosen]
+    for one in launched:
+        wrk(one.hook, 8, args.warmup, one.script)
+    costs: dict[str, list[float]] = {config.name: [] for config in chosen}
+    for n in range(1, args.interleaved + 1):
+        for config, one in zip(chosen, launched, strict=True):
+            app = [p.pid for p in one.stack.procs if p is not one.stub]
+            servers = server_pids() if config.workers else []
+            parts = _parts(app, servers) if config.workers else {"web": app}
+            before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+            row = wrk(one.hook, 8, args.duration, one.script)
+            spent = {name: cpu_seconds(pids) - before[name] for name, pids in parts.items()}
+            per_request = sum(spent.values()) * 1000 / max(row["requests"], 1)
+            costs[config.name].append(per_request)
+            by_part = ", ".join(
+                f"{name} {seconds * 1000 / max(row['requests'], 1):.2f}" for name, seconds in spent.items()
+            )
+            print(
+                f"round {n} {config.name}: {row['rps']:.0f} req/s, p99 {row['p99']:.0f} ms, "
+                f"{row['non_2xx']} errors, CPU {per_request:.2f} ms/req ({by_part})",
+                flush=True,
+            )
+    embedded, scaled = (sorted(values)[len(values) // 2] for values in costs.values())
+    ratios = [s / e for e, s in zip(*costs.values(), strict=True)]
+    print(
+        f"median CPU ms/req: {chosen[0].name} {embedded:.2f}, {chosen[1].name} {scaled:.2f}: "
+        f"ratio {scaled / embedded:.2f} (rounds {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
 
 def fairness(flooded: str, other: str, script: Path, seconds: float) -> str:
@@ -460,7 +527,14 @@ def configs(args: argparse.Namespace, exits: ExitStack) -> list[Config]:
             Config(
                 f"PostgreSQL + Redis ({args.web_processes or 1} web{' executing' if args.executor == 'inprocess' else ''}, "
                 f"{args.workers} workers)",
-                {**common, "DATABASE_URL": f"{PG_URL}/{name}", "REDIS_URL": REDIS, "EXECUTOR": args.executor},
+                {
+                    **common,
+                    "DATABASE_URL": f"{PG_URL}/{name}",
+                    "REDIS_URL": REDIS,
+                    "EXECUTOR": args.executor,
+                    # A server process that exits takes its CPU time out of the sum: no reconnects mid-run.
+                    "CONN_MAX_AGE": "3600",
+                },
                 workers=args.workers,
                 web_processes=args.web_processes or 1,
             )
@@ -521,7 +595,17 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--load-only", action="store_true", help="the load table only, no probes after it")
     parser.add_argument("--no-calibration", action="store_true", help="skip the plain-Django probe")
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        metavar="ROUNDS",
+        help="both layouts at once, loaded in turn at 8 clients: CPU per request and its ratio only",
+    )
     args = parser.parse_args()
+    if args.interleaved:
+        with ExitStack() as exits:
+            interleaved(args, exits)
+        return
     if args.only in ("code", "http", "loop"):
         print({"code": bench_code.report, "http": node_costs, "loop": flow_figures}[args.only]())
         return

@@ -34,6 +34,7 @@ of this run but run once per item, as rows of their own; its Aggregate is record
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -193,8 +194,8 @@ def _announce_created(execution: Execution, runner: executor.Executor | None) ->
         # Created claimed by `runner`: what running it needs is loaded here, in the same database
         # call, and handed over with it; its run announces it.
         lease = Lease(model=Execution, pk=execution.pk, attempt=1, owner=execution.lease_owner)
-        job = load_job(lease, execution)
-        runner.hand_over("executions", lease, functools.partial(run_execution, job=job))
+        job = load_job(lease, execution, execution.scenario.team_id)
+        runner.hand_over("executions", dataclasses.replace(lease, loaded=job))
         return
     if execution.status == Execution.Status.QUEUED:
         executor.notify("executions", execution.pk)
@@ -219,13 +220,10 @@ def _credential_ids(plan: Plan) -> set[str]:
     return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
-def load_job(lease: Lease, created: Execution | None = None) -> Job | None:
-    """What running the execution of `lease` needs; `created` is the row as this process just
-    created it, claimed by that lease (then it is not read again)."""
-    if created is not None:
-        execution: Execution | None = created
-        team_id = created.scenario.team_id
-    else:
+def load_job(lease: Lease, execution: Execution | None = None, team_id: Any = None) -> Job | None:
+    """What running the execution of `lease` needs; `execution` and `team_id` when this process just
+    read or created the row, claimed by that lease (then it is not read again)."""
+    if execution is None:
         execution, team_id = _leased(lease)
     if execution is None or execution.is_terminal:
         return None
@@ -256,10 +254,10 @@ def _leased(lease: Lease) -> tuple[Execution | None, Any]:
     return execution, scenario[0].team_id if scenario else None
 
 
-async def run_execution(lease: Lease, *, job: Job | None = None) -> None:
-    """Run a claimed execution to its end (or until its lease is lost); `job` when it is loaded."""
-    if job is None:
-        job = await db(load_job, lease)
+async def run_execution(lease: Lease) -> None:
+    """Run a claimed execution to its end (or until its lease is lost); its Job is loaded unless the
+    claim (or the creation) loaded it already."""
+    job = lease.loaded if isinstance(lease.loaded, Job) else await db(load_job, lease)
     if job is None:
         return
     await Run(lease, job).go()

@@ -4,6 +4,7 @@ workers kept dying (so nothing stays `running` forever and the user sees why).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -40,9 +41,10 @@ def claimable(now: Any) -> models.QuerySet[Execution]:
 _ACTIVE = ", ".join(f"'{status.value}'" for status in Execution.CLAIMABLE)
 
 
-def claimable_rows(now: Any, pk: Any = None) -> leases.Rows:
-    """`claimable(now)` (only execution `pk` when given) as a plain condition: every claim sends it,
-    and building the filter cost more CPU than the database takes to run it (docs/performance.md).
+def claimable_rows(now: Any, pk: Any = None, queued_before: Any = None) -> leases.Rows:
+    """`claimable(now)` (only execution `pk` when given; only queued executions created before
+    `queued_before` when given) as a plain condition: every claim sends it, and building the filter
+    cost more CPU than the database takes to run it (docs/performance.md).
     tests/durability/test_claim_sql.py checks that it selects what `claimable` selects."""
     connection = connections[router.db_for_write(Execution)]
     status, wake_at, lease_until, attempt, max_attempts = (
@@ -68,25 +70,30 @@ def claimable_rows(now: Any, pk: Any = None) -> leases.Rows:
     if pk is not None:
         where += f" AND {_column('pk', connection)} = %s"
         params.append(_prepared("pk", pk, connection))
+    if queued_before is not None:
+        created_at = _column("created_at", connection)
+        where += f" AND ({status} <> %s OR {created_at} < %s)"
+        params += [queued, _prepared("created_at", queued_before, connection)]
     return leases.Rows(Execution, where, params)
 
 
-def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
-    """Claim an execution for `owner` (only execution `pk` when given).
+def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: Any = None) -> Lease | None:
+    """Claim an execution for `owner` (only execution `pk` when given; with `queued_before`, one
+    queued before then, or one whose lease expired or whose wait is over).
 
     Fair between teams: the oldest waiting execution of the team with the fewest executions
     running now, so one team's backlog does not hold up another team's webhook.
     """
     now = timezone.now()
     fail_exhausted(now)
-    candidates = claimable_rows(now, pk)
+    candidates = claimable_rows(now, pk, queued_before)
     for _ in range(3):
         # Reads first: an idle poll must not take SQLite's write lock.
         chosen = _fairest(candidates, now)
         if chosen is None:
             return None
         lease = leases.claim_one(
-            candidates if chosen is OLDEST else claimable_rows(now, chosen),
+            candidates if chosen is OLDEST else claimable_rows(now, chosen, queued_before),
             owner,
             lease_seconds,
             status=ES.RUNNING,
@@ -98,10 +105,13 @@ def claim(owner: str, lease_seconds: float, *, pk: Any = None) -> Lease | None:
 
 
 def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
-    """Claim the execution a wake-up named, in one statement, if it still waits in the queue.
+    """Claim the execution a wake-up named, if it still waits in the queue, and load what running it
+    needs in the same database call: one statement claims the row and returns it with its team.
 
     The executor does this only while it has room, so no other team's execution is waiting for
     that room (when it was full, the slot that frees runs a fair `claim` round instead)."""
+    from scenarios.runtime.engine import load_job
+
     try:
         pk = uuid.UUID(str(pk))
     except ValueError:
@@ -109,7 +119,7 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
     now = timezone.now()
     # Queued executions have never been claimed (attempt 0): claimed now, it is attempt 1.
     claimed = leases.retry_locked(
-        lambda: plain_sql.update(
+        lambda: plain_sql.update_returning(
             Execution,
             {"pk": pk, "status": ES.QUEUED, "attempt": 0},
             {
@@ -119,9 +129,19 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
                 "lease_until": now + timedelta(seconds=lease_seconds),
                 "started_at": plain_sql.IfNull("started_at", now, models.DateTimeField()),
             },
+            related="scenario__team",
         )
     )
-    return Lease(model=Execution, pk=pk, attempt=1, owner=owner) if claimed else None
+    if not claimed:
+        return None
+    execution, team_id = claimed[0]
+    lease = Lease(model=Execution, pk=pk, attempt=1, owner=owner)
+    try:
+        job = load_job(lease, execution, team_id)
+    except Exception:  # its run loads it again, and a failure there is handled as any run's
+        log.exception("execution %s: loading it with its claim failed", pk)
+        return lease
+    return dataclasses.replace(lease, loaded=job)
 
 
 FAIRNESS_WINDOW = 50

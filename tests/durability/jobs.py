@@ -29,7 +29,7 @@ def jobs() -> Any:
     return Execution.objects.filter(input__has_key="durability")
 
 
-def claim(owner: str, lease_seconds: float) -> leases.Lease | None:
+def claim(owner: str, lease_seconds: float, began: Any = None) -> leases.Lease | None:
     now = timezone.now()
     stale = jobs().filter(status=Execution.Status.RUNNING).filter(leases.expired(now))
     leases.give_up(

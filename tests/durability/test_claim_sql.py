@@ -70,6 +70,25 @@ def test_the_plain_condition_selects_what_claimable_selects(make_job):
         )
 
 
+def test_a_round_leaves_the_executions_queued_since_it_began_to_their_wake_ups(make_job):
+    made = rows_in_every_state(make_job)
+    began = timezone.now()
+    queued_later = make_job()  # its wake-up is on the way
+    Execution.objects.filter(pk=made[4].pk).update(created_at=began + timedelta(seconds=1))  # expired lease
+    Execution.objects.filter(pk=made[1].pk).update(created_at=began + timedelta(seconds=1))  # wait over
+    now = timezone.now()
+    everything = set(jobs.claimable(now).values_list("pk", flat=True))
+    assert queued_later.pk in everything
+    assert selected(jobs.claimable_rows(now, queued_before=began)) == everything - {queued_later.pk}
+    lease = jobs.claim("round", 30, began)
+    assert lease is not None and lease.pk != queued_later.pk
+    while lease is not None:  # the round claims everything else, never the newcomer
+        assert lease.pk != queued_later.pk
+        lease = jobs.claim("round", 30, began)
+    assert Execution.objects.get(pk=queued_later.pk).status == ES.QUEUED
+    assert jobs.claim("next round", 30, timezone.now()) is not None
+
+
 def test_a_claim_from_plain_rows_takes_the_row_a_queryset_claim_takes(make_job):
     first, second = make_job(), make_job()
     Execution.objects.filter(pk=second.pk).update(created_at=first.created_at + timedelta(seconds=1))
@@ -104,6 +123,23 @@ def test_a_job_loads_its_execution_and_team_only_while_its_lease_holds(make_job)
     assert loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
     Execution.objects.filter(pk=job.pk).update(attempt=2)
     assert engine.load_job(lease) is None
+
+
+def test_a_woken_claim_carries_its_job_as_a_load_would_give_it_in_one_statement(
+    make_job, django_assert_num_queries
+):
+    job = make_job()
+    with django_assert_num_queries(1):  # the claim, returning the row and its team (no credentials here)
+        lease = jobs.claim_woken("me", 30, job.pk)
+    assert lease is not None and lease.loaded is not None
+    loaded = engine.load_job(lease)
+    assert loaded is not None
+    names = [field.attname for field in Execution._meta.concrete_fields]
+    assert [getattr(lease.loaded.execution, name) for name in names] == [
+        getattr(loaded.execution, name) for name in names
+    ]
+    assert lease.loaded.team_id == loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
+    assert jobs.claim_woken("another", 30, job.pk) is None  # claimed once
 
 
 def test_a_claim_looks_only_through_the_executions_that_are_not_over(make_job):

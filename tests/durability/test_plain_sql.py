@@ -101,6 +101,40 @@ def test_a_plain_select_gives_the_instances_the_orm_filter_gives(make_job):
     assert plain_sql.select(Execution, {**fence, "attempt": 2}) == []
 
 
+def test_an_update_returning_changes_what_update_changes_and_gives_the_rows_as_the_orm_reads_them(make_job):
+    job, other = make_job(), make_job()
+    Execution.objects.filter(pk=job.pk).update(response={"status": 200, "body": ["é"]})
+    now = timezone.now()
+    values = {
+        "attempt": 1,
+        "lease_owner": "me",
+        "lease_until": now,
+        "started_at": plain_sql.IfNull("started_at", now),
+    }
+    ((by_plain, team_id),) = plain_sql.update_returning(
+        Execution, {"pk": job.pk, "attempt": 0}, values, related="scenario__team"
+    )
+    by_orm = Execution.objects.get(pk=job.pk)
+    names = [field.attname for field in Execution._meta.concrete_fields]
+    assert [getattr(by_plain, name) for name in names] == [getattr(by_orm, name) for name in names]
+    assert (by_orm.attempt, by_orm.started_at, by_orm.lease_owner) == (1, now, "me")
+    assert team_id == by_orm.scenario.team_id
+    assert Execution.objects.get(pk=other.pk).attempt == 0  # only the row its filter names
+    assert (
+        plain_sql.update_returning(Execution, {"pk": job.pk, "attempt": 0}, values, related="scenario__team")
+        == []
+    )
+
+
+def test_an_update_returning_refuses_an_expression_rather_than_storing_it_wrong(make_job):
+    job = make_job()
+    with pytest.raises(TypeError):
+        plain_sql.update_returning(
+            Execution, {"pk": job.pk}, {"attempt": F("attempt") + 1}, related="scenario__team"
+        )
+    assert Execution.objects.get(pk=job.pk).attempt == 0
+
+
 def node_runs(job: Execution, count: int, attempt: int = 1) -> list[NodeRun]:
     return [
         NodeRun(execution=job, node_number=n, node_kind="x", attempt=attempt, label=f"é {n}", **VALUES)

@@ -13,6 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.db import connection
+from django.utils import timezone
 
 from durable import executor, worker
 from durable.leases import Lease
@@ -28,13 +29,15 @@ class Counted:
 
     waiting: list[str] = field(default_factory=list)
     whole_claims: int = 0
+    rounds_began: list[Any] = field(default_factory=list)
     woken_claims: list[str] = field(default_factory=list)
     sweeps: int = 0
     ran: list[str] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def claim(self, owner: str, seconds: float) -> Lease | None:
+    def claim(self, owner: str, seconds: float, began: Any = None) -> Lease | None:
         self.whole_claims += 1
+        self.rounds_began.append(began)
         return self._take(self.waiting[0], owner) if self.waiting else None
 
     def claim_woken(self, owner: str, seconds: float, pk: Any) -> Lease | None:
@@ -94,6 +97,20 @@ async def test_a_wake_up_naming_a_waiting_row_claims_only_that_row(counted):
     assert counted.woken_claims == ["named"]
     assert counted.whole_claims == rounds_before  # no round: "older" is left to the next one
     assert counted.waiting == ["older"]
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_every_claim_of_a_round_is_told_when_the_round_began(counted):
+    runner = await serving(counted, poll_seconds=NO_POLL)
+    counted.waiting += ["a", "b", "c"]
+    counted.rounds_began.clear()
+    before = timezone.now()
+    runner.wake()
+    await eventually(lambda: len(counted.ran) == 3, "the round to claim all three")
+    began = counted.rounds_began[0]
+    assert before <= began <= timezone.now()
+    assert counted.rounds_began == [began] * 4  # three claims and the one that found nothing
     await stopped(runner, counted)
 
 

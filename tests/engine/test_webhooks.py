@@ -335,7 +335,7 @@ def test_a_204_answer_carries_no_body(asgi_server, cast):
 
 def test_the_embedded_executor_runs_a_webhook_execution_without_a_claim_round(asgi_server, cast, monkeypatch):
     real = executor.SOURCES["executions"]
-    never_claims = executor.JobSource("executions", lambda owner, seconds: None, real.run, None)
+    never_claims = executor.JobSource("executions", lambda owner, seconds, began: None, real.run, None)
     monkeypatch.setitem(executor.SOURCES, "executions", never_claims)
     scenario = _responder(cast, body="{{$1.body.q}}")
     response = httpx.post(_hook(asgi_server, scenario), json={"q": "fast"}, timeout=20)
