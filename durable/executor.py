@@ -30,6 +30,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from durable.leases import Lease
+from durable.per_turn import PerTurn
 
 # The public face other layers use (the scenarios runtime, the gateway); the rest is the executor's own.
 __all__ = [
@@ -444,6 +445,10 @@ def notify(source: str | None = None, pk: Any = None) -> None:
     the job; the workers' polling picks it up. Each worker listening hears it (the Pub/Sub layer
     delivers a channel's message to every subscriber); a worker with room claims the named row in
     one conditional statement, the first wins and the others' claims change nothing.
+
+    The wake-ups a process asks for in one turn of its event loop go out as one message
+    (`{"type": "executor.wake", "source": …, "pks": […]}`): under load, one publish and one delivery
+    to each worker carry several jobs.
     """
     if settings.EXECUTOR == "inprocess":
         local_executor().wake(source, pk)
@@ -453,14 +458,25 @@ def notify(source: str | None = None, pk: Any = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = dict(WAKE_MESSAGE)
-    if source is not None and pk is not None:
-        message.update(source=source, pk=str(pk))
+    named = (source, str(pk)) if source is not None and pk is not None else None
+    soon(lambda: _wake_ups.post((layer, named)))
 
-    async def send() -> None:
+
+async def _send_wake_ups(batch: list[tuple[Any, tuple[str, str] | None]]) -> None:
+    """One message per source naming its rows, and one asking for a whole round if any did."""
+    layer = batch[0][0]
+    named: dict[str, list[str]] = {}
+    for _, row in batch:
+        if row is not None:
+            named.setdefault(row[0], []).append(row[1])
+    messages = [{**WAKE_MESSAGE, "source": source, "pks": pks} for source, pks in named.items()]
+    if any(row is None for _, row in batch):
+        messages.append(dict(WAKE_MESSAGE))
+    for message in messages:
         try:
             await layer.send(WAKE_CHANNEL, message)
         except Exception as exc:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
 
-    soon(send)
+
+_wake_ups: PerTurn[tuple[Any, tuple[str, str] | None]] = PerTurn(_send_wake_ups)

@@ -1,7 +1,7 @@
 """The executor's Channels side: a consumer that turns wake-up messages into claims, and the Channels
 `Worker` that feeds it from the channel layer (used by `manage.py executor`).
 
-A wake-up names a job just queued (`{"type": "executor.wake", "source", "pk"}`) or asks for a whole
+A wake-up names jobs just queued (`{"type": "executor.wake", "source", "pks"}`) or asks for a whole
 claim round; it only says "look now". Losing one costs latency, never a job: the executor polls.
 """
 
@@ -58,8 +58,12 @@ class WakeUpConsumer:
         if self.listening.failed:
             self.listening.failed = False
             log.info("wake-ups heard again after the channel layer failed")
-        source, pk = message.get("source"), message.get("pk")
-        self.runner.wake(source if isinstance(source, str) else None, pk if isinstance(pk, str) else None)
+        source, pks = message.get("source"), message.get("pks")
+        if not isinstance(source, str) or not isinstance(pks, list) or not pks:
+            self.runner.wake()
+            return
+        for pk in pks:
+            self.runner.wake(source, pk if isinstance(pk, str) else None)
 
 
 # As often as a worker closes a connection that broke or outlived CONN_MAX_AGE.

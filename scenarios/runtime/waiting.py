@@ -23,6 +23,7 @@ from django.conf import settings
 
 from durable import plain_sql
 from durable.executor import db, soon
+from durable.per_turn import PerTurn
 from scenarios.models import Execution
 
 FIRST_POLL = 0.25
@@ -64,12 +65,20 @@ async def progressed(execution_id: Any, execution: Execution | None = None) -> N
     if _uses_layer():
         layer = get_channel_layer()
         if layer is not None:
-            message: dict[str, Any] = {"type": PROGRESS, "execution_id": key}
+            progress: dict[str, Any] = {"execution_id": key}
             answer = carried(execution)
             if answer is not None:
-                message["answer"] = answer
-            with contextlib.suppress(Exception):
-                await layer.group_send(WAITERS_GROUP, message)
+                progress["answer"] = answer
+            await _progress.post((layer, progress))
+
+
+async def _send_progress(batch: list[tuple[Any, dict[str, Any]]]) -> None:
+    """The progress of one turn of this process's loop, in one message to the waiters' group."""
+    with contextlib.suppress(Exception):
+        await batch[0][0].group_send(WAITERS_GROUP, {"type": PROGRESS, "executions": [p for _, p in batch]})
+
+
+_progress: PerTurn[tuple[Any, dict[str, Any]]] = PerTurn(_send_progress)
 
 
 # A wake-up carries an answer up to this size (the Webhook response's JSON); a bigger one is read
@@ -252,9 +261,11 @@ async def _listen(layer: Any, channel: str) -> None:
                 listener.joined = 0.0  # Redis may have restarted empty: the next waiter joins again
             await asyncio.sleep(MAX_POLL)  # the layer is down; polling carries on
             continue
-        if message.get("type") == PROGRESS:
-            key = str(message.get("execution_id", ""))
-            _wake(key, _answered(key, message.get("answer")))
+        executions = message.get("executions") if message.get("type") == PROGRESS else None
+        for progress in executions if isinstance(executions, list) else ():
+            if isinstance(progress, dict):
+                key = str(progress.get("execution_id", ""))
+                _wake(key, _answered(key, progress.get("answer")))
 
 
 def progressed_soon(execution_id: Any) -> None:

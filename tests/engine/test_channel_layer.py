@@ -41,11 +41,11 @@ async def test_wake_ups_reach_every_listening_worker_in_order():
     site = f"scenery-test-{uuid.uuid4().hex}:"
     workers, web = [layer(site), layer(site)], layer(site)
     first = [await listening(worker, "wake-ups") for worker in workers]
-    await web.send("wake-ups", {"type": "executor.wake", "pk": "1"})
-    await web.send("wake-ups", {"type": "executor.wake", "pk": "2"})
+    await web.send("wake-ups", {"type": "executor.wake", "pks": ["1"]})
+    await web.send("wake-ups", {"type": "executor.wake", "pks": ["2"]})
     for worker, task in zip(workers, first, strict=True):
-        assert await asyncio.wait_for(task, timeout=5) == {"type": "executor.wake", "pk": "1"}
-        assert await received(worker, "wake-ups") == {"type": "executor.wake", "pk": "2"}
+        assert await asyncio.wait_for(task, timeout=5) == {"type": "executor.wake", "pks": ["1"]}
+        assert await received(worker, "wake-ups") == {"type": "executor.wake", "pks": ["2"]}
     for made in [*workers, web]:
         await made.flush()
 
@@ -66,8 +66,8 @@ async def test_live_events_reach_every_member_of_the_group_and_nobody_else():
 
 async def test_a_message_to_a_channel_nobody_listens_on_is_dropped_not_kept():
     made = layer()
-    await made.send("nobody", {"type": "executor.wake", "pk": "lost"})
+    await made.send("nobody", {"type": "executor.wake", "pks": ["lost"]})
     later = await listening(made, "nobody")
-    await made.send("nobody", {"type": "executor.wake", "pk": "heard"})
-    assert await asyncio.wait_for(later, timeout=5) == {"type": "executor.wake", "pk": "heard"}
+    await made.send("nobody", {"type": "executor.wake", "pks": ["heard"]})
+    assert await asyncio.wait_for(later, timeout=5) == {"type": "executor.wake", "pks": ["heard"]}
     await made.flush()

@@ -212,9 +212,54 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     runner = await serving(counted, poll_seconds=NO_POLL)
     listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
-    await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": "sent"})
+    await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["sent"]})
     await eventually(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
+    listener.cancel()
+    await stopped(runner, counted)
+    channel_layers.backends.pop("default", None)
+
+
+@pytest.mark.django_db
+async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_every_row(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.EXECUTOR = "worker"
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    layer = channel_layers["default"]
+    for pk in ("one", "two", "three"):
+        executor.notify("counted", pk)
+    executor.notify()
+    first, second = await layer.receive(executor.WAKE_CHANNEL), await layer.receive(executor.WAKE_CHANNEL)
+    assert first == {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two", "three"]}
+    assert second == executor.WAKE_MESSAGE  # a whole round
+    executor.notify("counted", "four")
+    assert await layer.receive(executor.WAKE_CHANNEL) == {
+        **executor.WAKE_MESSAGE,
+        "source": "counted",
+        "pks": ["four"],
+    }
+    channel_layers.backends.pop("default", None)
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    layer = channel_layers["default"]
+    runner = await serving(counted, poll_seconds=NO_POLL)
+    rounds_before = counted.whole_claims
+    listener = asyncio.create_task(worker.listen(layer, runner))
+    counted.waiting += ["older", "one", "two"]
+    await layer.send(
+        executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two"]}
+    )
+    await eventually(lambda: counted.ran == ["one", "two"], "both named rows to run")
+    assert counted.woken_claims == ["one", "two"]
+    assert counted.whole_claims == rounds_before and counted.waiting == ["older"]
     listener.cancel()
     await stopped(runner, counted)
     channel_layers.backends.pop("default", None)
@@ -246,7 +291,7 @@ async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, s
     before = await executor.db(_open_checked_connection)
     for pk in ("first", "second"):
         counted.waiting.append(pk)
-        await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pk": pk})
+        await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": [pk]})
     await eventually(lambda: counted.ran == ["first", "second"], "both rows to run")
     assert await executor.db(_open_connection) == before  # neither closed nor to be checked again
     listener.cancel()

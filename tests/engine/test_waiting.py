@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -86,7 +87,8 @@ async def test_with_separate_workers_the_waiter_is_woken_through_the_channel_lay
 
     async def from_another_process() -> None:  # what a worker's `progressed` sends
         await get_channel_layer().group_send(
-            waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+            waiting.WAITERS_GROUP,
+            {"type": waiting.PROGRESS, "executions": [{"execution_id": str(execution.id)}]},
         )
 
     result, _ = await _answered_after(execution, from_another_process)
@@ -100,11 +102,13 @@ async def _woken_by_a_worker_with(cast, answer_of) -> Execution | None:
 
     async def from_another_process() -> None:
         row = await sync_to_async(Execution.objects.get)(pk=execution.pk)
-        message = {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+        progress = {"execution_id": str(execution.id)}
         answer = answer_of(row)
         if answer is not None:
-            message["answer"] = answer
-        await get_channel_layer().group_send(waiting.WAITERS_GROUP, message)
+            progress["answer"] = answer
+        await get_channel_layer().group_send(
+            waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "executions": [progress]}
+        )
 
     result, _ = await _answered_after(execution, from_another_process)
     return result
@@ -180,7 +184,8 @@ async def test_a_serving_loop_listens_on_one_channel_for_all_its_waiters_and_wak
         async with waiting.waiter(first.id) as one, waiting.waiter(second.id) as two:
             listener = waiting._listeners[asyncio.get_running_loop()]
             await get_channel_layer().group_send(
-                waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(second.id)}
+                waiting.WAITERS_GROUP,
+                {"type": waiting.PROGRESS, "executions": [{"execution_id": str(second.id)}]},
             )
             await asyncio.wait_for(two.event.wait(), timeout=HANG)
             assert not one.event.is_set()
@@ -204,7 +209,8 @@ def test_a_waiter_on_a_short_lived_loop_leaves_nothing_listening_that_would_wedg
     async def wait_once() -> None:
         async with waiting.waiter(execution.id) as w:
             await get_channel_layer().group_send(
-                waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+                waiting.WAITERS_GROUP,
+                {"type": waiting.PROGRESS, "executions": [{"execution_id": str(execution.id)}]},
             )
             await asyncio.wait_for(w.event.wait(), timeout=HANG)
 
@@ -248,7 +254,8 @@ def test_a_waiter_is_woken_while_a_socket_on_another_loop_of_the_process_receive
             async with waiting.waiter(execution.id) as w:
                 await asyncio.sleep(0.1)
                 await layer.group_send(
-                    waiting.WAITERS_GROUP, {"type": waiting.PROGRESS, "execution_id": str(execution.id)}
+                    waiting.WAITERS_GROUP,
+                    {"type": waiting.PROGRESS, "executions": [{"execution_id": str(execution.id)}]},
                 )
                 await asyncio.wait_for(w.event.wait(), timeout=HANG)
 
@@ -256,3 +263,21 @@ def test_a_waiter_is_woken_while_a_socket_on_another_loop_of_the_process_receive
     finally:
         stop.set()
         socket.join(10)
+
+
+@needs_redis
+async def test_the_progress_of_one_turn_of_a_workers_loop_reaches_the_waiters_as_one_message(settings):
+    settings.EXECUTOR = "worker"
+    layer = get_channel_layer()
+    channel = await layer.new_channel(f"{waiting.WAITERS_GROUP}.")
+    await layer.group_add(waiting.WAITERS_GROUP, channel)
+    try:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        await asyncio.gather(waiting.progressed(first), waiting.progressed(second))
+        message = await asyncio.wait_for(layer.receive(channel), timeout=HANG)
+        assert message == {
+            "type": waiting.PROGRESS,
+            "executions": [{"execution_id": str(first)}, {"execution_id": str(second)}],
+        }
+    finally:
+        await layer.group_discard(waiting.WAITERS_GROUP, channel)
