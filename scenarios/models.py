@@ -139,13 +139,18 @@ class Execution(Leased):
     CLAIMABLE = (Status.QUEUED, Status.WAITING, Status.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="executions")
+    # Looked up through execution_history, which leads with it. Every index is written again on each
+    # change of status (three per execution): the table keeps only the indexes its queries use.
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="executions", db_index=False
+    )
     # The graph as it was when the execution was created; later edits never change a run.
     snapshot = models.JSONField(default=dict)
     scenario_version = models.PositiveIntegerField(default=0)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     input = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # Looked up through execution_claim and execution_wake, which lead with it.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     max_attempts = models.PositiveIntegerField(default=3)
     error = models.TextField(blank=True, default="")
     # What the Webhook response node answered: {"status": int, "headers": {...}, "body": ...}.
@@ -160,8 +165,11 @@ class Execution(Leased):
     parent_node = models.PositiveIntegerField(null=True, blank=True)
     # How many Run scenario nodes deep this execution is (0: started by a trigger).
     depth = models.PositiveSmallIntegerField(default=0)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    # Ordered by within a scenario (execution_history) or among the executions not over (execution_active).
+    created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # A waiting execution is resumed by any executor once this time has come.
@@ -182,6 +190,12 @@ class Execution(Leased):
                 fields=["created_at"],
                 condition=models.Q(status__in=["queued", "waiting", "running"]),
                 name="execution_active",
+            ),
+            # Most executions have none: only those that do are indexed.
+            models.Index(
+                fields=["created_by"],
+                condition=models.Q(created_by__isnull=False),
+                name="execution_created_by",
             ),
         ]
         constraints = [
