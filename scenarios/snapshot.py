@@ -13,7 +13,9 @@ An edge is `[source, target]` from the source's default port ("main"), or `[sour
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+import json
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +29,40 @@ if TYPE_CHECKING:
     from scenarios.models import Scenario
 
 
+# The graphs of the scenario versions this process read lately, as JSON text. Every change to a
+# graph claims a new version (canvas.claim_version), so a webhook call of an unchanged scenario
+# finds its graph here instead of reading its nodes and edges again.
+MAX_CACHED_GRAPHS = 256
+_graphs: OrderedDict[tuple[Any, int], str] = OrderedDict()
+_graphs_lock = threading.Lock()
+
+
 def snapshot_of(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's graph as it is now, in two plain queries (every execution starts with this)."""
+    """The graph of the scenario at its version (`scenario.version`): read in two plain queries the
+    first time (every execution starts with this), then from this process's copy of that version."""
+    key = (scenario.pk, scenario.version)
+    with _graphs_lock:
+        text = _graphs.get(key)
+        if text is not None:
+            _graphs.move_to_end(key)
+    if text is not None:
+        snapshot: dict[str, Any] = json.loads(text)  # a copy of its own: callers may change it
+        return snapshot
+    snapshot = _read_snapshot(scenario)
+    with _graphs_lock:
+        _graphs[key] = json.dumps(snapshot)
+        while len(_graphs) > MAX_CACHED_GRAPHS:
+            _graphs.popitem(last=False)
+    return snapshot
+
+
+def forget_graphs() -> None:
+    """Read every graph from the database again (tests that change nodes without a new version)."""
+    with _graphs_lock:
+        _graphs.clear()
+
+
+def _read_snapshot(scenario: Scenario) -> dict[str, Any]:
     from scenarios.models import Edge, Node
 
     connection = connections[router.db_for_read(Node)]

@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from scenarios import snapshot
 from scenarios.runtime import presence
 from teams.models import Credential, Membership, Role, Team, User
 
@@ -72,11 +73,12 @@ def stub_credential(cast: Cast, stub_provider) -> Credential:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """The throttle's counts (teams/throttle.py) and the watch marks (scenarios/runtime/presence.py)
-    of one test never reach the next."""
+    """The throttle's counts (teams/throttle.py), the watch marks (scenarios/runtime/presence.py)
+    and the graphs read (scenarios/snapshot.py) of one test never reach the next."""
     yield
     cache.clear()
     presence.forget()
+    snapshot.forget_graphs()
 
 
 @pytest.fixture(scope="session", autouse=True)

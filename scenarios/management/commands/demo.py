@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 
 from scenarios import starters
@@ -162,5 +163,7 @@ def _installed(
         add_nodes(scenario)
     else:
         # Keep the user's edits; only re-attach the demo credential if the node lost it.
-        scenario.nodes.filter(kind=kind, credential__isnull=True).update(credential=credential)
+        if scenario.nodes.filter(kind=kind, credential__isnull=True).update(credential=credential):
+            # The graph changed: a new version, as every edit makes (running processes read it again).
+            Scenario.objects.filter(pk=scenario.pk).update(version=F("version") + 1)
     return scenario
