@@ -12,6 +12,7 @@ compares them. Anything else (expressions, lookups, signals) is the ORM's job.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,27 +60,13 @@ def update_returning[M: models.Model](
     ):
         raise TypeError("update_returning sets plain values (or IfNull of one) only.")
     connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
     statement, params = _update(model, where, values, connection)
     columns, names, converting = _reading(model, (), connection)
-    fk_name, target_name = related.split("__")
-    fk = _field(model, fk_name)
-    target_model = fk.related_model
-    assert isinstance(target_model, type) and issubclass(target_model, models.Model)
-    target, target_pk = _field(target_model, target_name), target_model._meta.pk
-    assert target_pk is not None
-    table, target_table = quote(model._meta.db_table), quote(target_model._meta.db_table)
-    statement += (
-        f" RETURNING {columns}, (SELECT {target_table}.{quote(str(target.column))} FROM {target_table}"
-        f" WHERE {target_table}.{quote(str(target_pk.column))} = {table}.{quote(str(fk.column))})"
-    )
+    subquery, related_column, related_converters = _related(model, related, connection.alias)
+    statement += f" RETURNING {columns}, {subquery}"
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    related_column = target.get_col(target_model._meta.db_table)
-    related_converters = connection.ops.get_db_converters(related_column) + related_column.get_db_converters(
-        connection
-    )
     found = []
     for row in rows:
         instance = _instance(model, list(row[:-1]), names, converting, connection)
@@ -88,6 +75,27 @@ def update_returning[M: models.Model](
             value = convert(value, related_column, connection)
         found.append((instance, value))
     return found
+
+
+@functools.cache
+def _related(model: type[models.Model], related: str, alias: str) -> tuple[str, Any, list[Any]]:
+    """The subquery `update_returning` reads field `related` ("fk__field") with, that field's column
+    and its converters: the same for every call, so found once."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fk_name, target_name = related.split("__")
+    fk = _field(model, fk_name)
+    target_model = fk.related_model
+    assert isinstance(target_model, type) and issubclass(target_model, models.Model)
+    target, target_pk = _field(target_model, target_name), target_model._meta.pk
+    assert target_pk is not None
+    table, target_table = quote(model._meta.db_table), quote(target_model._meta.db_table)
+    subquery = (
+        f"(SELECT {target_table}.{quote(str(target.column))} FROM {target_table}"
+        f" WHERE {target_table}.{quote(str(target_pk.column))} = {table}.{quote(str(fk.column))})"
+    )
+    column = target.get_col(target_model._meta.db_table)
+    return subquery, column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
 
 
 def _update(

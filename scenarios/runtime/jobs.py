@@ -25,6 +25,7 @@ from scenarios.runtime import error_scenarios, events, scheduling, waiting
 log = logging.getLogger(__name__)
 
 ES = Execution.Status
+STARTED_AT = Execution._meta.get_field("started_at")
 
 
 def claimable(now: Any) -> models.QuerySet[Execution]:
@@ -97,7 +98,7 @@ def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: An
             owner,
             lease_seconds,
             status=ES.RUNNING,
-            started_at=plain_sql.IfNull("started_at", now, models.DateTimeField()),
+            started_at=plain_sql.IfNull("started_at", now, STARTED_AT),
         )
         if lease is not None:
             return lease  # else another worker took that one first: choose again
@@ -127,7 +128,7 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
                 "attempt": 1,
                 "lease_owner": owner,
                 "lease_until": now + timedelta(seconds=lease_seconds),
-                "started_at": plain_sql.IfNull("started_at", now, models.DateTimeField()),
+                "started_at": plain_sql.IfNull("started_at", now, STARTED_AT),
             },
             related="scenario__team",
         )
