@@ -68,7 +68,10 @@ def test_a_channel_layer_dropping_half_its_messages_still_completes_every_job(wo
         executor.notify()
 
     wait_until(lambda: done(jobs) == len(jobs), "every job to finish")
-    assert HalfDeafRedisChannelLayer.dropped == 10 and HalfDeafRedisChannelLayer.sent == 10
+    # Every other wake-up message was lost (wake-ups asked for in one turn of a loop share a message,
+    # so there may be fewer messages than calls).
+    sent, dropped = HalfDeafRedisChannelLayer.sent, HalfDeafRedisChannelLayer.dropped
+    assert dropped >= 1 and sent - dropped in (0, 1)
 
 
 @pytest.fixture
