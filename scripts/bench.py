@@ -603,8 +603,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.interleaved:
+        print(f"machine speed: a 3M-iteration Python loop took {machine_speed_ms():.0f} ms (lower is faster)")
         with ExitStack() as exits:
             interleaved(args, exits)
+        print(f"machine speed after: {machine_speed_ms():.0f} ms, load average {os.getloadavg()[0]:.1f}")
         return
     if args.only in ("code", "http", "loop"):
         print({"code": bench_code.report, "http": node_costs, "loop": flow_figures}[args.only]())
