@@ -6,6 +6,7 @@ their own clock. A fake job source counts the calls; the real executions' part r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,14 +203,21 @@ async def test_sweeps_keep_their_own_clock_however_many_wake_ups_come(counted):
     await stopped(runner, counted)
 
 
-@pytest.mark.django_db
-async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+@pytest.fixture
+def layer(settings) -> Iterator[InMemoryChannelLayer]:
+    """An in-memory channel layer as the default one, for this test only."""
     from channels.layers import channel_layers
 
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.pop("default", None)
-    layer = channel_layers["default"]
-    assert isinstance(layer, InMemoryChannelLayer)
+    made = channel_layers["default"]
+    assert isinstance(made, InMemoryChannelLayer)
+    yield made
+    channel_layers.backends.pop("default", None)
+
+
+@pytest.mark.django_db
+async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, layer):
     runner = await serving(counted, poll_seconds=NO_POLL)
     listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
@@ -218,17 +226,11 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, set
     assert counted.woken_claims == ["sent"]
     listener.cancel()
     await stopped(runner, counted)
-    channel_layers.backends.pop("default", None)
 
 
 @pytest.mark.django_db
-async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_every_row(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_every_row(layer, settings):
     settings.EXECUTOR = "worker"
-    from channels.layers import channel_layers
-
-    channel_layers.backends.pop("default", None)
-    layer = channel_layers["default"]
     for pk in ("one", "two", "three"):
         executor.notify("counted", pk)
     executor.notify()
@@ -241,16 +243,10 @@ async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_eve
         "source": "counted",
         "pks": ["four"],
     }
-    channel_layers.backends.pop("default", None)
 
 
 @pytest.mark.django_db
-async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.pop("default", None)
-    layer = channel_layers["default"]
+async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, layer):
     runner = await serving(counted, poll_seconds=NO_POLL)
     rounds_before = counted.whole_claims
     listener = asyncio.create_task(worker.listen(layer, runner))
@@ -263,7 +259,6 @@ async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, settin
     assert counted.whole_claims == rounds_before and counted.waiting == ["older"]
     listener.cancel()
     await stopped(runner, counted)
-    channel_layers.backends.pop("default", None)
 
 
 def _open_connection() -> tuple[Any, bool]:
@@ -279,14 +274,9 @@ def _open_checked_connection() -> tuple[Any, bool]:
 
 
 @pytest.mark.django_db
-async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, settings):
+async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, layer):
     # A Channels consumer would close old connections first, and the next statement would then
     # check the connection with a round trip of its own: one per wake-up, in every worker.
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.pop("default", None)
-    layer = channel_layers["default"]
     runner = await serving(counted, poll_seconds=NO_POLL)
     listener = asyncio.create_task(worker.listen(layer, runner))
     before = await executor.db(_open_checked_connection)
@@ -297,7 +287,6 @@ async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, s
     assert await executor.db(_open_connection) == before  # neither closed nor to be checked again
     listener.cancel()
     await stopped(runner, counted)
-    channel_layers.backends.pop("default", None)
 
 
 def _open_aged_connection() -> Any:
