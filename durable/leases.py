@@ -57,10 +57,15 @@ class Lease:
         """The equality filter of `fenced()`, for a plain statement."""
         return {"pk": self.pk, "attempt": self.attempt, "lease_owner": self.owner}
 
-    def update(self, **fields: Any) -> None:
-        """Write the job's row, or raise LeaseLost if the lease was taken over."""
+    def update(self, inserting: Sequence[models.Model] = (), **fields: Any) -> None:
+        """Write the job's row, and insert the new rows `inserting` with it, or raise LeaseLost (having
+        written nothing) if the lease was taken over."""
         # Every commit of a job sends this statement: it is built without the ORM's compiler.
-        if not plain_sql.update(self.model, self.fence, fields):
+        if inserting:
+            written = plain_sql.update_then_insert(self.model, self.fence, fields, inserting)
+        else:
+            written = bool(plain_sql.update(self.model, self.fence, fields))
+        if not written:
             raise LeaseLost(f"{self.model.__name__} {self.pk}: lease of attempt {self.attempt} lost")
 
     @contextlib.contextmanager

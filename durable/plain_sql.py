@@ -1,9 +1,10 @@
 """The hot writes as plain statements, built from the model's fields with Django's public API and sent
 through the DB-API cursor: one UPDATE by equality (`update`; `update_returning` also reads the rows it
-changed), one multi-row INSERT (`insert`), and one SELECT by equality (`select`).
+changed), one multi-row INSERT (`insert`; `update_then_insert` makes it depend on an UPDATE, in one
+statement on PostgreSQL), and one SELECT by equality (`select`).
 
-Every execution sends two INSERTs (the execution, its node runs) and four UPDATEs (a lease's fenced
-write per commit, one per changed node run). Compiling them with the ORM cost more CPU than SQLite
+Every execution sends two INSERTs (the execution, its node runs) and UPDATEs (a lease's fenced write
+per commit, one per node run that changed after it was inserted). Compiling them with the ORM cost more CPU than SQLite
 or PostgreSQL takes to run them (docs/performance.md). Values are prepared as the ORM prepares them
 (`pre_save`, `get_db_prep_save`), so a JSON field, a date, a UUID or an `auto_now_add` time is stored
 exactly as `save()`, `bulk_create()` or `update()` would store it; tests/durability/test_plain_sql.py
@@ -35,10 +36,7 @@ class IfNull(Coalesce):
 def update(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
     """`model.objects.filter(**where).update(**values)` for plain values (or `IfNull` of one) and
     equality filters; the number of rows changed."""
-    if any(
-        hasattr(value, "resolve_expression") and not _plain_if_null(name, value)
-        for name, value in values.items()
-    ):
+    if not _plain_values(values):
         return model._default_manager.filter(**where).update(**values)
     connection = connections[router.db_for_write(model)]
     statement, params = _update(model, where, values, connection)
@@ -54,10 +52,7 @@ def update_returning[M: models.Model](
     """`update` (plain values only) that also reads the rows it changed, as `select` reads them, each
     with field `related` ("fk__field") of the row its foreign key `fk` points to: one statement
     (UPDATE … RETURNING) where the update and two reads took three."""
-    if any(
-        hasattr(value, "resolve_expression") and not _plain_if_null(name, value)
-        for name, value in values.items()
-    ):
+    if not _plain_values(values):
         raise TypeError("update_returning sets plain values (or IfNull of one) only.")
     connection = connections[router.db_for_write(model)]
     statement, params = _update(model, where, values, connection)
@@ -195,6 +190,78 @@ def _equal(model: type[models.Model], where: dict[str, Any], connection: Any) ->
     return " AND ".join(conditions), params
 
 
+def update_then_insert(
+    model: type[models.Model], where: dict[str, Any], values: dict[str, Any], objs: Sequence[models.Model]
+) -> bool:
+    """`update` and, only if it changed a row, `insert(objs)`, as one all-or-nothing write: whether
+    it changed a row. On PostgreSQL it is one statement (a data-modifying WITH), so a commit that
+    needs nothing else sends it alone instead of BEGIN, UPDATE, INSERT and COMMIT."""
+    connection = connections[router.db_for_write(model)]
+    fields = _inserted_fields(objs, connection)
+    if not objs or connection.vendor != "postgresql" or fields is None or not _plain_values(values):
+        with transaction.atomic(using=connection.alias, savepoint=False):
+            if not update(model, where, values):
+                return False
+            insert(objs)
+            return True
+    quote = connection.ops.quote_name
+    statement, params = _update(model, where, values, connection)
+    target = type(objs[0])._meta
+    pk = target.pk
+    assert pk is not None
+    generated = pk not in fields
+    # Typed placeholders: inside WITH … SELECT, PostgreSQL cannot take the columns' types from the
+    # INSERT, and a NULL or a string would otherwise be text.
+    row = "(" + ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields) + ")"
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    for obj in objs:
+        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    statement = (
+        f"WITH changed AS ({statement} RETURNING 1) INSERT INTO {quote(target.db_table)} ({columns})"
+        f" SELECT * FROM (VALUES {', '.join([row] * len(objs))}) AS added"
+        " WHERE EXISTS (SELECT 1 FROM changed)"
+    )
+    if generated:
+        statement += f" RETURNING {quote(str(pk.column))}"
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        returned = cursor.fetchall() if generated else []
+        if not cursor.rowcount:
+            return False
+    _saved(objs, [pk for (pk,) in returned] if generated else None, connection)
+    return True
+
+
+def _plain_values(values: dict[str, Any]) -> bool:
+    return not any(
+        hasattr(value, "resolve_expression") and not _plain_if_null(name, value)
+        for name, value in values.items()
+    )
+
+
+def _inserted_fields(objs: Sequence[models.Model], connection: Any) -> list[models.Field[Any, Any]] | None:
+    """The columns `update_then_insert` writes in one statement, or None when `objs` need more than one
+    INSERT (or the ORM's bulk_create)."""
+    if not objs:
+        return None
+    meta = type(objs[0])._meta
+    generated = isinstance(meta.pk, models.AutoField) and any(obj.pk is None for obj in objs)
+    fields = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    if connection.ops.bulk_batch_size(fields, objs) < len(objs):
+        return None
+    return fields
+
+
+def _saved(objs: Sequence[models.Model], pks: list[Any] | None, connection: Any) -> None:
+    """Leave inserted objects as the ORM leaves saved ones: their generated keys set, stored in this
+    database (Model._state, documented)."""
+    for n, obj in enumerate(objs):
+        if pks is not None:
+            obj.pk = pks[n]
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def insert(objs: Sequence[models.Model]) -> None:
     """`Model.objects.bulk_create(objs)` for new rows of one model without signals or expressions:
     one INSERT of every concrete column; an auto-increment primary key comes back into each object
@@ -229,12 +296,7 @@ def insert(objs: Sequence[models.Model]) -> None:
         with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
             cursor.execute(statement, params)
             returned = cursor.fetchall() if generated else []
-        for n, obj in enumerate(batch):
-            if generated:
-                obj.pk = returned[n][0]
-            # As the ORM leaves a saved object: stored, in this database (Model._state, documented).
-            obj._state.adding = False
-            obj._state.db = connection.alias
+        _saved(batch, [pk for (pk,) in returned] if generated else None, connection)
 
 
 def _plain_if_null(name: str, value: Any) -> bool:

@@ -771,9 +771,7 @@ class Run:
 
     def _fence(self, fields: dict[str, Any], carried: list[NodeRun]) -> None:
         renewed = timezone.now() + timedelta(seconds=settings.EXECUTOR_LEASE_SECONDS)
-        self.lease.update(**{"lease_until": renewed, **fields})
-        if carried:
-            plain_sql.insert(carried)
+        self.lease.update(carried, **{"lease_until": renewed, **fields})
         if fields.get("status") == Execution.Status.FAILED:
             # In the transaction that records the failure: a lost worker cannot lose the error run.
             error_run = error_scenarios.error_run_for(self.execution, fields["error"], self.first_failure)
@@ -810,15 +808,19 @@ class Run:
             NodeRun.objects.filter(pk=row.pk).update(tries=tries)
 
     def _commit(self, rows: list[NodeRun], fields: dict[str, Any], *, carried: list[NodeRun]) -> None:
+        # A carried row is inserted as it is now; the others were inserted before and change.
+        inserted = {id(row) for row in carried}
+        changed = [row for row in rows if id(row) not in inserted]
+        if not changed and fields.get("status") != Execution.Status.FAILED:
+            # Only the lease's row changes, and new rows come with it: one write, all or nothing (on
+            # PostgreSQL one statement, without a transaction of its own).
+            self._fence(fields, carried)
+            return
         with transaction.atomic():
             self._fence(fields, carried)
             # One plain UPDATE per row: bulk_update's CASE expressions cost far more CPU to build
-            # than the extra statement costs SQLite or PostgreSQL to run. A carried row was just
-            # inserted as it is now.
-            inserted = {id(row) for row in carried}
-            for row in rows:
-                if id(row) in inserted:
-                    continue
+            # than the extra statement costs SQLite or PostgreSQL to run.
+            for row in changed:
                 plain_sql.update(
                     NodeRun, {"pk": row.pk}, {name: getattr(row, name) for name in NODE_RUN_CHANGES}
                 )

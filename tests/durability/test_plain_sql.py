@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from durable import plain_sql
@@ -167,6 +168,50 @@ def test_a_plain_insert_of_more_rows_than_one_statement_takes_sends_them_all(mak
     plain_sql.insert(rows)
     assert NodeRun.in_loops.filter(execution=job).count() == 700
     assert sorted(row.pk for row in rows) == sorted(NodeRun.in_loops.values_list("pk", flat=True))
+
+
+def test_an_update_then_insert_stores_what_update_and_bulk_create_store(make_job):
+    job = make_job()
+    Execution.objects.filter(pk=job.pk).update(attempt=1, lease_owner="me")
+    by_orm, by_plain = node_runs(job, 3, attempt=1), node_runs(job, 3, attempt=2)
+    NodeRun.objects.bulk_create(by_orm)
+    fence = {"pk": job.pk, "attempt": 1, "lease_owner": "me"}
+    assert plain_sql.update_then_insert(Execution, fence, {"status": "succeeded", "error": ""}, by_plain)
+    assert Execution.objects.values_list("status", flat=True).get(pk=job.pk) == "succeeded"
+    assert all(isinstance(row.pk, int) for row in by_plain)
+    assert [row._state.adding for row in by_plain] == [False] * 3
+    stored = {row["id"]: row for row in NodeRun.objects.values("id", *COLUMNS)}
+    for orm, plain in zip(by_orm, by_plain, strict=True):
+        assert {**stored[plain.pk], "attempt": 1} == {**stored[orm.pk], "id": plain.pk}
+
+
+def test_an_update_then_insert_whose_update_finds_no_row_writes_nothing(make_job):
+    job = make_job()
+    Execution.objects.filter(pk=job.pk).update(attempt=2, lease_owner="other")
+    rows = node_runs(job, 2)
+    fence = {"pk": job.pk, "attempt": 1, "lease_owner": "me"}
+    assert not plain_sql.update_then_insert(Execution, fence, {"status": "succeeded"}, rows)
+    assert Execution.objects.values_list("status", flat=True).get(pk=job.pk) == job.status
+    assert not NodeRun.in_loops.filter(execution=job).exists()
+
+
+def test_an_update_then_insert_on_postgresql_is_one_statement(make_job):
+    if connection.vendor != "postgresql":
+        pytest.skip("one statement needs PostgreSQL's data-modifying WITH")
+    job = make_job()
+    with CaptureQueriesContext(connection) as queries:
+        assert plain_sql.update_then_insert(Execution, {"pk": job.pk}, {"error": "x"}, node_runs(job, 2))
+    assert len(queries.captured_queries) == 1
+    assert NodeRun.in_loops.filter(execution=job).count() == 2
+
+
+def test_an_update_then_insert_whose_insert_fails_writes_nothing(make_job):
+    job = make_job()
+    rows = node_runs(job, 2)
+    rows[1].node_number = None  # type: ignore[assignment]  # NOT NULL: refused
+    with pytest.raises(IntegrityError), transaction.atomic():
+        plain_sql.update_then_insert(Execution, {"pk": job.pk}, {"error": "kept out"}, rows)
+    assert Execution.objects.values_list("error", flat=True).get(pk=job.pk) == job.error
 
 
 def test_a_plain_insert_of_an_execution_stores_what_save_stores(make_job):
