@@ -129,18 +129,22 @@ STATICFILES_DIRS = [
 # where the list-based layer spends four round trips a send and polls to receive.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # Pub/Sub channels are server-wide, not per database number: sites sharing a Redis server on
+    # different databases must not hear each other. The layer prefixes groups and new channels; the
+    # executor's wake-up channel is a plain name, so it carries the prefix itself.
+    CHANNEL_PREFIX = f"scenery-db{urlsplit(REDIS_URL).path.strip('/') or '0'}-"
+    EXECUTOR_WAKE_CHANNEL = f"{CHANNEL_PREFIX}executor"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5}],
-                # Pub/Sub channels are server-wide, not per database number: sites sharing a Redis
-                # server on different databases must not hear each other's wake-ups.
-                "prefix": f"scenery-db{urlsplit(REDIS_URL).path.strip('/') or '0'}-",
+                "prefix": CHANNEL_PREFIX,
             },
         }
     }
 else:
+    EXECUTOR_WAKE_CHANNEL = "scenery-executor"
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Shared by every web process: the throttle's counters (teams/throttle.py) live here.
 if REDIS_URL:

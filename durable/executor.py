@@ -34,7 +34,6 @@ from durable.per_turn import PerTurn
 
 # The public face other layers use (the scenarios runtime, the gateway); the rest is the executor's own.
 __all__ = [
-    "WAKE_CHANNEL",
     "Executor",
     "JobSource",
     "close_connections",
@@ -47,11 +46,18 @@ __all__ = [
     "shutdown",
     "soon",
     "stop_job",
+    "wake_channel",
 ]
 
 log = logging.getLogger(__name__)
 
-WAKE_CHANNEL = "scenery-executor"
+
+def wake_channel() -> str:
+    """The channel wake-ups go to: the site's own (EXECUTOR_WAKE_CHANNEL), so sites sharing a Redis
+    server do not wake each other's workers."""
+    return str(getattr(settings, "EXECUTOR_WAKE_CHANNEL", "scenery-executor"))
+
+
 WAKE_MESSAGE = {"type": "executor.wake"}
 MAX_BACKOFF_SECONDS = 10.0
 SWEEP_SECONDS = 10.0
@@ -474,7 +480,7 @@ async def _send_wake_ups(batch: list[tuple[Any, tuple[str, str] | None]]) -> Non
         messages.append(dict(WAKE_MESSAGE))
     for message in messages:
         try:
-            await layer.send(WAKE_CHANNEL, message)
+            await layer.send(wake_channel(), message)
         except Exception as exc:
             log.warning("executor wake-up not sent (%s); workers will find the job by polling", exc)
 

@@ -35,7 +35,7 @@ class Listening:
 
 
 class WakeUpConsumer:
-    """The ASGI application Channels' `Worker` runs for `executor.WAKE_CHANNEL`: each `executor.wake`
+    """The ASGI application Channels' `Worker` runs for `executor.wake_channel()`: each `executor.wake`
     message wakes the executor.
 
     A plain ASGI application, not an `AsyncConsumer`: a consumer closes the database connections
@@ -80,7 +80,7 @@ async def recycle_connections(every: float = RECYCLE_SECONDS) -> None:
 
 
 def application(runner: executor.Executor, listening: Listening | None = None) -> ChannelNameRouter:
-    return ChannelNameRouter({executor.WAKE_CHANNEL: WakeUpConsumer(runner, listening or Listening())})
+    return ChannelNameRouter({executor.wake_channel(): WakeUpConsumer(runner, listening or Listening())})
 
 
 async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
@@ -97,7 +97,7 @@ async def listen(layer: BaseChannelLayer, runner: executor.Executor) -> None:
         while True:
             worker = Worker(
                 application=application(runner, listening),
-                channels=[executor.WAKE_CHANNEL],
+                channels=[executor.wake_channel()],
                 channel_layer=layer,
             )
             checker = asyncio.get_running_loop().create_task(

@@ -71,3 +71,13 @@ async def test_a_message_to_a_channel_nobody_listens_on_is_dropped_not_kept():
     await made.send("nobody", {"type": "executor.wake", "pks": ["heard"]})
     assert await asyncio.wait_for(later, timeout=5) == {"type": "executor.wake", "pks": ["heard"]}
     await made.flush()
+
+
+def test_the_wake_up_channel_is_the_sites_own_as_its_groups_are():
+    # Plain channel names are server-wide in Pub/Sub: a site on another Redis database number (whose
+    # layer has another prefix) must not wake this site's workers.
+    from durable import executor
+
+    config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    prefix = config["prefix"]
+    assert executor.wake_channel() == f"{prefix}executor"

@@ -221,7 +221,7 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, lay
     runner = await serving(counted, poll_seconds=NO_POLL)
     listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting.append("sent")
-    await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["sent"]})
+    await layer.send(executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["sent"]})
     await eventually(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
     listener.cancel()
@@ -234,11 +234,11 @@ async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_eve
     for pk in ("one", "two", "three"):
         executor.notify("counted", pk)
     executor.notify()
-    first, second = await layer.receive(executor.WAKE_CHANNEL), await layer.receive(executor.WAKE_CHANNEL)
+    first, second = await layer.receive(executor.wake_channel()), await layer.receive(executor.wake_channel())
     assert first == {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two", "three"]}
     assert second == executor.WAKE_MESSAGE  # a whole round
     executor.notify("counted", "four")
-    assert await layer.receive(executor.WAKE_CHANNEL) == {
+    assert await layer.receive(executor.wake_channel()) == {
         **executor.WAKE_MESSAGE,
         "source": "counted",
         "pks": ["four"],
@@ -252,7 +252,7 @@ async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, layer)
     listener = asyncio.create_task(worker.listen(layer, runner))
     counted.waiting += ["older", "one", "two"]
     await layer.send(
-        executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two"]}
+        executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two"]}
     )
     await eventually(lambda: counted.ran == ["one", "two"], "both named rows to run")
     assert counted.woken_claims == ["one", "two"]
@@ -282,7 +282,7 @@ async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, l
     before = await executor.db(_open_checked_connection)
     for pk in ("first", "second"):
         counted.waiting.append(pk)
-        await layer.send(executor.WAKE_CHANNEL, {**executor.WAKE_MESSAGE, "source": "counted", "pks": [pk]})
+        await layer.send(executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": [pk]})
     await eventually(lambda: counted.ran == ["first", "second"], "both rows to run")
     assert await executor.db(_open_connection) == before  # neither closed nor to be checked again
     listener.cancel()

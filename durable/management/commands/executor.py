@@ -2,7 +2,7 @@
 
 It claims jobs from every registered job source (or those in EXECUTOR_SOURCES), renews their leases,
 polls the database every EXECUTOR_POLL_SECONDS, and takes its wake-ups from the channel layer's
-`durable.executor.WAKE_CHANNEL` through Channels' `Worker` and a consumer (durable/worker.py); node
+`durable.executor.wake_channel()` through Channels' `Worker` and a consumer (durable/worker.py); node
 output goes back over the layer as live events. Start as many as you like, on as many machines as you
 like; they share the work through the database.
 
