@@ -78,6 +78,6 @@ def test_the_wake_up_channel_is_the_sites_own_as_its_groups_are():
     # layer has another prefix) must not wake this site's workers.
     from durable import executor
 
-    config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    prefix = config["prefix"]
+    layer_settings: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    prefix = layer_settings["CONFIG"]["prefix"]
     assert executor.wake_channel() == f"{prefix}executor"
