@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -197,38 +198,29 @@ def update_then_insert(
     it changed a row. On PostgreSQL it is one statement (a data-modifying WITH), so a commit that
     needs nothing else sends it alone instead of BEGIN, UPDATE, INSERT and COMMIT."""
     connection = connections[router.db_for_write(model)]
-    fields = _inserted_fields(objs, connection)
-    if not objs or connection.vendor != "postgresql" or fields is None or not _plain_values(values):
+    parts = _inserted_parts(objs, connection)
+    if parts is None or connection.vendor != "postgresql" or not _plain_values(values):
         with transaction.atomic(using=connection.alias, savepoint=False):
             if not update(model, where, values):
                 return False
             insert(objs)
             return True
-    quote = connection.ops.quote_name
     statement, params = _update(model, where, values, connection)
-    target = type(objs[0])._meta
-    pk = target.pk
-    assert pk is not None
-    generated = pk not in fields
+    for obj in objs:
+        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields]
     # Typed placeholders: inside WITH … SELECT, PostgreSQL cannot take the columns' types from the
     # INSERT, and a NULL or a string would otherwise be text.
-    row = "(" + ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields) + ")"
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    for obj in objs:
-        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     statement = (
-        f"WITH changed AS ({statement} RETURNING 1) INSERT INTO {quote(target.db_table)} ({columns})"
-        f" SELECT * FROM (VALUES {', '.join([row] * len(objs))}) AS added"
-        " WHERE EXISTS (SELECT 1 FROM changed)"
+        f"WITH changed AS ({statement} RETURNING 1) INSERT INTO {parts.table} ({parts.columns})"
+        f" SELECT * FROM (VALUES {', '.join([parts.typed_row] * len(objs))}) AS added"
+        f" WHERE EXISTS (SELECT 1 FROM changed){parts.returning}"
     )
-    if generated:
-        statement += f" RETURNING {quote(str(pk.column))}"
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
-        returned = cursor.fetchall() if generated else []
+        returned = cursor.fetchall() if parts.returning else []
         if not cursor.rowcount:
             return False
-    _saved(objs, [pk for (pk,) in returned] if generated else None, connection)
+    _saved(objs, [pk for (pk,) in returned] if parts.returning else None, connection)
     return True
 
 
@@ -239,17 +231,49 @@ def _plain_values(values: dict[str, Any]) -> bool:
     )
 
 
-def _inserted_fields(objs: Sequence[models.Model], connection: Any) -> list[models.Field[Any, Any]] | None:
-    """The columns `update_then_insert` writes in one statement, or None when `objs` need more than one
-    INSERT (or the ORM's bulk_create)."""
+@dataclass(frozen=True)
+class Inserting:
+    """An INSERT's pieces for one model: the same for every call, so built once."""
+
+    fields: list[models.Field[Any, Any]]
+    table: str
+    columns: str
+    row: str  # (%s, …)
+    typed_row: str  # (CAST(%s AS type), …)
+    returning: str  # " RETURNING pk" when the database generates the keys, else ""
+
+
+@functools.cache
+def _inserting(model: type[models.Model], generated: bool, alias: str) -> Inserting:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    assert meta.pk is not None
+    fields = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    return Inserting(
+        fields=fields,
+        table=quote(meta.db_table),
+        columns=", ".join(quote(str(field.column)) for field in fields),
+        row=f"({', '.join(['%s'] * len(fields))})",
+        typed_row="(" + ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields) + ")",
+        returning=f" RETURNING {quote(str(meta.pk.column))}" if generated else "",
+    )
+
+
+def _generated(objs: Sequence[models.Model]) -> bool:
+    """Whether the database makes the new rows' keys."""
+    return isinstance(objs[0]._meta.pk, models.AutoField) and any(obj.pk is None for obj in objs)
+
+
+def _inserted_parts(objs: Sequence[models.Model], connection: Any) -> Inserting | None:
+    """What `update_then_insert` writes `objs` with in one statement, or None when they need more
+    than one INSERT (or none)."""
     if not objs:
         return None
-    meta = type(objs[0])._meta
-    generated = isinstance(meta.pk, models.AutoField) and any(obj.pk is None for obj in objs)
-    fields = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
-    if connection.ops.bulk_batch_size(fields, objs) < len(objs):
+    parts = _inserting(type(objs[0]), _generated(objs), connection.alias)
+    if connection.ops.bulk_batch_size(parts.fields, objs) < len(objs):
         return None
-    return fields
+    return parts
 
 
 def _saved(objs: Sequence[models.Model], pks: list[Any] | None, connection: Any) -> None:
@@ -270,31 +294,27 @@ def insert(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
-    meta = model._meta
     connection = connections[router.db_for_write(model)]
-    pk = meta.pk
-    assert pk is not None
-    generated = isinstance(pk, models.AutoField) and any(obj.pk is None for obj in objs)
+    generated = _generated(objs)
     if generated and not connection.features.can_return_rows_from_bulk_insert:
         model._default_manager.bulk_create(objs)
         return
-    quote = connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not (generated and field is pk)]
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    row = f"({', '.join(['%s'] * len(fields))})"
+    parts = _inserting(model, generated, connection.alias)
     # As many rows a statement as the database takes parameters (bulk_create's batches).
-    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    size = max(1, connection.ops.bulk_batch_size(parts.fields, objs))
     for start in range(0, len(objs), size):
         batch = objs[start : start + size]
         params: list[Any] = []
         for obj in batch:
-            params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-        statement = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(batch))}"
-        if generated:
-            statement += f" RETURNING {quote(str(pk.column))}"
+            params += [
+                field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields
+            ]
+        statement = (
+            f"INSERT INTO {parts.table} ({parts.columns}) VALUES {', '.join([parts.row] * len(batch))}"
+        )
         # As the ORM's save does: a failure inside an atomic block marks it for rollback.
         with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(statement + parts.returning, params)
             returned = cursor.fetchall() if generated else []
         _saved(batch, [pk for (pk,) in returned] if generated else None, connection)
 

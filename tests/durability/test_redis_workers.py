@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from channels.layers import get_channel_layer
@@ -87,7 +88,9 @@ def private_redis(tmp_path: Path):
     args += ["--dir", str(tmp_path)]
 
     class Server:
-        url = f"redis://127.0.0.1:{port}/0"
+        # The site's database number: a worker's wake-up channel is named after it, as this
+        # process's is (settings.EXECUTOR_WAKE_CHANNEL).
+        url = f"redis://127.0.0.1:{port}{urlsplit(django_settings.REDIS_URL).path or '/0'}"
         proc: subprocess.Popen[bytes] | None = None
 
         def start(self) -> None:
