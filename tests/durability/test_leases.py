@@ -124,8 +124,9 @@ def test_with_redis_the_web_processes_leave_executions_to_the_workers(redis_url,
 
 
 def test_sites_on_different_redis_databases_get_channel_names_of_their_own():
-    """Redis Pub/Sub channels are server-wide: without a prefix of its own, a site on database 1
-    would hear the wake-ups of a site on database 2 of the same server."""
+    """Redis Pub/Sub channels are server-wide: without a prefix of its own (on its groups, its
+    channels and its wake-up channel), a site on database 1 would hear the wake-ups of a site on
+    database 2 of the same server."""
     import os
     import subprocess
     import sys
@@ -133,12 +134,16 @@ def test_sites_on_different_redis_databases_get_channel_names_of_their_own():
     def prefix(redis_url: str) -> str:
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         env.update(REDIS_URL=redis_url, CREDENTIAL_KEYS="nKMEb8EqNDPVqjgPPhtjhQEmzSdKXjQhcBBKq5NVsDg=")
-        code = "import config.settings as s; print(s.CHANNEL_LAYERS['default']['CONFIG']['prefix'])"
+        code = (
+            "import config.settings as s;"
+            "print(s.CHANNEL_LAYERS['default']['CONFIG']['prefix'], s.EXECUTOR_WAKE_CHANNEL)"
+        )
         return subprocess.run(
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         ).stdout.strip()
 
     one, two = prefix("redis://127.0.0.1:6379/1"), prefix("redis://127.0.0.1:6379/2")
     assert one != two
+    assert one.split()[1] != two.split()[1]  # the wake-up channels too
     assert prefix("redis://127.0.0.1:6379/1") == one
     assert prefix("redis://127.0.0.1:6379") == prefix("redis://127.0.0.1:6379/0")
