@@ -19,7 +19,8 @@ Only loopback addresses; every phase is bounded in time. Options: --duration, --
 --web-processes (scaled only), --only http (just one HTTP Request node run, p50/p99), --profile (py-spy on the web process during the 8-client run), --no-calibration
 (skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py),
 --interleaved ROUNDS (both layouts at once, loaded in turn: the scaled layout's CPU per request
-against the embedded default's, measured side by side).
+against the embedded default's, measured side by side), --against REV (with --interleaved: the
+scaled layout of commit REV too, an A/B run; --against-workers N gives it N workers).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class Config:
     workers: int = 0
     web_processes: int = 1
     database: str = ""
+    root: Path = ROOT  # the checkout it runs from (--against: another commit's)
 
 
 @dataclass
@@ -109,13 +111,15 @@ class Stack:
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            args, cwd=self.config.root, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         self.procs.append(proc)
         return proc
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
-            [PY, *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+            [PY, *args], cwd=self.config.root, env=self.env, check=True, capture_output=True, text=True
         ).stdout
 
     def stop(self) -> None:
@@ -448,12 +452,20 @@ def run_config(config: Config, args: argparse.Namespace, exits: ExitStack) -> Re
 def interleaved(args: argparse.Namespace, exits: ExitStack) -> None:
     """Both layouts serving at once, loaded in turn at 8 clients for `rounds` rounds: each round's
     req/s, p99 and CPU ms per request (the scaled layout's with PostgreSQL's and Redis's processes),
-    then the median CPU ratio. On a shared machine whose speed drifts, the ratio in one run is the figure."""
+    then the median CPU ratio. On a shared machine whose speed drifts, the ratio in one run is the figure.
+
+    With `--against REV`, the scaled layout of commit REV serves too (from a worktree, with a database
+    and a Redis database of its own): an A/B run. A change of a few per cent hides in the rounds'
+    spread; it shows in the shares of one stack's processes, measured at the same moment (all
+    processes' CPU, and PostgreSQL's, over the web process's)."""
     chosen = configs(argparse.Namespace(**{**vars(args), "only": None}), exits)
+    if args.against:
+        chosen.append(against(args.against, chosen[1], args.against_workers or chosen[1].workers, exits))
     launched = [launch(config, exits) for config in chosen]
     for one in launched:
         wrk(one.hook, 8, args.warmup, one.script)
     costs: dict[str, list[float]] = {config.name: [] for config in chosen}
+    shares: dict[str, list[tuple[float, float]]] = {config.name: [] for config in chosen[1:]}
     for n in range(1, args.interleaved + 1):
         for config, one in zip(chosen, launched, strict=True):
             app = [p.pid for p in one.stack.procs if p is not one.stub]
@@ -464,6 +476,10 @@ def interleaved(args: argparse.Namespace, exits: ExitStack) -> None:
             spent = {name: cpu_seconds(pids) - before[name] for name, pids in parts.items()}
             per_request = sum(spent.values()) * 1000 / max(row["requests"], 1)
             costs[config.name].append(per_request)
+            if config.workers and spent["web"] > 0:
+                shares[config.name].append(
+                    (sum(spent.values()) / spent["web"], spent.get("PostgreSQL", 0.0) / spent["web"])
+                )
             by_part = ", ".join(
                 f"{name} {seconds * 1000 / max(row['requests'], 1):.2f}" for name, seconds in spent.items()
             )
@@ -472,12 +488,38 @@ def interleaved(args: argparse.Namespace, exits: ExitStack) -> None:
                 f"{row['non_2xx']} errors, CPU {per_request:.2f} ms/req ({by_part})",
                 flush=True,
             )
-    embedded, scaled = (sorted(values)[len(values) // 2] for values in costs.values())
-    ratios = [s / e for e, s in zip(*costs.values(), strict=True)]
-    print(
-        f"median CPU ms/req: {chosen[0].name} {embedded:.2f}, {chosen[1].name} {scaled:.2f}: "
-        f"ratio {scaled / embedded:.2f} (rounds {', '.join(f'{r:.2f}' for r in ratios)})"
-    )
+    embedded = median(costs[chosen[0].name])
+    for config in chosen[1:]:
+        ratios = [s / e for e, s in zip(costs[chosen[0].name], costs[config.name], strict=True)]
+        every, database = (
+            median([a for a, _ in shares[config.name]]),
+            median([b for _, b in shares[config.name]]),
+        )
+        print(
+            f"median CPU ms/req: {chosen[0].name} {embedded:.2f}, {config.name} {median(costs[config.name]):.2f}: "
+            f"ratio {median(costs[config.name]) / embedded:.2f} (rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
+            f"all processes {every:.2f} and PostgreSQL {database:.2f} times the web process's CPU"
+        )
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def against(rev: str, scaled: Config, workers: int, exits: ExitStack) -> Config:
+    """The scaled layout of commit `rev` with `workers` workers, from a git worktree removed at exit."""
+    tree = Path(tempfile.mkdtemp(prefix="scenery-bench-against-")) / "tree"
+    exits.callback(shutil.rmtree, tree.parent, True)  # last: after git has let the worktree go
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True)
+    exits.callback(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+    database = f"scenery_bench_{os.getpid()}_against"
+    _postgres(f"CREATE DATABASE {database}")
+    exits.callback(_postgres, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    # A Redis database of its own: a stack's workers must not hear the other's wake-ups.
+    redis = REDIS.rsplit("/", 1)[0] + "/14"
+    env = {**scaled.env, "DATABASE_URL": f"{PG_URL}/{database}", "REDIS_URL": redis}
+    name = f"PostgreSQL + Redis ({scaled.web_processes} web, {workers} workers) at {rev}"
+    return Config(name, env, workers, scaled.web_processes, root=tree)
 
 
 def fairness(flooded: str, other: str, script: Path, seconds: float) -> str:
@@ -601,6 +643,12 @@ def main() -> None:
         metavar="ROUNDS",
         help="both layouts at once, loaded in turn at 8 clients: CPU per request and its ratio only",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="with --interleaved: the scaled layout of commit REV serves and is loaded too (an A/B run)",
+    )
+    parser.add_argument("--against-workers", type=int, help="workers of the --against layout")
     args = parser.parse_args()
     if args.interleaved:
         print(f"machine speed: a 3M-iteration Python loop took {machine_speed_ms():.0f} ms (lower is faster)")
