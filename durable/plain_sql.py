@@ -40,7 +40,7 @@ def update(model: type[models.Model], where: dict[str, Any], values: dict[str, A
     if not _plain_values(values):
         return model._default_manager.filter(**where).update(**values)
     connection = connections[router.db_for_write(model)]
-    statement, params = _update(model, where, values, connection)
+    statement, params = update_statement(model, where, values, connection)
     # As the ORM's update does: a failure inside an atomic block marks it for rollback.
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
@@ -56,8 +56,8 @@ def update_returning[M: models.Model](
     if not _plain_values(values):
         raise TypeError("update_returning sets plain values (or IfNull of one) only.")
     connection = connections[router.db_for_write(model)]
-    statement, params = _update(model, where, values, connection)
-    columns, names, converting = _reading(model, (), connection)
+    statement, params = update_statement(model, where, values, connection)
+    columns, names, converting = reading(model, (), connection)
     subquery, related_column, related_converters = _related(model, related, connection.alias)
     statement += f" RETURNING {columns}, {subquery}"
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
@@ -65,11 +65,11 @@ def update_returning[M: models.Model](
         rows = cursor.fetchall()
     found = []
     for row in rows:
-        instance = _instance(model, list(row[:-1]), names, converting, connection)
+        read = instance(model, list(row[:-1]), names, converting, connection)
         value = row[-1]
         for convert in related_converters:
             value = convert(value, related_column, connection)
-        found.append((instance, value))
+        found.append((read, value))
     return found
 
 
@@ -94,10 +94,10 @@ def _related(model: type[models.Model], related: str, alias: str) -> tuple[str, 
     return subquery, column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
 
 
-def _update(
+def update_statement(
     model: type[models.Model], where: dict[str, Any], values: dict[str, Any], connection: Any
 ) -> tuple[str, list[Any]]:
-    """The UPDATE statement of `update`, and its parameters."""
+    """The UPDATE statement of `update`, and its parameters (for a statement that builds on it)."""
     quote = connection.ops.quote_name
     sets: list[str] = []
     params: list[Any] = []
@@ -125,16 +125,16 @@ def select[M: models.Model](
     made an instance by `Model.from_db`. With `fields` (the primary key among them), only those are
     read, as `.only(*fields)` would."""
     connection = connections[router.db_for_read(model)]
-    columns, names, converting = _reading(model, tuple(fields or ()), connection)
+    columns, names, converting = reading(model, tuple(fields or ()), connection)
     condition, params = _equal(model, where, connection)
     statement = f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {condition}"
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    return [_instance(model, list(row), names, converting, connection) for row in rows]
+    return [instance(model, list(row), names, converting, connection) for row in rows]
 
 
-def _instance[M: models.Model](
+def instance[M: models.Model](
     model: type[M], values: list[Any], names: list[str], converting: Converting, connection: Any
 ) -> M:
     """The instance of one row's values as the ORM makes it: converted, then `Model.from_db`."""
@@ -145,15 +145,16 @@ def _instance[M: models.Model](
 
 
 Converting = list[tuple[int, list[Any], Any]]
-_readers: dict[tuple[type[models.Model], tuple[str, ...], str], tuple[str, list[str], Converting]] = {}
+_readers: dict[tuple[type[models.Model], tuple[str, ...], str, str], tuple[str, list[str], Converting]] = {}
 
 
-def _reading(
-    model: type[models.Model], fields: tuple[str, ...], connection: Any
+def reading(
+    model: type[models.Model], fields: tuple[str, ...], connection: Any, table: str = ""
 ) -> tuple[str, list[str], Converting]:
     """The columns `select` reads, their attribute names, and the converters of each column that has
-    some (as the ORM's compiler finds them): the same for every call, so found once."""
-    key = (model, fields, connection.alias)
+    some (as the ORM's compiler finds them): the same for every call, so found once. With `table`,
+    the columns are named as that table's (or alias's), for a statement that reads several."""
+    key = (model, fields, connection.alias, table)
     if key not in _readers:
         wanted = {_field(model, name) for name in fields}
         # In the model's order: `from_db` takes the values of some fields in that order.
@@ -164,7 +165,8 @@ def _reading(
             converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if converters:
                 converting.append((n, converters, column))
-        columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in read)
+        prefix = f"{connection.ops.quote_name(table)}." if table else ""
+        columns = ", ".join(prefix + connection.ops.quote_name(str(field.column)) for field in read)
         _readers[key] = (columns, [field.attname for field in read], converting)
     return _readers[key]
 
@@ -205,7 +207,7 @@ def update_then_insert(
                 return False
             insert(objs)
             return True
-    statement, params = _update(model, where, values, connection)
+    statement, params = update_statement(model, where, values, connection)
     for obj in objs:
         params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields]
     # Typed placeholders: inside WITH … SELECT, PostgreSQL cannot take the columns' types from the

@@ -38,6 +38,7 @@ import dataclasses
 import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
@@ -60,6 +61,7 @@ from scenarios.runtime import error_scenarios, events, iterations, subscenarios,
 from scenarios.runtime.running import Credentials, Outcome, retry_text, run_node_with_retries
 from scenarios.snapshot import Plan, node_kind_of, run_problems, snapshot_of, title_of, validate_graph
 from scenarios.storable import Unstorable, safe
+from teams.models import Credential
 
 __all__ = ["create_execution", "run_execution", "run_node_once", "validate_graph"]
 
@@ -220,9 +222,15 @@ def _credential_ids(plan: Plan) -> set[str]:
     return {str(plan.nodes[n]["credential_id"]) for n in plan.run_set() if plan.nodes[n].get("credential_id")}
 
 
-def load_job(lease: Lease, execution: Execution | None = None, team_id: Any = None) -> Job | None:
+def load_job(
+    lease: Lease,
+    execution: Execution | None = None,
+    team_id: Any = None,
+    credentials_read: Sequence[Credential] | None = None,
+) -> Job | None:
     """What running the execution of `lease` needs; `execution` and `team_id` when this process just
-    read or created the row, claimed by that lease (then it is not read again)."""
+    read or created the row, claimed by that lease (then it is not read again), and
+    `credentials_read`, the team's credentials read with it (only those it lacks are read)."""
     if execution is None:
         execution, team_id = _leased(lease)
     if execution is None or execution.is_terminal:
@@ -236,7 +244,7 @@ def load_job(lease: Lease, execution: Execution | None = None, team_id: Any = No
         for region in regions(plan).values():
             if region.loop in previous and previous[region.loop].status not in TERMINAL_NODE:
                 ended[region.loop] = iterations.ended_iterations(execution.pk, region, lease.attempt)
-    credentials = Credentials.load(team_id, _credential_ids(plan))
+    credentials = Credentials.load(team_id, _credential_ids(plan), credentials_read)
     return Job(execution, team_id, plan, previous, credentials, ended)
 
 

@@ -19,8 +19,9 @@ from django.utils import timezone
 from durable import executor, leases, plain_sql
 from durable.executor import JobSource
 from durable.leases import Lease
-from scenarios.models import Execution, NodeRun, Scenario
+from scenarios.models import Execution, Node, NodeRun, Scenario
 from scenarios.runtime import error_scenarios, events, scheduling, waiting
+from teams.models import Credential
 
 log = logging.getLogger(__name__)
 
@@ -119,30 +120,88 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
         return None
     now = timezone.now()
     # Queued executions have never been claimed (attempt 0): claimed now, it is attempt 1.
-    claimed = leases.retry_locked(
-        lambda: plain_sql.update_returning(
-            Execution,
-            {"pk": pk, "status": ES.QUEUED, "attempt": 0},
-            {
-                "status": ES.RUNNING,
-                "attempt": 1,
-                "lease_owner": owner,
-                "lease_until": now + timedelta(seconds=lease_seconds),
-                "started_at": plain_sql.IfNull("started_at", now, STARTED_AT),
-            },
-            related="scenario__team",
+    where = {"pk": pk, "status": ES.QUEUED, "attempt": 0}
+    values = {
+        "status": ES.RUNNING,
+        "attempt": 1,
+        "lease_owner": owner,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "started_at": plain_sql.IfNull("started_at", now, STARTED_AT),
+    }
+    connection = connections[router.db_for_write(Execution)]
+    read: list[Credential] | None = None
+    if connection.vendor == "postgresql":
+        claimed_with = _claim_reading_credentials(where, values, connection)
+        if claimed_with is None:
+            return None
+        execution, team_id, read = claimed_with
+    else:
+        claimed = leases.retry_locked(
+            lambda: plain_sql.update_returning(Execution, where, values, related="scenario__team")
         )
-    )
-    if not claimed:
-        return None
-    execution, team_id = claimed[0]
+        if not claimed:
+            return None
+        execution, team_id = claimed[0]
     lease = Lease(model=Execution, pk=pk, attempt=1, owner=owner)
     try:
-        job = load_job(lease, execution, team_id)
+        job = load_job(lease, execution, team_id, read)
     except Exception:  # its run loads it again, and a failure there is handled as any run's
         log.exception("execution %s: loading it with its claim failed", pk)
         return lease
     return dataclasses.replace(lease, loaded=job)
+
+
+def _claim_reading_credentials(
+    where: dict[str, Any], values: dict[str, Any], connection: BaseDatabaseWrapper
+) -> tuple[Execution, Any, list[Credential]] | None:
+    """On PostgreSQL, the claim of `claim_woken` as one statement that also reads the row's team and
+    the team's credentials its scenario's nodes name now (a data-modifying WITH): a run uses those
+    its snapshot names, and reads only any other it needs (when the graph changed since)."""
+    update, params = plain_sql.update_statement(Execution, where, values, connection)
+    returning, reading = _claim_statement(connection.alias)
+    with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"WITH claimed AS ({update} RETURNING {returning}) {reading}", params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    _, names, converting = plain_sql.reading(Execution, (), connection, "claimed")
+    _, held_names, held_converting = plain_sql.reading(Credential, (), connection, "held")
+    width = len(names)
+    execution = plain_sql.instance(Execution, list(rows[0][:width]), names, converting, connection)
+    # One row per credential, or one without any (the credential's columns are then NULL).
+    credentials = [
+        plain_sql.instance(Credential, list(row[width + 1 :]), held_names, held_converting, connection)
+        for row in rows
+        if row[width + 1] is not None
+    ]
+    return execution, rows[0][width], credentials
+
+
+@functools.cache
+def _claim_statement(alias: str) -> tuple[str, str]:
+    """The parts of `_claim_reading_credentials`'s statement around its UPDATE: the same every time."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+
+    def column(model: type[models.Model], name: str, table: str = "") -> str:
+        named = _column(name, connection, model)
+        return f"{quote(table)}.{named.rpartition('.')[2]}" if table else named
+
+    returning, _, _ = plain_sql.reading(Execution, (), connection)
+    claimed, _, _ = plain_sql.reading(Execution, (), connection, "claimed")
+    held, _, _ = plain_sql.reading(Credential, (), connection, "held")
+    team = column(Scenario, "team")
+    node = quote(Node._meta.db_table)
+    reading = (
+        f"SELECT {claimed}, {team}, {held} FROM claimed "
+        f"INNER JOIN {quote(Scenario._meta.db_table)} "
+        f"ON {column(Scenario, 'pk')} = {column(Execution, 'scenario', 'claimed')} "
+        f"LEFT OUTER JOIN {quote(Credential._meta.db_table)} AS held "
+        f"ON {column(Credential, 'team', 'held')} = {team} AND {column(Credential, 'pk', 'held')} IN "
+        f"(SELECT {column(Node, 'credential')} FROM {node} "
+        f"WHERE {column(Node, 'scenario')} = {column(Execution, 'scenario', 'claimed')})"
+    )
+    return returning, reading
 
 
 FAIRNESS_WINDOW = 50

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,12 +36,16 @@ class Credentials:
     secrets: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, team_id: Any, ids: set[str]) -> Credentials:
-        """Load (in sync code) the credentials with `ids` that belong to the team; others are absent."""
+    def load(cls, team_id: Any, ids: set[str], read: Sequence[Credential] | None = None) -> Credentials:
+        """Load (in sync code) the credentials with `ids` that belong to the team; others are absent.
+        `read`: credentials of the team read already (a claim reads its scenario's), of which those
+        in `ids` are taken as they are; the rest of `ids` are read."""
         found = cls()
         if not ids:
             return found
-        for credential in _team_credentials(team_id, ids):
+        taken = [credential for credential in read or () if str(credential.pk) in ids]
+        missing = ids - {str(credential.pk) for credential in taken}
+        for credential in taken + (_team_credentials(team_id, missing) if missing else []):
             key = str(credential.pk)
             found.by_id[key] = credential
             try:
