@@ -20,7 +20,9 @@ Only loopback addresses; every phase is bounded in time. Options: --duration, --
 (skips the plain-Django probe run first, which says how busy the machine is; see bench_calibrate.py),
 --interleaved ROUNDS (both layouts at once, loaded in turn: the scaled layout's CPU per request
 against the embedded default's, measured side by side), --against REV (with --interleaved: the
-scaled layout of commit REV too, an A/B run; --against-workers N gives it N workers).
+scaled layout of commit REV too, an A/B run; --against-workers N gives it N workers), --scaling
+(requests/s of the scaled layout with 1, 2 and 3 workers when the stub takes --model-seconds to
+answer, as a model does: a worker's slots then limit throughput, not the cores).
 """
 
 from __future__ import annotations
@@ -294,7 +296,7 @@ class Launched:
     script: Path
 
 
-def launch(config: Config, exits: ExitStack) -> Launched:
+def launch(config: Config, exits: ExitStack, stub_delay: float = 0.0) -> Launched:
     workdir = Path(tempfile.mkdtemp(prefix=f"scenery-bench-{config.name.split()[0]}-"))
     exits.callback(shutil.rmtree, workdir, True)
     stack = Stack(config, workdir, exits)
@@ -303,7 +305,7 @@ def launch(config: Config, exits: ExitStack) -> Launched:
     stack.env["WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK"] = "0"
     stack.manage("manage.py", "migrate", "--noinput", "-v", "0")
     stub_port, web_port = free_port(), free_port()
-    stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port)])
+    stub = stack.spawn("stub", [PY, "-m", "scripts.bench_stub", str(stub_port), str(stub_delay)])
     wait_port(stub_port, stub, "the stub provider")
     # The SSRF guard refuses loopback unless told: allow exactly the stub.
     stack.env["OUTBOUND_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{stub_port}"
@@ -502,6 +504,42 @@ def interleaved(args: argparse.Namespace, exits: ExitStack) -> None:
         )
 
 
+SCALING_WORKERS = (1, 2, 3)
+
+
+def scaling(args: argparse.Namespace) -> None:
+    """Throughput as workers are added, when executions wait on the model as real ones do: the
+    PostgreSQL + Redis layout with 1, 2 and 3 workers in turn, the stub answering each completion
+    after `--model-seconds`, loaded by as many clients as all the workers together have slots
+    (EXECUTOR_CONCURRENCY each). A worker's slots, not the cores, limit each row, so each worker
+    added should add as many answers per second, at the same CPU per request."""
+    slots = int(os.environ.get("EXECUTOR_CONCURRENCY", "32"))
+    clients = slots * max(SCALING_WORKERS)
+    print(
+        f"model answers after {args.model_seconds:g} s; {clients} clients; {slots} slots per worker; "
+        f"{args.duration:g} s per row",
+        flush=True,
+    )
+    for workers in SCALING_WORKERS:
+        with ExitStack() as stack_exits:  # one layout at a time, its database dropped after it
+            chosen = argparse.Namespace(**{**vars(args), "only": "scaled", "workers": workers})
+            one = launch(configs(chosen, stack_exits)[0], stack_exits, stub_delay=args.model_seconds)
+            wrk(one.hook, clients, args.warmup + args.model_seconds * 2, one.script)
+            parts = _parts([p.pid for p in one.stack.procs if p is not one.stub], server_pids())
+            before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+            row = wrk(one.hook, clients, args.duration, one.script)
+            spent = {name: cpu_seconds(pids) - before[name] for name, pids in parts.items()}
+            done = max(row["requests"], 1)
+            by_part = ", ".join(f"{name} {seconds * 1000 / done:.2f}" for name, seconds in spent.items())
+            print(
+                f"{workers} worker{'s' if workers > 1 else ''}: {row['rps']:.1f} req/s "
+                f"(at most {workers * slots / args.model_seconds:.0f}), p50 {row['p50']:.0f} ms, "
+                f"p99 {row['p99']:.0f} ms, {row['non_2xx']} errors, "
+                f"CPU {sum(spent.values()) * 1000 / done:.2f} ms/req ({by_part})",
+                flush=True,
+            )
+
+
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -649,7 +687,18 @@ def main() -> None:
         help="with --interleaved: the scaled layout of commit REV serves and is loaded too (an A/B run)",
     )
     parser.add_argument("--against-workers", type=int, help="workers of the --against layout")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="throughput of the scaled layout with 1, 2 and 3 workers when the model takes its time",
+    )
+    parser.add_argument(
+        "--model-seconds", type=float, default=1.0, help="with --scaling: how long the stub takes to answer"
+    )
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args)
+        return
     if args.interleaved:
         print(f"machine speed: a 3M-iteration Python loop took {machine_speed_ms():.0f} ms (lower is faster)")
         with ExitStack() as exits:

@@ -4,7 +4,8 @@ server we can write (asyncio + uvloop, keep-alive), answering every POST with a 
 between them is Scenery's), and GET /models with its one model, so the benchmark measures Scenery,
 not the stub.
 
-Run: python -m scripts.bench_stub PORT
+Run: python -m scripts.bench_stub PORT [DELAY_SECONDS]  (a delay before each completion's answer, as a
+model takes: `make bench BENCH_ARGS=--scaling` uses it)
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ MODELS_RESPONSE = (
 )
 
 
+DELAY_SECONDS = float(sys.argv[2]) if __name__ == "__main__" and len(sys.argv) > 2 else 0.0
+
+
 class Stub(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: Any = transport  # uvloop's transports are not asyncio.Transport subclasses
@@ -101,8 +105,14 @@ class Stub(asyncio.Protocol):
                 self.transport.write(MODELS_RESPONSE)
             elif b'"stream":true' in request[head_end:].replace(b" ", b""):
                 self.transport.write(STREAM)
+            elif DELAY_SECONDS:  # as a model takes its time; the same delay keeps answers in order
+                asyncio.get_running_loop().call_later(DELAY_SECONDS, self._answer)
             else:
                 self.transport.write(RESPONSE)
+
+    def _answer(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(RESPONSE)
 
 
 async def main(port: int) -> None:
