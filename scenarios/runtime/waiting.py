@@ -26,7 +26,10 @@ from durable.executor import db, soon
 from durable.per_turn import PerTurn
 from scenarios.models import Execution
 
-FIRST_POLL = 0.25
+# The database is read after FIRST_POLL without a wake-up, then at doubling intervals up to MAX_POLL:
+# a lost wake-up costs at most MAX_POLL, and a caller whose execution waits its turn in a queue (the
+# workers are full) reads its answer twice in its first 3.5 s, not five times.
+FIRST_POLL = 0.5
 MAX_POLL = 2.0
 
 _events: dict[str, set[tuple[asyncio.AbstractEventLoop, Waiter]]] = defaultdict(set)
@@ -141,7 +144,7 @@ class Waiter:
                 return execution
             if deadline - time.monotonic() <= 0:
                 return None
-            poll = min(poll * 1.5, MAX_POLL)
+            poll = min(poll * 2, MAX_POLL)
 
 
 ANSWER_FIELDS = ["id", "scenario", "status", "response", "error", "created_at", "started_at", "finished_at"]

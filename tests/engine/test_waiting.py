@@ -69,6 +69,18 @@ async def test_a_lost_wake_up_costs_one_polling_interval_not_the_answer(cast):
     assert took >= waiting.FIRST_POLL  # found by the first poll
 
 
+async def test_a_caller_whose_execution_waits_its_turn_reads_at_doubling_intervals(
+    cast, monkeypatch, answer_reads
+):
+    monkeypatch.setattr(waiting, "FIRST_POLL", 0.05)
+    monkeypatch.setattr(waiting, "MAX_POLL", 0.4)
+    execution = await sync_to_async(_queued)(cast)  # no executor takes it: no wake-up comes
+    async with waiting.waiter(execution.id) as waiter:
+        assert await waiter.answer(0.75) is None
+    # At 0.05, 0.15 and 0.35 s, then at the deadline; a busy machine reads fewer times, never more.
+    assert 1 <= len(answer_reads) <= 4
+
+
 async def test_a_waiter_gives_up_at_its_deadline(cast):
     execution = await sync_to_async(_queued)(cast)
     async with waiting.waiter(execution.id) as waiter:
