@@ -111,6 +111,29 @@ def create_execution(
     is visible in history; so does a start refused for a reason the caller gives in `error` (e.g. an
     unreadable webhook body).
     """
+    execution = _create(scenario, trigger, input, user, None, options)
+    assert execution is not None  # nothing was to be checked
+    return execution
+
+
+def create_execution_if(
+    still: dict[str, Any], scenario: Scenario, trigger: str, input: dict[str, Any], **options: Unpack[Options]
+) -> Execution | None:
+    """`create_execution`, only while the scenario's row still matches `still` (filters as
+    `plain_sql.insert_if` takes them), checked by the INSERT itself: for a caller whose copy of the
+    scenario may be stale (a webhook's, remembered from its last call). None, with nothing stored or
+    announced, when it no longer matches."""
+    return _create(scenario, trigger, input, None, still, options)
+
+
+def _create(
+    scenario: Scenario,
+    trigger: str,
+    input: dict[str, Any],
+    user: Any,
+    still: dict[str, Any] | None,
+    options: Options,
+) -> Execution | None:
     # A Run scenario node's child runs on the parent's executor even when it is full: the parent
     # holds its slot while it waits, so the child must not wait for one (scenarios/runtime/subscenarios.py).
     runner = runner_with_room() if options.get("parent_node") is None else local_runner()
@@ -118,7 +141,10 @@ def create_execution(
         scenario, trigger, input, user, lease_owner=runner.owner if runner else "", **options
     )
     # One INSERT, in the caller's transaction if there is one; announced once it is committed.
-    plain_sql.insert([execution])
+    if still is None:
+        plain_sql.insert([execution])
+    elif not plain_sql.insert_if(execution, Scenario, still):
+        return None
     transaction.on_commit(functools.partial(_announce_created, execution, runner))
     return execution
 

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from durable import plain_sql
-from scenarios.models import Execution, NodeRun
+from scenarios.models import Execution, NodeRun, Scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -225,6 +225,24 @@ def test_a_plain_insert_of_an_execution_stores_what_save_stores(make_job):
         pk=by_orm.pk
     )
     assert Execution.objects.get(pk=by_plain.pk).created_at == by_plain.created_at
+
+
+def test_an_insert_if_stores_what_save_stores_while_the_other_row_matches_and_nothing_after(make_job):
+    template = make_job()
+    scenario = template.scenario
+    fields = {"scenario": scenario, "trigger": Execution.Trigger.CLI, "input": {"q": [1, "é", None]}}
+    by_orm, by_plain, too_late = Execution(**fields), Execution(**fields), Execution(**fields)
+    by_orm.save(force_insert=True)
+    still = {"pk": scenario.pk, "active": True, "version": scenario.version, "test_call_until__isnull": True}
+    assert plain_sql.insert_if(by_plain, Scenario, still)
+    columns = [f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    assert Execution.objects.values(*columns).get(pk=by_plain.pk) == Execution.objects.values(*columns).get(
+        pk=by_orm.pk
+    )
+    Scenario.objects.filter(pk=scenario.pk).update(test_call_until=timezone.now())
+    assert not plain_sql.insert_if(too_late, Scenario, still)
+    assert not Execution.objects.filter(pk=too_late.pk).exists()
+    assert too_late._state.adding  # not taken for a stored row
 
 
 def test_a_duplicate_insert_fails_as_the_orm_fails_and_marks_the_transaction_for_rollback(make_job):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db.models import F
 
 from durable import executor
 from durable.leases import Lease
-from scenarios.models import Execution, NodeRun, Scenario
-from scenarios.runtime import engine, jobs
+from scenarios import test_calls
+from scenarios.models import Execution, Node, NodeRun, Scenario
+from scenarios.runtime import engine, jobs, webhooks
 from tests.engine.conftest import build, runs_of
 from tests.ports import BRANCH, branch_type
 from tests.waiting import wait_for_end
@@ -364,3 +367,59 @@ def test_an_execution_handed_to_an_executor_that_stopped_is_given_back_for_any_e
     async_to_sync(start_stop_and_hand_over)()
     execution.refresh_from_db()
     assert execution.lease_owner == "other" and execution.attempt == 2
+
+
+# -- a webhook called again ---------------------------------------------------------------------------
+@pytest.mark.usefixtures("no_background_executor")
+def test_a_webhook_called_again_starts_its_execution_in_one_statement(
+    cast, settings, django_assert_num_queries
+):
+    settings.WEBHOOK_MAX_QUEUED_PER_TEAM = 0  # no count of the team's queue in between
+    scenario = _responder(cast)
+    first = webhooks._open(scenario.webhook_token, {"body": 1}, "", uuid.uuid4(), "")
+    with django_assert_num_queries(1):  # the INSERT, which checks the scenario is as it was
+        second = webhooks._open(scenario.webhook_token, {"body": 2}, "", uuid.uuid4(), "")
+    assert isinstance(first, Execution) and isinstance(second, Execution)
+    stored = Execution.objects.get(pk=second.pk)
+    assert stored.input == {"body": 2} and stored.scenario_version == first.scenario_version
+    assert stored.snapshot == first.snapshot and stored.status == ES.QUEUED
+
+
+def test_a_webhook_switched_off_after_a_call_is_404_and_stores_nothing(asgi_server, cast):
+    scenario = _responder(cast)
+    assert httpx.post(_hook(asgi_server, scenario), json={"n": 1}, timeout=20).status_code == 200
+    Scenario.objects.filter(pk=scenario.pk).update(active=False)
+    refused = httpx.post(_hook(asgi_server, scenario), json={"n": 2}, timeout=20)
+    assert refused.status_code == 404 and refused.json() == {"error": "Not found."}
+    assert Execution.objects.count() == 1
+
+
+def test_a_webhook_whose_token_changed_after_a_call_answers_only_at_its_new_address(asgi_server, cast):
+    scenario = _responder(cast)
+    old = _hook(asgi_server, scenario)
+    assert httpx.post(old, json={"n": 1}, timeout=20).status_code == 200
+    Scenario.objects.filter(pk=scenario.pk).update(webhook_token="a-new-token-for-this-test")
+    assert httpx.post(old, json={"n": 2}, timeout=20).status_code == 404
+    renewed = httpx.post(f"{asgi_server.url}/hooks/a-new-token-for-this-test", json={"n": 3}, timeout=20)
+    assert renewed.status_code == 200 and renewed.json() == {"n": 3}
+    assert Execution.objects.count() == 2
+
+
+def test_a_graph_edited_after_a_call_answers_the_next_call_with_the_new_graph(asgi_server, cast):
+    scenario = _responder(cast, body="old")
+    assert httpx.post(_hook(asgi_server, scenario), json={}, timeout=20).text == "old"
+    Node.objects.filter(scenario=scenario, number=2).update(params={"status": 200, "body": "new"})
+    Scenario.objects.filter(pk=scenario.pk).update(version=F("version") + 1)  # as every edit does
+    assert httpx.post(_hook(asgi_server, scenario), json={}, timeout=20).text == "new"
+    assert sorted(Execution.objects.values_list("scenario_version", flat=True)) == [1, 2]
+
+
+def test_a_call_while_the_editor_listens_for_a_test_call_is_captured_even_after_calls_ran(asgi_server, cast):
+    scenario = _responder(cast)
+    assert httpx.post(_hook(asgi_server, scenario), json={"n": 1}, timeout=20).status_code == 200
+    test_calls.listen(scenario)
+    captured = httpx.post(_hook(asgi_server, scenario), json={"n": 2}, timeout=20)
+    assert captured.status_code == 200 and "Test call received" in captured.json()["message"]
+    assert Execution.objects.count() == 1
+    assert httpx.post(_hook(asgi_server, scenario), json={"n": 3}, timeout=20).json() == {"n": 3}
+    assert Execution.objects.count() == 2
