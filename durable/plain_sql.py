@@ -213,7 +213,7 @@ def update_then_insert(
             return True
     statement, params = update_statement(model, where, values, connection)
     for obj in objs:
-        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields]
+        params += _row(obj, parts, connection)
     # Typed placeholders: inside WITH … SELECT, PostgreSQL cannot take the columns' types from the
     # INSERT, and a NULL or a string would otherwise be text.
     statement = (
@@ -266,6 +266,11 @@ def _inserting(model: type[models.Model], generated: bool, alias: str) -> Insert
     )
 
 
+def _row(obj: models.Model, parts: Inserting, connection: Any) -> list[Any]:
+    """The values an INSERT stores for `obj`, prepared as the ORM's save prepares them."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields]
+
+
 def _generated(objs: Sequence[models.Model]) -> bool:
     """Whether the database makes the new rows' keys."""
     return isinstance(objs[0]._meta.pk, models.AutoField) and any(obj.pk is None for obj in objs)
@@ -312,9 +317,7 @@ def insert(objs: Sequence[models.Model]) -> None:
         batch = objs[start : start + size]
         params: list[Any] = []
         for obj in batch:
-            params += [
-                field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields
-            ]
+            params += _row(obj, parts, connection)
         statement = (
             f"INSERT INTO {parts.table} ({parts.columns}) VALUES {', '.join([parts.row] * len(batch))}"
         )
@@ -334,7 +337,7 @@ def insert_if(obj: models.Model, model: type[models.Model], where: dict[str, Any
     connection = connections[router.db_for_write(type(obj))]
     parts = _inserting(type(obj), False, connection.alias)
     condition, condition_params = _equal(model, where, connection)
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in parts.fields]
+    params = _row(obj, parts, connection)
     # PostgreSQL takes a SELECT's placeholders as text unless told their types (see update_then_insert).
     row = parts.typed_row if connection.vendor == "postgresql" else parts.row
     statement = (
