@@ -163,18 +163,24 @@ def _claim_one(
         if not updated:
             return None
     if row["lease_owner"]:
-        # An operator's trace of a lost (or stopped) worker: whose job moved where, and when.
-        log.warning(
-            "takeover at %s: %s %s from %s (lease ended %s) to %s, attempt %d",
-            now.isoformat(),
-            model.__name__,
-            row["pk"],
-            row["lease_owner"],
-            row["lease_until"].isoformat() if row["lease_until"] else "never",
-            owner,
-            attempt,
-        )
+        log_takeover(now, model, row["pk"], row["lease_owner"], row["lease_until"], owner, attempt)
     return Lease(model=model, pk=row["pk"], attempt=attempt, owner=owner)
+
+
+def log_takeover(
+    now: Any, model: type[models.Model], pk: Any, was_owner: str, was_until: Any, owner: str, attempt: int
+) -> None:
+    """An operator's trace of a lost (or stopped) worker: whose job moved where, and when."""
+    log.warning(
+        "takeover at %s: %s %s from %s (lease ended %s) to %s, attempt %d",
+        now.isoformat(),
+        model.__name__,
+        pk,
+        was_owner,
+        was_until.isoformat() if was_until else "never",
+        owner,
+        attempt,
+    )
 
 
 def _first(candidates: Rows, order_by: str) -> dict[str, Any] | None:

@@ -98,6 +98,16 @@ def update_statement(
     model: type[models.Model], where: dict[str, Any], values: dict[str, Any], connection: Any
 ) -> tuple[str, list[Any]]:
     """The UPDATE statement of `update`, and its parameters (for a statement that builds on it)."""
+    sets, params = assignments(model, values, connection)
+    condition, condition_params = _equal(model, where, connection)
+    return (
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {sets} WHERE {condition}",
+        params + condition_params,
+    )
+
+
+def assignments(model: type[models.Model], values: dict[str, Any], connection: Any) -> tuple[str, list[Any]]:
+    """The SET list of an UPDATE that sets `values` (plain, or `IfNull` of one), and its parameters."""
     quote = connection.ops.quote_name
     sets: list[str] = []
     params: list[Any] = []
@@ -110,11 +120,7 @@ def update_statement(
         else:
             sets.append(f"{column} = %s")
         params.append(field.get_db_prep_save(value, connection))
-    condition, condition_params = _equal(model, where, connection)
-    return (
-        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} WHERE {condition}",
-        params + condition_params,
-    )
+    return ", ".join(sets), params
 
 
 def select[M: models.Model](

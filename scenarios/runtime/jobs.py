@@ -89,21 +89,67 @@ def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: An
     now = timezone.now()
     fail_exhausted(now)
     candidates = claimable_rows(now, pk, queued_before)
+    connection = connections[router.db_for_write(Execution)]
     for _ in range(3):
         # Reads first: an idle poll must not take SQLite's write lock.
         chosen = _fairest(candidates, now)
         if chosen is None:
             return None
-        lease = leases.claim_one(
-            candidates if chosen is OLDEST else claimable_rows(now, chosen, queued_before),
-            owner,
-            lease_seconds,
-            status=ES.RUNNING,
-            started_at=plain_sql.IfNull("started_at", now, STARTED_AT),
-        )
+        rows = candidates if chosen is OLDEST else claimable_rows(now, chosen, queued_before)
+        if connection.vendor == "postgresql":
+            lease = _claim_loading(rows, owner, lease_seconds, now, connection)
+        else:
+            lease = leases.claim_one(
+                rows,
+                owner,
+                lease_seconds,
+                status=ES.RUNNING,
+                started_at=plain_sql.IfNull("started_at", now, STARTED_AT),
+            )
         if lease is not None:
             return lease  # else another worker took that one first: choose again
     return None
+
+
+def _claim_loading(
+    rows: leases.Rows, owner: str, lease_seconds: float, now: Any, connection: BaseDatabaseWrapper
+) -> Lease | None:
+    """On PostgreSQL, the claim of the oldest of `rows` no other claim holds as one statement that
+    also reads what its run needs (as `claim_woken` does): a queued execution, a waiting one whose
+    time has come, or a running one taken over from a lost worker (whose owner it logs)."""
+    quote = connection.ops.quote_name
+    table = quote(Execution._meta.db_table)
+    pk, attempt, lease_owner, lease_until, created_at = (
+        _column(name, connection) for name in ("pk", "attempt", "lease_owner", "lease_until", "created_at")
+    )
+    attempt_name = attempt.rpartition(".")[2]
+    sets, set_params = plain_sql.assignments(
+        Execution,
+        {
+            "status": ES.RUNNING,
+            "lease_owner": owner,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "started_at": plain_sql.IfNull("started_at", now, STARTED_AT),
+        },
+        connection,
+    )
+    returning, reading = _claim_statement(connection.alias, carried=("was_owner", "was_until"))
+    # The row lock of FOR UPDATE SKIP LOCKED holds it from the choice to the update: workers racing
+    # for the queue each take a row of their own, and the attempt read is the one raised.
+    statement = (
+        f"WITH chosen AS (SELECT {pk} AS id, {attempt}, {lease_owner} AS was_owner, {lease_until} AS was_until"
+        f" FROM {table} WHERE {rows.where} ORDER BY {created_at} ASC LIMIT 1 FOR UPDATE SKIP LOCKED),"
+        f" claimed AS (UPDATE {table} SET {attempt_name} = chosen.{attempt_name} + 1, {sets} FROM chosen"
+        f" WHERE {pk} = chosen.id RETURNING {returning}, chosen.was_owner, chosen.was_until) {reading}"
+    )
+    claimed = _claimed(statement, [*rows.params, *set_params], connection, carried=2)
+    if claimed is None:
+        return None
+    execution, (was_owner, was_until), team_id, read = claimed
+    lease = Lease(model=Execution, pk=execution.pk, attempt=execution.attempt, owner=owner)
+    if was_owner:
+        leases.log_takeover(now, Execution, execution.pk, was_owner, was_until, owner, execution.attempt)
+    return _loaded(lease, execution, team_id, read)
 
 
 def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
@@ -112,8 +158,6 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
 
     The executor does this only while it has room, so no other team's execution is waiting for
     that room (when it was full, the slot that frees runs a fair `claim` round instead)."""
-    from scenarios.runtime.engine import load_job
-
     try:
         pk = uuid.UUID(str(pk))
     except ValueError:
@@ -131,10 +175,16 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
     connection = connections[router.db_for_write(Execution)]
     read: list[Credential] | None = None
     if connection.vendor == "postgresql":
-        claimed_with = _claim_reading_credentials(where, values, connection)
+        # One statement (a data-modifying WITH) that also reads the row's team and the team's
+        # credentials its scenario's nodes name now: a run uses those its snapshot names, and reads
+        # only any other it needs (when the graph changed since).
+        update, params = plain_sql.update_statement(Execution, where, values, connection)
+        returning, reading = _claim_statement(connection.alias)
+        statement = f"WITH claimed AS ({update} RETURNING {returning}) {reading}"
+        claimed_with = _claimed(statement, params, connection)
         if claimed_with is None:
             return None
-        execution, team_id, read = claimed_with
+        execution, _, team_id, read = claimed_with
     else:
         claimed = leases.retry_locked(
             lambda: plain_sql.update_returning(Execution, where, values, related="scenario__team")
@@ -142,44 +192,51 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
         if not claimed:
             return None
         execution, team_id = claimed[0]
-    lease = Lease(model=Execution, pk=pk, attempt=1, owner=owner)
+    return _loaded(Lease(model=Execution, pk=pk, attempt=1, owner=owner), execution, team_id, read)
+
+
+def _loaded(lease: Lease, execution: Execution, team_id: Any, read: list[Credential] | None) -> Lease:
+    """`lease` with the Job its run needs, made from what its claim read."""
+    from scenarios.runtime.engine import load_job
+
     try:
         job = load_job(lease, execution, team_id, read)
     except Exception:  # its run loads it again, and a failure there is handled as any run's
-        log.exception("execution %s: loading it with its claim failed", pk)
+        log.exception("execution %s: loading it with its claim failed", lease.pk)
         return lease
     return dataclasses.replace(lease, loaded=job)
 
 
-def _claim_reading_credentials(
-    where: dict[str, Any], values: dict[str, Any], connection: BaseDatabaseWrapper
-) -> tuple[Execution, Any, list[Credential]] | None:
-    """On PostgreSQL, the claim of `claim_woken` as one statement that also reads the row's team and
-    the team's credentials its scenario's nodes name now (a data-modifying WITH): a run uses those
-    its snapshot names, and reads only any other it needs (when the graph changed since)."""
-    update, params = plain_sql.update_statement(Execution, where, values, connection)
-    returning, reading = _claim_statement(connection.alias)
+def _claimed(
+    statement: str, params: list[Any], connection: BaseDatabaseWrapper, carried: int = 0
+) -> tuple[Execution, list[Any], Any, list[Credential]] | None:
+    """Run a claim statement built on `_claim_statement`: the execution it claimed, the `carried`
+    values that follow the execution's columns, its team and the credentials read with it."""
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
-        cursor.execute(f"WITH claimed AS ({update} RETURNING {returning}) {reading}", params)
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     if not rows:
         return None
     _, names, converting = plain_sql.reading(Execution, (), connection, "claimed")
     _, held_names, held_converting = plain_sql.reading(Credential, (), connection, "held")
     width = len(names)
+    team = width + carried
     execution = plain_sql.instance(Execution, list(rows[0][:width]), names, converting, connection)
     # One row per credential, or one without any (the credential's columns are then NULL).
     credentials = [
-        plain_sql.instance(Credential, list(row[width + 1 :]), held_names, held_converting, connection)
+        plain_sql.instance(Credential, list(row[team + 1 :]), held_names, held_converting, connection)
         for row in rows
-        if row[width + 1] is not None
+        if row[team + 1] is not None
     ]
-    return execution, rows[0][width], credentials
+    return execution, list(rows[0][width:team]), rows[0][team], credentials
 
 
 @functools.cache
-def _claim_statement(alias: str) -> tuple[str, str]:
-    """The parts of `_claim_reading_credentials`'s statement around its UPDATE: the same every time."""
+def _claim_statement(alias: str, carried: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The parts of a claim statement around its UPDATE: what the UPDATE returns (the execution's
+    columns, named as its table's), and the SELECT that reads them from the `claimed` CTE with the
+    `carried` columns the CTE adds, the team and the team's credentials the scenario's nodes name.
+    The same every time."""
     connection = connections[alias]
     quote = connection.ops.quote_name
 
@@ -187,13 +244,14 @@ def _claim_statement(alias: str) -> tuple[str, str]:
         named = _column(name, connection, model)
         return f"{quote(table)}.{named.rpartition('.')[2]}" if table else named
 
-    returning, _, _ = plain_sql.reading(Execution, (), connection)
+    returning, _, _ = plain_sql.reading(Execution, (), connection, Execution._meta.db_table)
     claimed, _, _ = plain_sql.reading(Execution, (), connection, "claimed")
+    extra = "".join(f"claimed.{quote(name)}, " for name in carried)
     held, _, _ = plain_sql.reading(Credential, (), connection, "held")
     team = column(Scenario, "team")
     node = quote(Node._meta.db_table)
     reading = (
-        f"SELECT {claimed}, {team}, {held} FROM claimed "
+        f"SELECT {claimed}, {extra}{team}, {held} FROM claimed "
         f"INNER JOIN {quote(Scenario._meta.db_table)} "
         f"ON {column(Scenario, 'pk')} = {column(Execution, 'scenario', 'claimed')} "
         f"LEFT OUTER JOIN {quote(Credential._meta.db_table)} AS held "
