@@ -111,6 +111,10 @@ def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: An
     return None
 
 
+# What a round's claim carries besides the row: whose lease it took over, and when that lease ended.
+_TAKEN_FROM = ("was_owner", "was_until")
+
+
 def _claim_loading(
     rows: leases.Rows, owner: str, lease_seconds: float, now: Any, connection: BaseDatabaseWrapper
 ) -> Lease | None:
@@ -133,7 +137,7 @@ def _claim_loading(
         },
         connection,
     )
-    returning, reading = _claim_statement(connection.alias, carried=("was_owner", "was_until"))
+    returning, reading = _claim_statement(connection.alias, carried=_TAKEN_FROM)
     # The row lock of FOR UPDATE SKIP LOCKED holds it from the choice to the update: workers racing
     # for the queue each take a row of their own, and the attempt read is the one raised.
     statement = (
@@ -142,7 +146,7 @@ def _claim_loading(
         f" claimed AS (UPDATE {table} SET {attempt_name} = chosen.{attempt_name} + 1, {sets} FROM chosen"
         f" WHERE {pk} = chosen.id RETURNING {returning}, chosen.was_owner, chosen.was_until) {reading}"
     )
-    claimed = _claimed(statement, [*rows.params, *set_params], connection, carried=2)
+    claimed = _claimed(statement, [*rows.params, *set_params], connection, carried=len(_TAKEN_FROM))
     if claimed is None:
         return None
     execution, (was_owner, was_until), team_id, read = claimed
