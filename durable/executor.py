@@ -73,8 +73,9 @@ class JobSource:
     way, and a round that chased them would never end under steady load. `run(lease)` does
     the job, writing only through the lease (`Lease.update`, `Lease.atomic`). `sweep()` is periodic
     housekeeping (e.g. expiring runs that wait too long), run in a thread. `claim_woken(owner,
-    lease_seconds, pk)`, when given, claims the one row a wake-up named if it still waits: a cheap
-    claim for the common case of one new job and an executor with room, instead of a whole round.
+    lease_seconds, pks)`, when given, claims those of the rows wake-ups named that still wait (a
+    list of leases, oldest first): a cheap claim for the common case of new jobs and an executor with
+    room for them, instead of a whole round.
     A claim may leave in `Lease.loaded` what it read for `run`, so that the run need not read it again.
     """
 
@@ -82,7 +83,7 @@ class JobSource:
     claim: Callable[[str, float, datetime], Lease | None]
     run: Callable[[Lease], Awaitable[None]]
     sweep: Callable[[], None] | None = None
-    claim_woken: Callable[[str, float, Any], Lease | None] | None = None
+    claim_woken: Callable[[str, float, list[Any]], list[Lease]] | None = None
 
 
 SOURCES: dict[str, JobSource] = {}
@@ -294,21 +295,28 @@ class Executor:
         return claimed
 
     async def claim_named(self, named: list[tuple[str, str]]) -> int:
-        """Claim the rows wake-ups named, while there is room. One that is gone (another executor
-        took it) costs one statement; those left over when full wait for the round a freed slot
-        starts (see `_finished`), which is fair between teams."""
+        """Claim the rows wake-ups named, while there is room: one call (one statement) per source
+        for all the rows named since the last claim, so wake-ups that arrive while a claim is on its
+        way share the next one. Rows another executor took cost nothing more; those left over when
+        full wait for the round a freed slot starts (see `_finished`), which is fair between teams."""
         claimed = 0
         served = {s.name: s for s in served_sources()}
+        by_source: dict[str, dict[str, None]] = {}
         for name, pk in named:
+            by_source.setdefault(name, {})[pk] = None
+        for name, keys in by_source.items():
             source = served.get(name)
             if source is None or source.claim_woken is None:
                 continue
-            if self._stopping or len(self._running) >= self.concurrency:
-                break
-            lease = await db(source.claim_woken, self.owner, self.lease_seconds, pk)
-            if lease is not None:
-                self._launch(source, lease)
-                claimed += 1
+            pending = list(keys)
+            while pending:
+                room = self.concurrency - len(self._running)
+                if self._stopping or room <= 0:
+                    return claimed
+                batch, pending = pending[:room], pending[room:]
+                for lease in await db(source.claim_woken, self.owner, self.lease_seconds, batch):
+                    self._launch(source, lease)
+                    claimed += 1
         return claimed
 
     def has_room(self) -> bool:

@@ -68,12 +68,11 @@ def main(calls: int) -> None:
         finish_all()
         return queued().pk
 
-    results["claim_woken"] = _per_call(calls // 4, one_named, lambda pk: jobs.claim_woken(owner, 30, pk))
+    results["claim_woken"] = _per_call(calls // 4, one_named, lambda pk: jobs.claim_woken(owner, 30, [pk]))
 
     finish_all()
     execution = queued()
-    lease = jobs.claim_woken(owner, 30, execution.pk)
-    assert lease is not None
+    [lease] = jobs.claim_woken(owner, 30, [execution.pk])
     assert engine.load_job(lease) is not None
     results["load_job"] = _per_call(calls, lambda: None, lambda _: engine.load_job(lease))
     results["Lease.renew"] = _per_call(calls, lambda: None, lambda _: lease.renew(30))

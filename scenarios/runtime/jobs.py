@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -97,7 +98,7 @@ def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: An
             return None
         rows = candidates if chosen is OLDEST else claimable_rows(now, chosen, queued_before)
         if connection.vendor == "postgresql":
-            lease = _claim_loading(rows, owner, lease_seconds, now, connection)
+            lease = next(iter(_claim_loading(rows, owner, lease_seconds, now, connection)), None)
         else:
             lease = leases.claim_one(
                 rows,
@@ -116,11 +117,16 @@ _TAKEN_FROM = ("was_owner", "was_until")
 
 
 def _claim_loading(
-    rows: leases.Rows, owner: str, lease_seconds: float, now: Any, connection: BaseDatabaseWrapper
-) -> Lease | None:
-    """On PostgreSQL, the claim of the oldest of `rows` no other claim holds as one statement that
-    also reads what its run needs (as `claim_woken` does): a queued execution, a waiting one whose
-    time has come, or a running one taken over from a lost worker (whose owner it logs)."""
+    rows: leases.Rows,
+    owner: str,
+    lease_seconds: float,
+    now: Any,
+    connection: BaseDatabaseWrapper,
+    limit: int = 1,
+) -> list[Lease]:
+    """On PostgreSQL, the claim of the oldest `limit` of `rows` no other claim holds, as one
+    statement that also reads what their runs need: queued executions, waiting ones whose time has
+    come, or running ones taken over from a lost worker (whose owner it logs). Oldest first."""
     quote = connection.ops.quote_name
     table = quote(Execution._meta.db_table)
     pk, attempt, lease_owner, lease_until, created_at = (
@@ -138,37 +144,52 @@ def _claim_loading(
         connection,
     )
     returning, reading = _claim_statement(connection.alias, carried=_TAKEN_FROM)
-    # The row lock of FOR UPDATE SKIP LOCKED holds it from the choice to the update: workers racing
-    # for the queue each take a row of their own, and the attempt read is the one raised.
+    # The row lock of FOR UPDATE SKIP LOCKED holds a row from the choice to the update: workers
+    # racing for the same rows never wait for each other (nor deadlock), each takes rows of its own,
+    # and the attempt read is the one raised.
     statement = (
         f"WITH chosen AS (SELECT {pk} AS id, {attempt}, {lease_owner} AS was_owner, {lease_until} AS was_until"
-        f" FROM {table} WHERE {rows.where} ORDER BY {created_at} ASC LIMIT 1 FOR UPDATE SKIP LOCKED),"
+        f" FROM {table} WHERE {rows.where} ORDER BY {created_at} ASC LIMIT {int(limit)} FOR UPDATE SKIP LOCKED),"
         f" claimed AS (UPDATE {table} SET {attempt_name} = chosen.{attempt_name} + 1, {sets} FROM chosen"
         f" WHERE {pk} = chosen.id RETURNING {returning}, chosen.was_owner, chosen.was_until) {reading}"
     )
-    claimed = _claimed(statement, [*rows.params, *set_params], connection, carried=len(_TAKEN_FROM))
-    if claimed is None:
-        return None
-    execution, (was_owner, was_until), team_id, read = claimed
-    lease = Lease(model=Execution, pk=execution.pk, attempt=execution.attempt, owner=owner)
-    if was_owner:
-        leases.log_takeover(now, Execution, execution.pk, was_owner, was_until, owner, execution.attempt)
-    return _loaded(lease, execution, team_id, read)
+    claimed = []
+    for execution, (was_owner, was_until), team_id, read in _claimed(
+        statement, [*rows.params, *set_params], connection, carried=len(_TAKEN_FROM)
+    ):
+        lease = Lease(model=Execution, pk=execution.pk, attempt=execution.attempt, owner=owner)
+        if was_owner:
+            leases.log_takeover(now, Execution, execution.pk, was_owner, was_until, owner, execution.attempt)
+        claimed.append((execution.created_at, _loaded(lease, execution, team_id, read)))
+    return [lease for _, lease in sorted(claimed, key=lambda pair: pair[0])]
 
 
-def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
-    """Claim the execution a wake-up named, if it still waits in the queue, and load what running it
-    needs in the same database call: one statement claims the row and returns it with its team.
+def claim_woken(owner: str, lease_seconds: float, pks: Sequence[Any]) -> list[Lease]:
+    """Claim those of the executions wake-ups named that still wait in the queue, and load what
+    running them needs in the same database call: one statement claims the rows (however many were
+    named) and returns them with their teams. Oldest first.
 
-    The executor does this only while it has room, so no other team's execution is waiting for
-    that room (when it was full, the slot that frees runs a fair `claim` round instead)."""
-    try:
-        pk = uuid.UUID(str(pk))
-    except ValueError:
-        return None
+    The executor does this only while it has room for them all, so no other team's execution is
+    waiting for that room (when it was full, the slot that frees runs a fair `claim` round instead)."""
+    keys = []
+    for pk in pks:
+        try:
+            keys.append(uuid.UUID(str(pk)))
+        except ValueError:
+            continue
+    if not keys:
+        return []
     now = timezone.now()
-    # Queued executions have never been claimed (attempt 0): claimed now, it is attempt 1.
-    where = {"pk": pk, "status": ES.QUEUED, "attempt": 0}
+    connection = connections[router.db_for_write(Execution)]
+    if connection.vendor == "postgresql":
+        # Queued executions have never been claimed (attempt 0): claimed now, each is attempt 1.
+        rows = leases.Rows(
+            Execution,
+            f"{_column('status', connection)} = %s AND {_column('attempt', connection)} = 0"
+            f" AND {_column('pk', connection)} IN ({', '.join(['%s'] * len(keys))})",
+            [_prepared("status", ES.QUEUED, connection), *(_prepared("pk", key, connection) for key in keys)],
+        )
+        return _claim_loading(rows, owner, lease_seconds, now, connection, limit=len(keys))
     values = {
         "status": ES.RUNNING,
         "attempt": 1,
@@ -176,27 +197,15 @@ def claim_woken(owner: str, lease_seconds: float, pk: Any) -> Lease | None:
         "lease_until": now + timedelta(seconds=lease_seconds),
         "started_at": plain_sql.IfNull("started_at", now, STARTED_AT),
     }
-    connection = connections[router.db_for_write(Execution)]
-    read: list[Credential] | None = None
-    if connection.vendor == "postgresql":
-        # One statement (a data-modifying WITH) that also reads the row's team and the team's
-        # credentials its scenario's nodes name now: a run uses those its snapshot names, and reads
-        # only any other it needs (when the graph changed since).
-        update, params = plain_sql.update_statement(Execution, where, values, connection)
-        returning, reading = _claim_statement(connection.alias)
-        statement = f"WITH claimed AS ({update} RETURNING {returning}) {reading}"
-        claimed_with = _claimed(statement, params, connection)
-        if claimed_with is None:
-            return None
-        execution, _, team_id, read = claimed_with
-    else:
-        claimed = leases.retry_locked(
-            lambda: plain_sql.update_returning(Execution, where, values, related="scenario__team")
-        )
-        if not claimed:
-            return None
-        execution, team_id = claimed[0]
-    return _loaded(Lease(model=Execution, pk=pk, attempt=1, owner=owner), execution, team_id, read)
+    where = {"pk__in": keys, "status": ES.QUEUED, "attempt": 0}
+    claimed = leases.retry_locked(
+        lambda: plain_sql.update_returning(Execution, where, values, related="scenario__team")
+    )
+    claimed.sort(key=lambda pair: pair[0].created_at)
+    return [
+        _loaded(Lease(model=Execution, pk=execution.pk, attempt=1, owner=owner), execution, team_id, None)
+        for execution, team_id in claimed
+    ]
 
 
 def _loaded(lease: Lease, execution: Execution, team_id: Any, read: list[Credential] | None) -> Lease:
@@ -213,26 +222,34 @@ def _loaded(lease: Lease, execution: Execution, team_id: Any, read: list[Credent
 
 def _claimed(
     statement: str, params: list[Any], connection: BaseDatabaseWrapper, carried: int = 0
-) -> tuple[Execution, list[Any], Any, list[Credential]] | None:
-    """Run a claim statement built on `_claim_statement`: the execution it claimed, the `carried`
-    values that follow the execution's columns, its team and the credentials read with it."""
+) -> list[tuple[Execution, list[Any], Any, list[Credential]]]:
+    """Run a claim statement built on `_claim_statement`: each execution it claimed, with the
+    `carried` values that follow the execution's columns, its team and the credentials read with it."""
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    if not rows:
-        return None
     _, names, converting = plain_sql.reading(Execution, (), connection, "claimed")
     _, held_names, held_converting = plain_sql.reading(Credential, (), connection, "held")
     width = len(names)
     team = width + carried
-    execution = plain_sql.instance(Execution, list(rows[0][:width]), names, converting, connection)
-    # One row per credential, or one without any (the credential's columns are then NULL).
-    credentials = [
-        plain_sql.instance(Credential, list(row[team + 1 :]), held_names, held_converting, connection)
-        for row in rows
-        if row[team + 1] is not None
-    ]
-    return execution, list(rows[0][width:team]), rows[0][team], credentials
+    pk_field = Execution._meta.pk
+    assert pk_field is not None
+    key = names.index(pk_field.attname)
+    # One row per credential of an execution, or one without any (the credential's columns are then NULL).
+    by_execution: dict[Any, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_execution.setdefault(row[key], []).append(row)
+    claimed = []
+    for found in by_execution.values():
+        first = found[0]
+        execution = plain_sql.instance(Execution, list(first[:width]), names, converting, connection)
+        credentials = [
+            plain_sql.instance(Credential, list(row[team + 1 :]), held_names, held_converting, connection)
+            for row in found
+            if row[team + 1] is not None
+        ]
+        claimed.append((execution, list(first[width:team]), first[team], credentials))
+    return claimed
 
 
 @functools.cache

@@ -40,15 +40,20 @@ def claim(owner: str, lease_seconds: float, began: Any = None) -> leases.Lease |
     return leases.claim_one(candidates, owner, lease_seconds, status=Execution.Status.RUNNING)
 
 
-def claim_woken(owner: str, lease_seconds: float, pk: Any) -> leases.Lease | None:
-    """The job a wake-up named, if it still waits in the queue: what a busy worker does for most
-    wake-ups (scenarios/runtime/jobs.py does the same for executions)."""
-    return leases.claim_one(
-        jobs().filter(pk=pk, status=Execution.Status.QUEUED),
-        owner,
-        lease_seconds,
-        status=Execution.Status.RUNNING,
-    )
+def claim_woken(owner: str, lease_seconds: float, pks: list[Any]) -> list[leases.Lease]:
+    """The jobs wake-ups named that still wait in the queue: what a busy worker does for most
+    wake-ups (scenarios/runtime/jobs.py does the same for executions, in one statement)."""
+    claimed = []
+    for pk in pks:
+        lease = leases.claim_one(
+            jobs().filter(pk=pk, status=Execution.Status.QUEUED),
+            owner,
+            lease_seconds,
+            status=Execution.Status.RUNNING,
+        )
+        if lease is not None:
+            claimed.append(lease)
+    return claimed
 
 
 def _begin(lease: leases.Lease) -> tuple[dict[str, Any], set[int]]:

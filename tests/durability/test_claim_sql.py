@@ -115,8 +115,7 @@ def test_a_takeover_from_plain_rows_names_the_lost_worker(make_job, caplog):
 
 def test_a_job_loads_its_execution_and_team_only_while_its_lease_holds(make_job):
     job = make_job()
-    lease = jobs.claim_woken("me", 30, job.pk)
-    assert lease is not None
+    [lease] = jobs.claim_woken("me", 30, [job.pk])
     loaded = engine.load_job(lease)
     assert loaded is not None
     assert loaded.execution.pk == job.pk and loaded.execution.status == ES.RUNNING
@@ -130,8 +129,8 @@ def test_a_woken_claim_carries_its_job_as_a_load_would_give_it_in_one_statement(
 ):
     job = make_job()
     with django_assert_num_queries(1):  # the claim, returning the row and its team (no credentials here)
-        lease = jobs.claim_woken("me", 30, job.pk)
-    assert lease is not None and lease.loaded is not None
+        [lease] = jobs.claim_woken("me", 30, [job.pk])
+    assert lease.loaded is not None
     loaded = engine.load_job(lease)
     assert loaded is not None
     names = [field.attname for field in Execution._meta.concrete_fields]
@@ -139,7 +138,7 @@ def test_a_woken_claim_carries_its_job_as_a_load_would_give_it_in_one_statement(
         getattr(loaded.execution, name) for name in names
     ]
     assert lease.loaded.team_id == loaded.team_id == Scenario.objects.get(pk=job.scenario_id).team_id
-    assert jobs.claim_woken("another", 30, job.pk) is None  # claimed once
+    assert jobs.claim_woken("another", 30, [job.pk]) == []  # claimed once
 
 
 def test_a_claim_looks_only_through_the_executions_that_are_not_over(make_job):

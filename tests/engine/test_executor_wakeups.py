@@ -32,6 +32,7 @@ class Counted:
     whole_claims: int = 0
     rounds_began: list[Any] = field(default_factory=list)
     woken_claims: list[str] = field(default_factory=list)
+    woken_calls: list[list[str]] = field(default_factory=list)
     sweeps: int = 0
     ran: list[str] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -41,9 +42,10 @@ class Counted:
         self.rounds_began.append(began)
         return self._take(self.waiting[0], owner) if self.waiting else None
 
-    def claim_woken(self, owner: str, seconds: float, pk: Any) -> Lease | None:
-        self.woken_claims.append(pk)
-        return self._take(pk, owner) if pk in self.waiting else None
+    def claim_woken(self, owner: str, seconds: float, pks: list[Any]) -> list[Lease]:
+        self.woken_calls.append(list(pks))
+        self.woken_claims += pks
+        return [self._take(pk, owner) for pk in pks if pk in self.waiting]
 
     def _take(self, pk: str, owner: str) -> Lease:
         self.waiting.remove(pk)
@@ -255,9 +257,49 @@ async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, layer)
         executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two"]}
     )
     await eventually(lambda: counted.ran == ["one", "two"], "both named rows to run")
-    assert counted.woken_claims == ["one", "two"]
+    assert counted.woken_calls == [["one", "two"]]  # one claim for both
     assert counted.whole_claims == rounds_before and counted.waiting == ["older"]
     listener.cancel()
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_rows_named_before_the_executor_looks_again_share_one_claim_and_each_is_claimed_once(counted):
+    runner = await serving(counted, poll_seconds=NO_POLL)
+    counted.waiting += ["one", "two"]
+    # Wake-ups of several messages, all heard before the executor's loop runs again.
+    runner.wake("counted", "one")
+    runner.wake("counted", "two")
+    runner.wake("counted", "one")
+    await eventually(lambda: counted.ran == ["one", "two"], "both named rows to run")
+    assert counted.woken_calls == [["one", "two"]]
+    await stopped(runner, counted)
+
+
+@pytest.mark.django_db
+async def test_named_rows_beyond_the_room_left_wait_for_the_round_a_freed_slot_starts(counted):
+    runner = await serving(counted, poll_seconds=NO_POLL, concurrency=2)
+    counted.waiting += ["one", "two", "three"]
+    runner.wake("counted", "one")
+    runner.wake("counted", "two")
+    runner.wake("counted", "three")
+    await eventually(lambda: counted.ran == ["one", "two"], "the two rows that fit to run")
+    assert counted.woken_calls == [["one", "two"]]  # "three" was not claimed into a full executor
+    rounds_before = counted.whole_claims
+    counted.release.set()
+    await eventually(lambda: counted.ran == ["one", "two", "three"], "the freed slot's round to run it")
+    assert counted.whole_claims > rounds_before
+    await runner.stop(grace=5)
+
+
+@pytest.mark.django_db
+async def test_room_a_taken_row_left_free_goes_to_the_next_row_named(counted):
+    runner = await serving(counted, poll_seconds=NO_POLL, concurrency=2)
+    counted.waiting += ["mine", "also mine"]
+    for pk in ("gone", "mine", "also mine"):  # "gone": another executor took it first
+        runner.wake("counted", pk)
+    await eventually(lambda: counted.ran == ["mine", "also mine"], "both rows still waiting to run")
+    assert counted.woken_calls == [["gone", "mine"], ["also mine"]]
     await stopped(runner, counted)
 
 

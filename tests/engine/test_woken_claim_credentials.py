@@ -38,8 +38,8 @@ def queued(scenario: Any) -> Execution:
 
 
 def woken_job(execution: Execution) -> Job:
-    lease = jobs.claim_woken("worker", 30, execution.pk)
-    assert lease is not None and isinstance(lease.loaded, Job)
+    [lease] = jobs.claim_woken("worker", 30, [execution.pk])
+    assert isinstance(lease.loaded, Job)
     return lease.loaded
 
 
@@ -51,8 +51,8 @@ def test_a_woken_claim_reads_the_credential_its_run_uses_in_the_claims_statement
     # PostgreSQL: one statement claims the row and reads its team and credential; elsewhere the
     # credentials take a second one.
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
-        lease = jobs.claim_woken("worker", 30, execution.pk)
-    assert lease is not None and isinstance(lease.loaded, Job)
+        [lease] = jobs.claim_woken("worker", 30, [execution.pk])
+    assert isinstance(lease.loaded, Job)
     assert set(lease.loaded.credentials.by_id) == {str(credential.pk)}
     assert lease.loaded.credentials.secrets == ["sk-test-secret-abcd1234"]
     async_to_sync(run_execution)(lease)
