@@ -1,7 +1,8 @@
-"""What an executor does with a wake-up: one naming a queued row claims just that row (one
-statement), anything else runs a whole claim round; a full executor leaves named rows to the fair
-round its freed slot starts; the poll runs whole rounds whatever the wake-ups said; sweeps keep
-their own clock. A fake job source counts the calls; the real executions' part runs at the end."""
+"""What an executor does with a wake-up: one naming queued rows claims just those rows (one claim
+for every row named since the last), anything else runs a whole claim round; a full executor
+leaves named rows to the fair round its freed slot starts; the poll runs whole rounds whatever the
+wake-ups said; sweeps keep their own clock. A fake job source counts the calls; the real
+executions' part runs at the end."""
 
 from __future__ import annotations
 
@@ -248,7 +249,7 @@ async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_eve
 
 
 @pytest.mark.django_db
-async def test_a_wake_up_naming_several_rows_claims_each_of_them(counted, layer):
+async def test_a_wake_up_naming_several_rows_claims_them_all_at_once(counted, layer):
     runner = await serving(counted, poll_seconds=NO_POLL)
     rounds_before = counted.whole_claims
     listener = asyncio.create_task(worker.listen(layer, runner))
