@@ -112,7 +112,7 @@ def claim(owner: str, lease_seconds: float, queued_before: Any = None, *, pk: An
     return None
 
 
-# What a round's claim carries besides the row: whose lease it took over, and when that lease ended.
+# What a claim carries besides the row: whose lease it took over (if any), and when that lease ended.
 _TAKEN_FROM = ("was_owner", "was_until")
 
 
@@ -143,7 +143,7 @@ def _claim_loading(
         },
         connection,
     )
-    returning, reading = _claim_statement(connection.alias, carried=_TAKEN_FROM)
+    returning, reading = _claim_statement(connection.alias)
     # The row lock of FOR UPDATE SKIP LOCKED holds a row from the choice to the update: workers
     # racing for the same rows never wait for each other (nor deadlock), each takes rows of its own,
     # and the attempt read is the one raised.
@@ -155,7 +155,7 @@ def _claim_loading(
     )
     claimed = []
     for execution, (was_owner, was_until), team_id, read in _claimed(
-        statement, [*rows.params, *set_params], connection, carried=len(_TAKEN_FROM)
+        statement, [*rows.params, *set_params], connection
     ):
         lease = Lease(model=Execution, pk=execution.pk, attempt=execution.attempt, owner=owner)
         if was_owner:
@@ -221,17 +221,17 @@ def _loaded(lease: Lease, execution: Execution, team_id: Any, read: list[Credent
 
 
 def _claimed(
-    statement: str, params: list[Any], connection: BaseDatabaseWrapper, carried: int = 0
+    statement: str, params: list[Any], connection: BaseDatabaseWrapper
 ) -> list[tuple[Execution, list[Any], Any, list[Credential]]]:
-    """Run a claim statement built on `_claim_statement`: each execution it claimed, with the
-    `carried` values that follow the execution's columns, its team and the credentials read with it."""
+    """Run a claim statement built on `_claim_statement`: each execution it claimed, with the values
+    of `_TAKEN_FROM` that follow the execution's columns, its team and the credentials read with it."""
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
     _, names, converting = plain_sql.reading(Execution, (), connection, "claimed")
     _, held_names, held_converting = plain_sql.reading(Credential, (), connection, "held")
     width = len(names)
-    team = width + carried
+    team = width + len(_TAKEN_FROM)
     pk_field = Execution._meta.pk
     assert pk_field is not None
     key = names.index(pk_field.attname)
@@ -253,11 +253,11 @@ def _claimed(
 
 
 @functools.cache
-def _claim_statement(alias: str, carried: tuple[str, ...] = ()) -> tuple[str, str]:
+def _claim_statement(alias: str) -> tuple[str, str]:
     """The parts of a claim statement around its UPDATE: what the UPDATE returns (the execution's
     columns, named as its table's), and the SELECT that reads them from the `claimed` CTE with the
-    `carried` columns the CTE adds, the team and the team's credentials the scenario's nodes name.
-    The same every time."""
+    `_TAKEN_FROM` columns the CTE adds, the team and the team's credentials the scenario's nodes
+    name. The same every time."""
     connection = connections[alias]
     quote = connection.ops.quote_name
 
@@ -267,7 +267,7 @@ def _claim_statement(alias: str, carried: tuple[str, ...] = ()) -> tuple[str, st
 
     returning, _, _ = plain_sql.reading(Execution, (), connection, Execution._meta.db_table)
     claimed, _, _ = plain_sql.reading(Execution, (), connection, "claimed")
-    extra = "".join(f"claimed.{quote(name)}, " for name in carried)
+    extra = "".join(f"claimed.{quote(name)}, " for name in _TAKEN_FROM)
     held, _, _ = plain_sql.reading(Credential, (), connection, "held")
     team = column(Scenario, "team")
     node = quote(Node._meta.db_table)
