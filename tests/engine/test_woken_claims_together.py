@@ -4,16 +4,19 @@ them that still waits, oldest first, each with its own team and credentials, and
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from scenarios.models import Execution
 from scenarios.runtime import jobs
 from scenarios.runtime.engine import Job, create_execution
 from tests.engine.conftest import build
 from tests.engine.test_woken_claim_credentials import credential_of
+from tests.waiting import HANG
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -76,3 +79,57 @@ def test_of_the_executions_named_only_those_still_queued_are_claimed(cast):
 def test_naming_nothing_claimable_claims_nothing(cast):
     assert jobs.claim_woken("worker", 30, ["not a key"]) == []
     assert jobs.claim_woken("worker", 30, []) == []
+
+
+def test_workers_claiming_the_same_rows_at_once_each_take_rows_of_their_own_and_none_waits_or_fails(cast):
+    scenario, _ = with_secret(cast.team, "Ours")
+    named = [queued(scenario).pk for _ in range(12)]
+    start = threading.Barrier(2)
+
+    def worker(name: str, order: list[Any]) -> list[Any]:
+        try:
+            start.wait()
+            return [lease.pk for lease in jobs.claim_woken(name, 30, order)]
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(worker, "first", named)
+        second = pool.submit(worker, "second", named[::-1])  # the same rows, the other way round
+        claimed = {"first": first.result(), "second": second.result()}
+    assert sorted(claimed["first"] + claimed["second"]) == sorted(named)  # every row, each once
+    owners = dict(Execution.objects.filter(pk__in=named).values_list("pk", "lease_owner"))
+    assert {pk: owners[pk] for pk in named} == {pk: name for name, pks in claimed.items() for pk in pks}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no row locks: its writers queue")
+def test_a_row_another_transaction_holds_is_skipped_not_waited_for(cast):
+    scenario, _ = with_secret(cast.team, "Ours")
+    held, free = queued(scenario), queued(scenario)
+    locked, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                Execution.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                done.wait(HANG)
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(holder)
+        assert locked.wait(HANG)
+        # A claim that waited for the lock would fail here instead of hanging the run.
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '60s'")
+        try:
+            claimed = jobs.claim_woken("worker", 30, [held.pk, free.pk])
+        finally:
+            done.set()
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        holding.result()
+    assert [lease.pk for lease in claimed] == [free.pk]
+    held.refresh_from_db()
+    assert held.status == ES.QUEUED  # left for the claim that holds it, or the next round
