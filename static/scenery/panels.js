@@ -376,7 +376,8 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
       event.detail.shouldSwap = event.detail.xhr.status < 400;
     }
   });
-  document.body.addEventListener("htmx:afterSwap", (event) => {
+  // Opened once settled, when htmx has made the new form live.
+  document.body.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.target.id === "credential-dialog-body" && !credentialDialog.open) {
       credentialDialog.showModal();
       credentialDialog.querySelector("input:not([type=hidden])")?.focus();
@@ -430,6 +431,8 @@ export function initPanels({ root, canEdit, autosave, banner, showOverlay, clear
       if (detail) showOverlay(JSON.parse(detail.dataset.overlay || "{}"));
       else clearOverlay();
     }
+  });
+  document.body.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.target.id === "run-dialog-body" && !dialog.open) dialog.showModal();
   });
 

@@ -115,6 +115,26 @@ def test_a_run_refused_for_want_of_a_trigger_says_so_and_its_dialog_closes(cast,
     expect(dialog).not_to_be_visible()
 
 
+def test_the_run_form_works_the_moment_its_dialog_shows_it(cast, stub_credential, open_tab):
+    scenario = _city_scenario(cast, stub_credential)
+    tab = open_tab(cast.bob)
+    editor = EditorPage(tab, scenario).open()
+
+    # The quickest hand there is: the form is sent as soon as the dialog opens, before anything else runs.
+    tab.js(
+        """() => { const dialog = document.getElementById("run-dialog");
+            new MutationObserver((changes, observer) => {
+                if (!dialog.open) return;
+                observer.disconnect();
+                document.getElementById("run-form").requestSubmit();
+            }).observe(dialog, { attributes: true, attributeFilter: ["open"] }); }"""
+    )
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
+    expect(tab.page.locator("#run-dialog")).to_contain_text("Run started")
+    editor.wait_status(1, "succeeded")
+    assert Execution.objects.filter(scenario=scenario, trigger="manual").count() == 1
+
+
 def test_the_built_in_gateway_is_one_click_where_a_credential_is_chosen(
     settings, asgi_server, cast, open_tab
 ):
