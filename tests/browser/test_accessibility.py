@@ -1,6 +1,6 @@
 """axe-core (WCAG 2 A/AA rules) on every page a newcomer meets, at desktop and phone sizes: no
 serious or critical violation anywhere, the editor checked with a node open in the inspector and
-the history with a run in it."""
+with the run dialog open, and the history with a run in it."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ def test_the_signed_in_pages_have_no_serious_accessibility_violation(size, cast,
     editor.inspect(2)
     expect(tab.page.locator("#inspector .node-output")).to_be_attached()
     tab.shot(f"a11y-editor-inspector-{size}")
+    problems += tab.accessibility_problems()
+    tab.page.get_by_role("button", name="Run scenario", exact=True).click()
+    expect(tab.page.locator("#run-form")).to_be_visible()
+    tab.shot(f"a11y-editor-run-dialog-{size}")
     problems += tab.accessibility_problems()
 
     # A link invitation, as someone outside the team opens it.
