@@ -16,6 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
@@ -23,6 +24,11 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from durable import executor  # noqa: E402
 from scenarios.runtime import waiting, webhooks  # noqa: E402
 from scenarios.runtime.routing import websocket_urlpatterns  # noqa: E402
+
+# Made once, now, before any thread asks: Channels makes a layer on first use without a lock, and
+# two threads asking at once could each make an in-memory layer of their own, so that a group
+# joined on one would never hear what is sent on the other.
+get_channel_layer()
 
 router = ProtocolTypeRouter(
     {

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.test import Client
 
@@ -79,6 +80,14 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     presence.forget()
     snapshot.forget_graphs()
+
+
+@pytest.fixture(autouse=True)
+def _channel_layer_made() -> None:
+    """The channel layer made before a test's server threads ask for it, as config/asgi.py makes it
+    at start-up (a test that switched layers before leaves none made): threads making it at once
+    could each make an in-memory layer of their own."""
+    get_channel_layer()
 
 
 @pytest.fixture(scope="session", autouse=True)
