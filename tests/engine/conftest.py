@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from nodes.base import DEFAULT_PORT, Field, NodeContext, NodeError, NodeType, Routed, as_bool
 from nodes.registry import NODE_TYPES
@@ -224,6 +225,17 @@ def runs_of(execution: Execution) -> dict[int, Any]:
     for run in execution.node_runs.order_by("attempt"):
         latest[run.node_number] = run
     return latest
+
+
+@pytest.fixture
+def in_memory_layer(settings: Any) -> InMemoryChannelLayer:
+    """The in-memory channel layer as the default one for this test, made now, in the test's thread.
+    Channels makes a layer on its first use without a lock: made later, two server threads asking at
+    once could each make one, and a group joined on one would not hear what is sent on the other."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    assert isinstance(layer, InMemoryChannelLayer)
+    return layer
 
 
 @pytest.fixture

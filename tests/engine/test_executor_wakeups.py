@@ -7,13 +7,11 @@ executions' part runs at the end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import InMemoryChannelLayer
 from django.db import connection
 from django.utils import timezone
 
@@ -206,25 +204,14 @@ async def test_sweeps_keep_their_own_clock_however_many_wake_ups_come(counted):
     await stopped(runner, counted)
 
 
-@pytest.fixture
-def layer(settings) -> Iterator[InMemoryChannelLayer]:
-    """An in-memory channel layer as the default one, for this test only."""
-    from channels.layers import channel_layers
-
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.pop("default", None)
-    made = channel_layers["default"]
-    assert isinstance(made, InMemoryChannelLayer)
-    yield made
-    channel_layers.backends.pop("default", None)
-
-
 @pytest.mark.django_db
-async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, layer):
+async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, in_memory_layer):
     runner = await serving(counted, poll_seconds=NO_POLL)
-    listener = asyncio.create_task(worker.listen(layer, runner))
+    listener = asyncio.create_task(worker.listen(in_memory_layer, runner))
     counted.waiting.append("sent")
-    await layer.send(executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["sent"]})
+    await in_memory_layer.send(
+        executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["sent"]}
+    )
     await eventually(lambda: counted.ran == ["sent"], "the named row to run")
     assert counted.woken_claims == ["sent"]
     listener.cancel()
@@ -232,16 +219,21 @@ async def test_a_wake_up_message_on_the_channel_layer_names_its_row(counted, lay
 
 
 @pytest.mark.django_db
-async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_every_row(layer, settings):
+async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_every_row(
+    in_memory_layer, settings
+):
     settings.EXECUTOR = "worker"
     for pk in ("one", "two", "three"):
         executor.notify("counted", pk)
     executor.notify()
-    first, second = await layer.receive(executor.wake_channel()), await layer.receive(executor.wake_channel())
+    first, second = (
+        await in_memory_layer.receive(executor.wake_channel()),
+        await in_memory_layer.receive(executor.wake_channel()),
+    )
     assert first == {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two", "three"]}
     assert second == executor.WAKE_MESSAGE  # a whole round
     executor.notify("counted", "four")
-    assert await layer.receive(executor.wake_channel()) == {
+    assert await in_memory_layer.receive(executor.wake_channel()) == {
         **executor.WAKE_MESSAGE,
         "source": "counted",
         "pks": ["four"],
@@ -249,12 +241,12 @@ async def test_the_wake_ups_of_one_turn_of_the_loop_go_as_one_message_naming_eve
 
 
 @pytest.mark.django_db
-async def test_a_wake_up_naming_several_rows_claims_them_all_at_once(counted, layer):
+async def test_a_wake_up_naming_several_rows_claims_them_all_at_once(counted, in_memory_layer):
     runner = await serving(counted, poll_seconds=NO_POLL)
     rounds_before = counted.whole_claims
-    listener = asyncio.create_task(worker.listen(layer, runner))
+    listener = asyncio.create_task(worker.listen(in_memory_layer, runner))
     counted.waiting += ["older", "one", "two"]
-    await layer.send(
+    await in_memory_layer.send(
         executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": ["one", "two"]}
     )
     await eventually(lambda: counted.ran == ["one", "two"], "both named rows to run")
@@ -317,15 +309,17 @@ def _open_checked_connection() -> tuple[Any, bool]:
 
 
 @pytest.mark.django_db
-async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, layer):
+async def test_a_wake_up_leaves_the_workers_database_connection_alone(counted, in_memory_layer):
     # A Channels consumer would close old connections first, and the next statement would then
     # check the connection with a round trip of its own: one per wake-up, in every worker.
     runner = await serving(counted, poll_seconds=NO_POLL)
-    listener = asyncio.create_task(worker.listen(layer, runner))
+    listener = asyncio.create_task(worker.listen(in_memory_layer, runner))
     before = await executor.db(_open_checked_connection)
     for pk in ("first", "second"):
         counted.waiting.append(pk)
-        await layer.send(executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": [pk]})
+        await in_memory_layer.send(
+            executor.wake_channel(), {**executor.WAKE_MESSAGE, "source": "counted", "pks": [pk]}
+        )
     await eventually(lambda: counted.ran == ["first", "second"], "both rows to run")
     assert await executor.db(_open_connection) == before  # neither closed nor to be checked again
     listener.cancel()

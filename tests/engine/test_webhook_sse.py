@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from channels.layers import get_channel_layer
 
 from scenarios.models import Execution, Scenario
 from scenarios.runtime import tokens
@@ -25,7 +24,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 QUESTION = "tell me about the tides of the northern sea"
 ANSWER = f"echo: {QUESTION}"
-IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def streaming_scenario(cast: Any, credential: Any, **response: Any) -> Scenario:
@@ -137,15 +135,12 @@ class Held(threading.Event):
 
 
 def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
-    asgi_server, cast, stub_credential, stub_provider, settings
+    asgi_server, cast, stub_credential, stub_provider, settings, in_memory_layer
 ):
     settings.WEBHOOK_RESPONSE_DEADLINE = 2 * HANG  # only the caller's leaving ends its stream
-    settings.CHANNEL_LAYERS = IN_MEMORY  # whose groups a test can see
 
     def listeners(group: str) -> Any:
-        # The layer asked for now: a server thread may have made its own on its first ask after the
-        # settings changed, and the one every later ask gets is the one the run and its caller share.
-        return get_channel_layer().groups.get(group)
+        return in_memory_layer.groups.get(group)  # the in-memory layer's groups, which a test can see
 
     stub_provider.slow_streaming()
     hold = stub_provider.stream_hold = Held()  # the model waits for the test, however long it takes
@@ -153,7 +148,8 @@ def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
     with httpx.stream(
         "POST", hook(asgi_server, scenario), json={"question": QUESTION}, timeout=HANG
     ) as response:
-        name, first = next(events_of(response))
+        events = events_of(response)  # kept until the block ends: closed, it would close the connection
+        name, first = next(events)
         execution_id = response.headers["x-execution-id"]
         group = tokens.group_name(execution_id)
         assert (name, first) == ("token", {"node": 2, "text": "echo: "})
@@ -165,20 +161,18 @@ def test_a_caller_that_goes_away_stops_being_sent_tokens_and_the_run_goes_on(
     assert execution.status == Execution.Status.SUCCEEDED and (execution.response or {})["body"] == ANSWER
 
 
+@pytest.mark.usefixtures("in_memory_layer")  # no page open, and the caller waits for one response
 def test_a_run_nobody_listens_to_asks_the_provider_for_one_whole_answer(
-    asgi_server, cast, stub_credential, stub_provider, settings
+    asgi_server, cast, stub_credential, stub_provider
 ):
-    settings.CHANNEL_LAYERS = IN_MEMORY  # no page open, and the caller waits for one response
     scenario = streaming_scenario(cast, stub_credential, answer_as="one")
     response = httpx.post(hook(asgi_server, scenario), json={"question": QUESTION}, timeout=HANG)
     assert response.text == ANSWER
     assert "stream" not in stub_provider.last("/v1/chat/completions").body
 
 
-def test_a_node_before_an_sse_response_streams_even_before_its_caller_listens(
-    cast, stub_credential, settings
-):
-    settings.CHANNEL_LAYERS = IN_MEMORY  # nobody in any group
+@pytest.mark.usefixtures("in_memory_layer")  # nobody in any group
+def test_a_node_before_an_sse_response_streams_even_before_its_caller_listens(cast, stub_credential):
     answers_as_events = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential)))
     answers_once = Plan.of(snapshot_of(streaming_scenario(cast, stub_credential, answer_as="one")))
     assert asyncio.run(tokens.Relay("e1", answers_as_events, "scenario-a").hook(2)) is not None
